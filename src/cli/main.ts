@@ -1,0 +1,102 @@
+// The `btcbot` command.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { stopLocalStack } from '../devenv/stack.js';
+import { startSimulator } from '../simulator/server.js';
+import { migrate } from '../store/migrations.js';
+import { log, openDatabase, projectRoot } from './context.js';
+import { EXIT, UsageError } from './errors.js';
+import { stage4Run } from './stage4-run.js';
+import { up } from './up.js';
+import { runWorker } from './worker.js';
+
+const USAGE = `usage: btcbot <command> [options]
+
+commands:
+  up [--once]                      start Temporal, Postgres, the simulator and a worker; run a dry-run cycle
+  down                             stop the Temporal dev server and Postgres that \`up\` left running
+  worker                           run a worker (needs BTCTURK_BASE_URL)
+  stage4-run [--dry-run] [--cycle-id ID]
+                                   run one cycle through Temporal and wait (exit 0 ok, 1 failed, 2 blocked)
+  simulator [--port N]             serve the BTCTurk simulator on 127.0.0.1
+  migrate                          apply database migrations
+`;
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'up':
+      return up({ once: parse(rest, { once: { type: 'boolean' } }).once ?? false });
+    case 'down': {
+      parse(rest, {});
+      const stopped = await stopLocalStack(projectRoot);
+      log(stopped.length ? `stopped ${stopped.join(', ')}` : 'nothing was running');
+      return EXIT.ok;
+    }
+    case 'worker':
+      parse(rest, {});
+      return runWorker();
+    case 'stage4-run': {
+      const v = parse(rest, { 'dry-run': { type: 'boolean' }, 'cycle-id': { type: 'string' } });
+      const cycleId = v['cycle-id'];
+      if (cycleId !== undefined && !/^[A-Za-z0-9._:-]{1,200}$/.test(cycleId)) {
+        throw new UsageError('--cycle-id may contain only letters, digits and . _ : - (at most 200 characters)');
+      }
+      return stage4Run({ dryRun: v['dry-run'] ?? false, ...(cycleId ? { cycleId } : {}) });
+    }
+    case 'simulator': {
+      const v = parse(rest, { port: { type: 'string' } });
+      const port = v.port === undefined ? 0 : Number(v.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0-65535');
+      const sim = await startSimulator({ port });
+      console.log(`BTCTurk simulator listening on ${sim.url} (Ctrl-C to stop)`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await sim.close();
+      return EXIT.ok;
+    }
+    case 'migrate': {
+      parse(rest, {});
+      const { pool } = await openDatabase();
+      const report = await migrate(pool);
+      console.log(`schema at version ${report.current}`);
+      await pool.end();
+      return EXIT.ok;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return command === undefined ? EXIT.blocked : EXIT.ok;
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      console.error(`btcbot: ${err.message}\n\n${USAGE}`);
+      process.exit(EXIT.blocked);
+    }
+    const e = err as Error;
+    // Configuration problems are policy-level: exit 2 with a one-line message, no stack.
+    if (e.name === 'ConfigError' || e.name === 'ExchangeConfigError' || e.name === 'DevEnvError') {
+      console.error(`btcbot: ${e.name}: ${e.message}`);
+      process.exit(EXIT.blocked);
+    }
+    console.error(err);
+    process.exit(EXIT.failed);
+  },
+);

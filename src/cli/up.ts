@@ -1,0 +1,65 @@
+// `btcbot up [--once]`: the whole local system from one command. Starts (or reuses) the Temporal
+// dev server and Postgres, starts the BTCTurk simulator and a worker, runs one dry-run cycle and
+// prints what happened. With --once it exits after that cycle; otherwise the worker keeps serving
+// cycles (schedules, `btcbot stage4-run`) until Ctrl-C.
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { ensureLocalStack } from '../devenv/stack.js';
+import { createBtcturkExchange } from '../exchange/btcturk/client.js';
+import { startSimulator } from '../simulator/server.js';
+import { DEFAULT_TASK_QUEUE } from '../shared.js';
+import { createPool } from '../store/db.js';
+import { migrate } from '../store/migrations.js';
+import { createCycleWorker } from '../worker.js';
+import { loadCycleSettings } from './cycle-settings.js';
+import { exitCodeOf, formatCycleSummary, newCycleId, runCycle, workflowUiUrl } from './cycles.js';
+import { log, projectRoot, redactUrl } from './context.js';
+
+export async function up({ once }: { once: boolean }): Promise<number> {
+  const settings = loadCycleSettings();
+  const taskQueue = process.env.BTCBOT_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE;
+  const stack = await ensureLocalStack(projectRoot, log);
+
+  const pool = createPool(stack.databaseUrl);
+  await migrate(pool);
+  // `up` is the local sandbox: it always trades against the simulator, never a real exchange.
+  const simulator = await startSimulator();
+  const exchange = createBtcturkExchange({ baseUrl: simulator.url });
+  const nativeConnection = await NativeConnection.connect({ address: stack.temporalAddress });
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection, namespace: stack.namespace });
+  const worker = await createCycleWorker({
+    connection: nativeConnection, namespace: stack.namespace, taskQueue, deps: { pool, exchange },
+  });
+  const running = worker.run();
+  log(`worker polling task queue ${taskQueue}; simulator at ${simulator.url}`);
+
+  let code = 0;
+  try {
+    const workflowId = newCycleId(Date.now(), 'up');
+    const run = await runCycle(client, {
+      workflowId, taskQueue,
+      input: { gates: settings.gates, dryRunRequested: true, symbols: settings.symbols, trigger: 'up' },
+    });
+    code = exitCodeOf(run);
+    const cli = stack.temporalCli.path;
+    console.log(`\nbtcbot dry-run cycle finished\n${formatCycleSummary(run, [
+      ['exchange', `BTCTurk simulator at ${simulator.url}`],
+      ['database', redactUrl(stack.databaseUrl)],
+      ['temporal', `${stack.temporalAddress} (namespace ${stack.namespace})`],
+      ...(stack.uiUrl ? ([['ui', workflowUiUrl(stack.uiUrl, stack.namespace, workflowId)]] as Array<[string, string]>) : []),
+      ['list', `${cli} workflow list --address ${stack.temporalAddress}`],
+    ])}\n`);
+    if (stack.uiUrl) console.log(`Temporal UI: ${stack.uiUrl}`);
+    if (!once) {
+      log('worker keeps running; press Ctrl-C to stop (Temporal and Postgres stay up; `btcbot down` stops them)');
+      await running;
+    }
+  } finally {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running.catch(() => {});
+    await Promise.allSettled([simulator.close(), exchange.close(), pool.end(), connection.close()]);
+    await nativeConnection.close();
+  }
+  return code;
+}

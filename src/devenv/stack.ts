@@ -1,0 +1,107 @@
+// The local development stack behind `btcbot up`: a Temporal dev server and a Postgres cluster
+// that outlive the command (so the UI, `temporal workflow list` and psql keep working after a
+// `--once` run), kept under .data/ and reused on the next run. `btcbot down` stops them.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { ensurePostgres, stopLocalPostgres } from './postgres.js';
+import { DevEnvError, isPortOpen, isProcessAlive } from './process.js';
+import {
+  ensureDir,
+  ensureSearchAttributes,
+  ensureTemporalCli,
+  namespaceReady,
+  startTemporalDevServer,
+  stopProcess,
+  type TemporalCli,
+} from './temporal.js';
+
+export interface LocalStack {
+  temporalAddress: string;
+  namespace: string;
+  uiUrl: string | null;
+  temporalCli: TemporalCli;
+  databaseUrl: string;
+  /** What this call started (as opposed to found running). */
+  started: string[];
+}
+
+interface TemporalState {
+  pid: number;
+  port: number;
+  uiPort: number;
+}
+
+export const DEFAULT_TEMPORAL_PORT = 7233;
+export const DEFAULT_UI_PORT = 8233;
+
+export async function ensureLocalStack(
+  projectRoot: string,
+  log: (line: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LocalStack> {
+  const dataDir = ensureDir(join(projectRoot, '.data'));
+  const started: string[] = [];
+  const namespace = env.TEMPORAL_NAMESPACE?.trim() || 'default';
+
+  const temporalCli = await ensureTemporalCli(projectRoot, log);
+  let temporalAddress = env.TEMPORAL_ADDRESS?.trim() || '';
+  let uiUrl: string | null = null;
+  if (temporalAddress) {
+    // An operator-provided server: use it as is.
+    if (!(await namespaceReady(temporalAddress, namespace))) {
+      throw new DevEnvError(`TEMPORAL_ADDRESS=${temporalAddress} does not answer (namespace ${namespace})`);
+    }
+  } else {
+    const stateFile = join(ensureDir(join(dataDir, 'temporal')), 'server.json');
+    const state = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as TemporalState) : null;
+    const port = state?.port ?? DEFAULT_TEMPORAL_PORT;
+    const uiPort = state?.uiPort ?? DEFAULT_UI_PORT;
+    temporalAddress = `127.0.0.1:${port}`;
+    uiUrl = `http://127.0.0.1:${uiPort}`;
+    if (!(await namespaceReady(temporalAddress, namespace))) {
+      if (await isPortOpen(port)) {
+        throw new DevEnvError(`port ${port} is taken by something that is not a Temporal server; set TEMPORAL_ADDRESS`);
+      }
+      log(`starting the Temporal dev server on ${temporalAddress} (UI ${uiUrl}) with ${temporalCli.path}`);
+      const server = await startTemporalDevServer({
+        cliPath: temporalCli.path,
+        port,
+        uiPort,
+        dbFilename: join(dataDir, 'temporal', 'dev.db'),
+        logFile: join(dataDir, 'temporal', 'server.log'),
+        detached: true,
+      });
+      writeFileSync(stateFile, JSON.stringify({ pid: server.pid, port, uiPort } satisfies TemporalState));
+      started.push('temporal');
+    }
+  }
+  const connection = await Connection.connect({ address: temporalAddress });
+  try {
+    const added = await ensureSearchAttributes(connection, namespace);
+    if (added.length > 0) log(`registered search attributes: ${added.join(', ')}`);
+  } finally {
+    await connection.close();
+  }
+
+  if (!env.DATABASE_URL) log('starting (or reusing) the local Postgres cluster in .data/postgres');
+  const postgres = await ensurePostgres({ dataDir: join(dataDir, 'postgres') }, env);
+  if (!env.DATABASE_URL) started.push('postgres');
+
+  return { temporalAddress, namespace, uiUrl, temporalCli, databaseUrl: postgres.url, started };
+}
+
+/** Stop the services a previous `btcbot up` left running. Returns what was stopped. */
+export async function stopLocalStack(projectRoot: string): Promise<string[]> {
+  const stopped: string[] = [];
+  const stateFile = join(projectRoot, '.data', 'temporal', 'server.json');
+  if (existsSync(stateFile)) {
+    const { pid } = JSON.parse(readFileSync(stateFile, 'utf8')) as TemporalState;
+    if (isProcessAlive(pid)) {
+      await stopProcess(pid);
+      stopped.push('temporal');
+    }
+  }
+  if (await stopLocalPostgres(join(projectRoot, '.data', 'postgres'))) stopped.push('postgres');
+  return stopped;
+}

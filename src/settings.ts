@@ -1,0 +1,58 @@
+// Process settings from the environment: where Temporal, Postgres and the exchange are.
+// Trading settings (gates, symbols, limits) are parsed by src/domain/config.ts.
+import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './shared.js';
+
+export class SettingsError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface InfraSettings {
+  temporalAddress: string;
+  temporalNamespace: string;
+  taskQueue: string;
+  databaseUrl: string | null;
+  /** null when unset: commands that need the exchange fail with a clear message. */
+  exchangeBaseUrl: string | null;
+  credentials: { apiKey: string; apiSecret: string } | null;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+export function isLoopbackUrl(url: string): boolean {
+  try {
+    const host = new URL(url).hostname;
+    return LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+  } catch {
+    return false;
+  }
+}
+
+/** An exchange URL must be https, or http on loopback (the simulator). */
+export function validateExchangeBaseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new SettingsError(`BTCTURK_BASE_URL is not a URL: ${JSON.stringify(raw.slice(0, 80))}`);
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackUrl(raw))) {
+    throw new SettingsError('BTCTURK_BASE_URL must use https (plain http is allowed only on loopback)');
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+export function loadInfraSettings(env: NodeJS.ProcessEnv = process.env): InfraSettings {
+  const apiKey = env.BTCTURK_API_KEY?.trim() || null;
+  const apiSecret = env.BTCTURK_API_SECRET?.trim() || null;
+  if ((apiKey === null) !== (apiSecret === null)) {
+    throw new SettingsError('BTCTURK_API_KEY and BTCTURK_API_SECRET must be set together');
+  }
+  return {
+    temporalAddress: env.TEMPORAL_ADDRESS?.trim() || '127.0.0.1:7233',
+    temporalNamespace: env.TEMPORAL_NAMESPACE?.trim() || DEFAULT_NAMESPACE,
+    taskQueue: env.BTCBOT_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE,
+    databaseUrl: env.DATABASE_URL?.trim() || null,
+    exchangeBaseUrl: env.BTCTURK_BASE_URL?.trim() ? validateExchangeBaseUrl(env.BTCTURK_BASE_URL.trim()) : null,
+    credentials: apiKey && apiSecret ? { apiKey, apiSecret } : null,
+  };
+}

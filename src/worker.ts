@@ -1,0 +1,33 @@
+// The worker process: Temporal connection, activities, task queue, graceful shutdown.
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from './activities/index.js';
+
+/** Path of the workflow entry point, .ts under tsx/vitest and .js when compiled. */
+export const workflowsPath = fileURLToPath(
+  new URL(`./workflows/index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+);
+
+export interface CycleWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** A prebuilt bundle (tests bundle once per file); otherwise the worker bundles workflowsPath. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export function createCycleWorker(opts: CycleWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    activities: createActivities(opts.deps),
+    maxCachedWorkflows: 100,
+    maxConcurrentActivityTaskExecutions: 20,
+    // On SIGINT/SIGTERM: stop polling, let in-flight activities finish for up to 10 s.
+    shutdownGraceTime: '10s',
+    shutdownForceTime: '30s',
+  });
+}

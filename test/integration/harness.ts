@@ -1,0 +1,63 @@
+// Helpers for integration tests on the real stack.
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { createDatabaseIfMissing } from '../../src/devenv/postgres.js';
+import { createPool, type Pool } from '../../src/store/db.js';
+import { migrate } from '../../src/store/migrations.js';
+import { workflowsPath } from '../../src/worker.js';
+
+export const uniqueId = (prefix: string): string => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+/** A fresh, migrated database for one test file. */
+export async function createTestDatabase(): Promise<{ pool: Pool; url: string; drop(): Promise<void> }> {
+  const adminUrl = inject('postgresAdminUrl');
+  const name = `btcbot_test_${randomBytes(4).toString('hex')}`;
+  await createDatabaseIfMissing(adminUrl, name);
+  const url = adminUrl.replace(/\/postgres$/, `/${name}`);
+  const pool = createPool(url);
+  await migrate(pool);
+  return {
+    pool,
+    url,
+    drop: async () => {
+      await pool.end();
+      const admin = new pg.Client({ connectionString: adminUrl });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+let runtimeInstalled = false;
+
+/** Temporal connections for one test file (call once, in beforeAll). */
+export async function connectTemporal(): Promise<{
+  client: Client;
+  nativeConnection: NativeConnection;
+  workflowBundle: WorkflowBundleWithSourceMap;
+  close(): Promise<void>;
+}> {
+  if (!runtimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
+  const address = inject('temporalAddress');
+  const [nativeConnection, connection, workflowBundle] = await Promise.all([
+    NativeConnection.connect({ address }),
+    Connection.connect({ address }),
+    bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }),
+  ]);
+  return {
+    client: new Client({ connection, namespace: 'default' }),
+    nativeConnection,
+    workflowBundle,
+    close: async () => {
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}
