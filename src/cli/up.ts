@@ -13,10 +13,11 @@ import { migrate } from '../store/migrations.js';
 import { createCycleWorker } from '../worker.js';
 import { loadCycleSettings } from './cycle-settings.js';
 import { exitCodeOf, formatCycleSummary, newCycleId, runCycle, workflowUiUrl } from './cycles.js';
-import { log, projectRoot, redactUrl } from './context.js';
+import { installTemporalRuntime, log, projectRoot, redactUrl } from './context.js';
 
 export async function up({ once }: { once: boolean }): Promise<number> {
   const settings = loadCycleSettings();
+  installTemporalRuntime();
   const taskQueue = process.env.BTCBOT_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE;
   const stack = await ensureLocalStack(projectRoot, log);
 

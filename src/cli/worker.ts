@@ -4,10 +4,11 @@ import { NativeConnection } from '@temporalio/worker';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
 import { loadInfraSettings, SettingsError } from '../settings.js';
 import { createCycleWorker } from '../worker.js';
-import { log, openDatabase } from './context.js';
+import { installTemporalRuntime, log, openDatabase } from './context.js';
 
 export async function runWorker(): Promise<number> {
   const infra = loadInfraSettings();
+  installTemporalRuntime();
   if (!infra.exchangeBaseUrl) {
     throw new SettingsError(
       'BTCTURK_BASE_URL is required for a worker (the simulator: `btcbot simulator`; the exchange: https://api.btcturk.com)',

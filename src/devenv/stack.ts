@@ -35,12 +35,25 @@ interface TemporalState {
 export const DEFAULT_TEMPORAL_PORT = 7233;
 export const DEFAULT_UI_PORT = 8233;
 
+/** Where `up` keeps its services' state: BTCBOT_DATA_DIR, default `<project>/.data`. */
+export function localDataDir(projectRoot: string, env: NodeJS.ProcessEnv = process.env): string {
+  return env.BTCBOT_DATA_DIR?.trim() || join(projectRoot, '.data');
+}
+
+function portFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new DevEnvError(`${name} must be a port number`);
+  return port;
+}
+
 export async function ensureLocalStack(
   projectRoot: string,
   log: (line: string) => void,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<LocalStack> {
-  const dataDir = ensureDir(join(projectRoot, '.data'));
+  const dataDir = ensureDir(localDataDir(projectRoot, env));
   const started: string[] = [];
   const namespace = env.TEMPORAL_NAMESPACE?.trim() || 'default';
 
@@ -55,8 +68,8 @@ export async function ensureLocalStack(
   } else {
     const stateFile = join(ensureDir(join(dataDir, 'temporal')), 'server.json');
     const state = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as TemporalState) : null;
-    const port = state?.port ?? DEFAULT_TEMPORAL_PORT;
-    const uiPort = state?.uiPort ?? DEFAULT_UI_PORT;
+    const port = state?.port ?? portFromEnv(env, 'BTCBOT_TEMPORAL_PORT', DEFAULT_TEMPORAL_PORT);
+    const uiPort = state?.uiPort ?? portFromEnv(env, 'BTCBOT_UI_PORT', DEFAULT_UI_PORT);
     temporalAddress = `127.0.0.1:${port}`;
     uiUrl = `http://127.0.0.1:${uiPort}`;
     if (!(await namespaceReady(temporalAddress, namespace))) {
@@ -84,7 +97,7 @@ export async function ensureLocalStack(
     await connection.close();
   }
 
-  if (!env.DATABASE_URL) log('starting (or reusing) the local Postgres cluster in .data/postgres');
+  if (!env.DATABASE_URL) log(`starting (or reusing) the local Postgres cluster in ${join(dataDir, 'postgres')}`);
   const postgres = await ensurePostgres({ dataDir: join(dataDir, 'postgres') }, env);
   if (!env.DATABASE_URL) started.push('postgres');
 
@@ -92,9 +105,10 @@ export async function ensureLocalStack(
 }
 
 /** Stop the services a previous `btcbot up` left running. Returns what was stopped. */
-export async function stopLocalStack(projectRoot: string): Promise<string[]> {
+export async function stopLocalStack(projectRoot: string, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
   const stopped: string[] = [];
-  const stateFile = join(projectRoot, '.data', 'temporal', 'server.json');
+  const dataDir = localDataDir(projectRoot, env);
+  const stateFile = join(dataDir, 'temporal', 'server.json');
   if (existsSync(stateFile)) {
     const { pid } = JSON.parse(readFileSync(stateFile, 'utf8')) as TemporalState;
     if (isProcessAlive(pid)) {
@@ -102,6 +116,6 @@ export async function stopLocalStack(projectRoot: string): Promise<string[]> {
       stopped.push('temporal');
     }
   }
-  if (await stopLocalPostgres(join(projectRoot, '.data', 'postgres'))) stopped.push('postgres');
+  if (await stopLocalPostgres(join(dataDir, 'postgres'))) stopped.push('postgres');
   return stopped;
 }
