@@ -76,6 +76,11 @@ export async function startLocalPostgres(opts: LocalPostgresOptions): Promise<Ru
   if (!existsSync(join(pgData, 'PG_VERSION'))) {
     await runOrThrow('mkdir', ['-p', pgData]);
     chmodSync(dataDir, 0o755);
+    if (owner && (await run('runuser', ['-u', 'postgres', '--', 'test', '-x', dataDir])).code !== 0) {
+      throw new DevEnvError(
+        `the postgres user cannot reach ${dataDir}; make its parent directories traversable (chmod o+x) or set DATABASE_URL`,
+      );
+    }
     if (owner) chownSync(pgData, owner.uid, owner.gid);
     chmodSync(pgData, 0o700);
     const [cmd, args] = asClusterOwner(join(bin, 'initdb'), [

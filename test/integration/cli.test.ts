@@ -1,0 +1,210 @@
+// The `btcbot` command as a user runs it: real processes, exit codes, printed output.
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { freePort } from '../../src/devenv/process.js';
+import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
+import type { Exchange } from '../../src/exchange/port.js';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
+import { listCycleAudits } from '../../src/store/audit.js';
+import { createCycleWorker } from '../../src/worker.js';
+import { connectTemporal, createTestDatabase, uniqueId } from './harness.js';
+
+const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+const cliMain = join(projectRoot, 'src/cli/main.ts');
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Proc {
+  exited: Promise<Exit>;
+  /** Resolves when `text` appears on stdout or stderr. */
+  waitFor(text: string): Promise<void>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Run `btcbot ...` with a clean environment (no gate or exchange variables leak in from the host). */
+function btcbot(args: string[], env: Record<string, string> = {}): Proc {
+  const base: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' };
+  const child = spawn(process.execPath, ['--import', 'tsx', cliMain, ...args], {
+    cwd: projectRoot,
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const waiters: Array<{ text: string; resolve: () => void }> = [];
+  const check = () => {
+    for (const w of [...waiters]) {
+      if ((stdout + stderr).includes(w.text)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  };
+  child.stdout.on('data', (b: Buffer) => ((stdout += b.toString()), check()));
+  child.stderr.on('data', (b: Buffer) => ((stderr += b.toString()), check()));
+  const exited = new Promise<Exit>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return {
+    exited,
+    waitFor: (text) =>
+      Promise.race([
+        new Promise<void>((resolve) => {
+          waiters.push({ text, resolve });
+          check();
+        }),
+        exited.then((e) => {
+          throw new Error(`btcbot exited (${e.code}) before printing ${JSON.stringify(text)}:\n${e.stdout}\n${e.stderr}`);
+        }),
+      ]),
+    kill: (signal) => child.kill(signal),
+  };
+}
+
+let temporal: Awaited<ReturnType<typeof connectTemporal>>;
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let simulator: RunningSimulator;
+let exchange: Exchange;
+let worker: Worker;
+let running: Promise<void>;
+const taskQueue = uniqueId('cli-test');
+
+beforeAll(async () => {
+  [temporal, db, simulator] = await Promise.all([connectTemporal(), createTestDatabase(), startSimulator()]);
+  exchange = createBtcturkExchange({ baseUrl: simulator.url });
+  worker = await createCycleWorker({
+    connection: temporal.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    deps: { pool: db.pool, exchange },
+    workflowBundle: temporal.workflowBundle,
+  });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await Promise.allSettled([exchange?.close(), simulator?.close()]);
+  await db?.drop();
+  await temporal?.close();
+});
+
+const clientEnv = () => ({ TEMPORAL_ADDRESS: inject('temporalAddress'), BTCBOT_TASK_QUEUE: taskQueue, SYMBOLS: 'BTC_TRY' });
+
+describe('btcbot stage4-run', () => {
+  test('a live run blocked by the kill switch exits 2, prints the reason and leaves a policy-block audit row', async () => {
+    const cycleId = uniqueId('cli-blocked');
+    const { code, stdout } = await btcbot(['stage4-run', '--cycle-id', cycleId], {
+      ...clientEnv(),
+      DRY_RUN: 'false',
+    }).exited;
+    expect(code).toBe(2);
+    expect(stdout).toContain('KILL_SWITCH=true blocks side effects');
+    const rows = await listCycleAudits(db.pool, { cycleId });
+    expect(rows.map((r) => [r.outcome, r.decisions])).toEqual([['blocked', ['policy_block:kill_switch']]]);
+  });
+
+  test('--dry-run runs the cycle and exits 0; the same --cycle-id again is deduped and not run twice', async () => {
+    const cycleId = uniqueId('cli-dry');
+    const first = await btcbot(['stage4-run', '--dry-run', '--cycle-id', cycleId], clientEnv()).exited;
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/outcome\s+ok/);
+    expect(first.stdout).toMatch(/mode\s+dry_run/);
+
+    const second = await btcbot(['stage4-run', '--dry-run', '--cycle-id', cycleId], clientEnv()).exited;
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('already existed; not started again');
+    expect(await listCycleAudits(db.pool, { cycleId })).toHaveLength(1);
+  });
+
+  test('an unknown option exits 2 with the usage text and starts nothing', async () => {
+    const { code, stderr } = await btcbot(['stage4-run', '--live-please'], clientEnv()).exited;
+    expect(code).toBe(2);
+    expect(stderr).toContain("Unknown option '--live-please'");
+    expect(stderr).toContain('usage: btcbot');
+  });
+
+  test('a malformed gate variable exits 2 naming the variable', async () => {
+    const { code, stderr } = await btcbot(['stage4-run', '--dry-run'], { ...clientEnv(), KILL_SWITCH: 'maybe' }).exited;
+    expect(code).toBe(2);
+    expect(stderr).toContain('KILL_SWITCH');
+  });
+});
+
+describe('btcbot worker', () => {
+  test('serves cycles and shuts down gracefully on SIGTERM with exit 0', async () => {
+    const queue = uniqueId('cli-worker');
+    const proc = btcbot(['worker'], {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      BTCBOT_TASK_QUEUE: queue,
+      DATABASE_URL: db.url,
+      BTCTURK_BASE_URL: simulator.url,
+    });
+    await proc.waitFor('worker ready');
+    const cycleId = uniqueId('cli-worker-cycle');
+    const run = await btcbot(['stage4-run', '--dry-run', '--cycle-id', cycleId], {
+      ...clientEnv(),
+      BTCBOT_TASK_QUEUE: queue,
+    }).exited;
+    expect(run.code).toBe(0);
+    expect(await listCycleAudits(db.pool, { cycleId })).toHaveLength(1);
+
+    proc.kill('SIGTERM');
+    const exit = await proc.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.stderr).toContain('worker stopped');
+  });
+
+  test('refuses to start without BTCTURK_BASE_URL, exit 2', async () => {
+    const { code, stderr } = await btcbot(['worker'], { TEMPORAL_ADDRESS: inject('temporalAddress'), DATABASE_URL: db.url }).exited;
+    expect(code).toBe(2);
+    expect(stderr).toContain('BTCTURK_BASE_URL is required');
+  });
+
+  test('refuses a plain-http exchange URL that is not loopback, exit 2', async () => {
+    const { code, stderr } = await btcbot(['worker'], {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      DATABASE_URL: db.url,
+      BTCTURK_BASE_URL: 'http://api.btcturk.com',
+    }).exited;
+    expect(code).toBe(2);
+    expect(stderr).toContain('BTCTURK_BASE_URL must use https');
+  });
+});
+
+describe('btcbot up --once', () => {
+  test('on an empty data dir starts Temporal and Postgres, runs a dry-run cycle, prints the UI URL and exits 0', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'btcbot-up-'));
+    chmodSync(dataDir, 0o755); // as root, the Postgres cluster runs as the postgres user
+    const [temporalPort, uiPort] = [await freePort(), await freePort()];
+    const env = {
+      BTCBOT_DATA_DIR: dataDir,
+      BTCBOT_TEMPORAL_PORT: String(temporalPort),
+      BTCBOT_UI_PORT: String(uiPort),
+      TEMPORAL_CLI_PATH: inject('temporalCliPath'),
+    };
+    try {
+      const { code, stdout, stderr } = await btcbot(['up', '--once'], env).exited;
+      expect(code, stderr).toBe(0);
+      expect(stdout).toMatch(/outcome\s+ok/);
+      expect(stdout).toMatch(/mode\s+dry_run/);
+      expect(stdout).toContain(`Temporal UI: http://127.0.0.1:${uiPort}`);
+      expect(stdout).toContain('cycle_audit row written');
+      // The services outlive --once so the run can be inspected; `down` stops them.
+      const down = await btcbot(['down'], env).exited;
+      expect(down.code).toBe(0);
+      expect(down.stderr).toContain('stopped temporal, postgres');
+    } finally {
+      await btcbot(['down'], env).exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
