@@ -41,6 +41,95 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'orders, fills, positions, cursors, pnl snapshots, high-water marks',
+    sql: `
+      CREATE TABLE stage4_orders (
+        id                 bigserial PRIMARY KEY,
+        client_order_id    text,
+        exchange_order_id  text,
+        symbol             text NOT NULL,
+        side               text NOT NULL CHECK (side IN ('buy', 'sell')),
+        price              numeric NOT NULL CHECK (price > 0),
+        qty                numeric NOT NULL CHECK (qty > 0),
+        left_qty           numeric NOT NULL CHECK (left_qty >= 0),
+        status             text NOT NULL CHECK (status IN ('pending_submit', 'open', 'partial', 'cancel_requested',
+                             'filled', 'canceled', 'rejected', 'unknown', 'unknown_closed')),
+        mode               text NOT NULL CHECK (mode IN ('live', 'dry_run', 'external')),
+        cycle_id           text,
+        last_error         text,
+        created_at         timestamptz NOT NULL,
+        updated_at         timestamptz NOT NULL,
+        CHECK (client_order_id IS NOT NULL OR mode = 'external'),
+        CHECK (client_order_id IS NULL OR length(client_order_id) BETWEEN 1 AND 50)
+      );
+      CREATE UNIQUE INDEX stage4_orders_client_order_id_key ON stage4_orders (client_order_id)
+        WHERE client_order_id IS NOT NULL;
+      CREATE UNIQUE INDEX stage4_orders_external_exchange_id_key ON stage4_orders (exchange_order_id)
+        WHERE client_order_id IS NULL;
+      CREATE INDEX stage4_orders_exchange_order_id_idx ON stage4_orders (exchange_order_id);
+      CREATE INDEX stage4_orders_status_idx ON stage4_orders (status);
+
+      CREATE TABLE stage4_fills (
+        fill_id            text PRIMARY KEY,
+        exchange_order_id  text NOT NULL,
+        client_order_id    text,
+        symbol             text NOT NULL,
+        side               text NOT NULL CHECK (side IN ('buy', 'sell')),
+        price              numeric NOT NULL CHECK (price > 0),
+        qty                numeric NOT NULL CHECK (qty > 0),
+        fee                numeric NOT NULL CHECK (fee >= 0),
+        tax                numeric NOT NULL CHECK (tax >= 0),
+        fee_asset          text NOT NULL,
+        ts_ms              bigint NOT NULL,
+        fee_try            numeric NOT NULL,
+        realized_pnl_delta_try numeric NOT NULL,
+        cycle_id           text,
+        applied_at         timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX stage4_fills_symbol_ts_idx ON stage4_fills (symbol, ts_ms);
+      CREATE INDEX stage4_fills_exchange_order_id_idx ON stage4_fills (exchange_order_id);
+
+      CREATE TABLE stage4_positions (
+        symbol            text PRIMARY KEY,
+        qty               numeric NOT NULL CHECK (qty >= 0),
+        cost_basis_try    numeric NOT NULL CHECK (cost_basis_try >= 0),
+        realized_pnl_try  numeric NOT NULL,
+        last_fill_ts_ms   bigint,
+        updated_at        timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE TABLE cursors (
+        key         text PRIMARY KEY,
+        value_ms    bigint,
+        updated_at  timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE TABLE pnl_snapshots (
+        id                   bigserial PRIMARY KEY,
+        cycle_id             text,
+        account_id           text NOT NULL,
+        mode                 text NOT NULL CHECK (mode IN ('live', 'dry_run')),
+        ts                   timestamptz NOT NULL,
+        total_equity_try     numeric NOT NULL,
+        realized_total_try   numeric NOT NULL,
+        realized_today_try   numeric NOT NULL,
+        drawdown_pct         numeric NOT NULL,
+        high_water_mark_try  numeric NOT NULL
+      );
+      CREATE INDEX pnl_snapshots_scope_ts_idx ON pnl_snapshots (account_id, mode, ts DESC);
+      CREATE UNIQUE INDEX pnl_snapshots_cycle_key ON pnl_snapshots (cycle_id, account_id, mode) WHERE cycle_id IS NOT NULL;
+
+      CREATE TABLE high_water_marks (
+        account_id  text NOT NULL,
+        mode        text NOT NULL CHECK (mode IN ('live', 'dry_run')),
+        value_try   numeric NOT NULL,
+        updated_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (account_id, mode)
+      );
+    `,
+  },
 ];
 
 export interface MigrationReport {

@@ -12,13 +12,15 @@ import { workflowsPath } from '../../src/worker.js';
 export const uniqueId = (prefix: string): string => `${prefix}-${randomBytes(4).toString('hex')}`;
 
 /** A fresh, migrated database for one test file. */
-export async function createTestDatabase(): Promise<{ pool: Pool; url: string; drop(): Promise<void> }> {
+export async function createTestDatabase(
+  { migrated = true }: { migrated?: boolean } = {},
+): Promise<{ pool: Pool; url: string; drop(): Promise<void> }> {
   const adminUrl = inject('postgresAdminUrl');
   const name = `btcbot_test_${randomBytes(4).toString('hex')}`;
   await createDatabaseIfMissing(adminUrl, name);
   const url = adminUrl.replace(/\/postgres$/, `/${name}`);
   const pool = createPool(url);
-  await migrate(pool);
+  if (migrated) await migrate(pool);
   return {
     pool,
     url,

@@ -1,0 +1,196 @@
+// The store on a real Postgres: fills → positions → cursor in one transaction, order bookkeeping.
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { Decimal, toDecimalString } from '../../src/domain/decimal.js';
+import { AccountingIntegrityError, IllegalTransitionError } from '../../src/domain/errors.js';
+import {
+  asClientOrderId,
+  asExchangeOrderId,
+  asFillId,
+  toPairSymbol,
+  type FillReport,
+  type PairSymbol,
+  type Side,
+} from '../../src/domain/types.js';
+import { createPool, type Pool } from '../../src/store/db.js';
+import { DuplicateClientOrderIdError } from '../../src/store/errors.js';
+import { countFills, getCursorMs, ingestFills, listPositions } from '../../src/store/fills.js';
+import { migrate } from '../../src/store/migrations.js';
+import { applyOrderEvent, getOrderByClientId, insertOrder, listOrders, recordPendingSubmit, type NewOrder } from '../../src/store/orders.js';
+import { createTestDatabase } from './harness.js';
+
+const BTC = toPairSymbol('BTCTRY');
+const NO_MARKS = new Map<PairSymbol, Decimal>();
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
+beforeEach(async () => {
+  await db.pool.query('TRUNCATE stage4_fills, stage4_positions, cursors, stage4_orders');
+});
+
+function fill(id: string, side: Side, qty: string, price: string, tsMs: number, fee = '0'): FillReport {
+  return {
+    fillId: asFillId(id),
+    exchangeOrderId: asExchangeOrderId(`9${id}`),
+    clientOrderId: null,
+    symbol: BTC,
+    side,
+    price: new Decimal(price),
+    qty: new Decimal(qty),
+    fee: new Decimal(fee),
+    tax: new Decimal(0),
+    feeAsset: 'TRY',
+    tsMs,
+  };
+}
+
+async function positionOf(pool: Pool, symbol: PairSymbol) {
+  const p = (await listPositions(pool)).find((x) => x.symbol === symbol);
+  return p && { qty: toDecimalString(p.qty), cost: toDecimalString(p.costBasisTry), realized: toDecimalString(p.realizedPnlTry) };
+}
+
+describe('ingestFills', () => {
+  test('applies fills with weighted-average cost, fees in cost, and advances the cursor to the newest fill', async () => {
+    const r = await ingestFills(db.pool, {
+      symbol: BTC,
+      fills: [fill('1190000000000000002', 'sell', '0.5', '120', 3000, '0.6'), fill('1190000000000000001', 'buy', '1', '100', 1000, '1')],
+      marks: NO_MARKS,
+      cycleId: 'c1',
+    });
+    expect(r).toMatchObject({ applied: 2, duplicates: 0, cursorBeforeMs: null, cursorAfterMs: 3000 });
+    // buy 1 @ 100 + 1 fee → basis 101; sell 0.5 @ 120 − 0.6 fee: realized 60 − 50.5 − 0.6 = 8.9
+    expect(await positionOf(db.pool, BTC)).toEqual({ qty: '0.5', cost: '50.5', realized: '8.9' });
+    expect(await getCursorMs(db.pool, BTC)).toBe(3000);
+  });
+
+  test('the same fills fetched twice are applied once', async () => {
+    const fills = [fill('1', 'buy', '1', '100', 1000), fill('2', 'buy', '2', '130', 2000)];
+    await ingestFills(db.pool, { symbol: BTC, fills, marks: NO_MARKS, cycleId: 'c1' });
+    const again = await ingestFills(db.pool, { symbol: BTC, fills: [...fills, fills[0]!], marks: NO_MARKS, cycleId: 'c2' });
+
+    expect(again).toMatchObject({ applied: 0, duplicates: 3 });
+    expect(await countFills(db.pool, BTC)).toBe(2);
+    expect(await positionOf(db.pool, BTC)).toEqual({ qty: '3', cost: '360', realized: '0' });
+  });
+
+  test('an oversell in a batch rolls back the whole batch: no fill, position or cursor change', async () => {
+    await ingestFills(db.pool, { symbol: BTC, fills: [fill('1', 'buy', '1', '100', 1000)], marks: NO_MARKS, cycleId: 'c1' });
+    const before = { pos: await positionOf(db.pool, BTC), cursor: await getCursorMs(db.pool, BTC), fills: await countFills(db.pool) };
+
+    const batch = [fill('2', 'buy', '0.5', '110', 2000), fill('3', 'sell', '5', '120', 3000)];
+    await expect(ingestFills(db.pool, { symbol: BTC, fills: batch, marks: NO_MARKS, cycleId: 'c2', polledUntilMs: 9000 }))
+      .rejects.toBeInstanceOf(AccountingIntegrityError);
+
+    expect({ pos: await positionOf(db.pool, BTC), cursor: await getCursorMs(db.pool, BTC), fills: await countFills(db.pool) })
+      .toEqual(before);
+  });
+
+  test('two concurrent ingestions of overlapping fills on two connections apply each fill once', async () => {
+    const other = createPool(db.url, 2);
+    try {
+      const all = Array.from({ length: 200 }, (_, i) => fill(String(1000 + i), 'buy', '0.01', String(100 + i), 1000 + i));
+      const a = all.slice(0, 150);
+      const b = all.slice(50);
+      const [ra, rb] = await Promise.all([
+        ingestFills(db.pool, { symbol: BTC, fills: a, marks: NO_MARKS, cycleId: 'a' }),
+        ingestFills(other, { symbol: BTC, fills: b, marks: NO_MARKS, cycleId: 'b' }),
+      ]);
+      expect(ra.applied + rb.applied).toBe(200);
+      expect(await countFills(db.pool, BTC)).toBe(200);
+      const expectedCost = all.reduce((s, f) => s.add(f.price.mul(f.qty)), new Decimal(0));
+      expect(await positionOf(db.pool, BTC)).toEqual({ qty: '2', cost: toDecimalString(expectedCost), realized: '0' });
+    } finally {
+      await other.end();
+    }
+  });
+
+  test('the cursor never moves backwards', async () => {
+    await ingestFills(db.pool, { symbol: BTC, fills: [fill('1', 'buy', '1', '100', 5000)], marks: NO_MARKS, cycleId: 'c1' });
+    // A later poll that only sees an older (late-arriving) fill and ends earlier keeps the cursor.
+    const r = await ingestFills(db.pool, {
+      symbol: BTC, fills: [fill('2', 'buy', '1', '100', 4000)], marks: NO_MARKS, cycleId: 'c2', polledUntilMs: 4500,
+    });
+    expect(r.applied).toBe(1);
+    expect(await getCursorMs(db.pool, BTC)).toBe(5000);
+    // An idle poll moves it forward to the end of the polled window.
+    await ingestFills(db.pool, { symbol: BTC, fills: [], marks: NO_MARKS, cycleId: 'c3', polledUntilMs: 8000 });
+    expect(await getCursorMs(db.pool, BTC)).toBe(8000);
+  });
+
+  test('a fee in a third asset without a conversion mark is noted and the symbol reported reduce-only', async () => {
+    const f = { ...fill('1', 'buy', '1', '100', 1000), fee: new Decimal('0.1'), feeAsset: 'USDT' };
+    const r = await ingestFills(db.pool, { symbol: BTC, fills: [f], marks: NO_MARKS, cycleId: 'c1' });
+    expect(r.notes).toEqual(['fee_conversion_missing:1:USDT']);
+    expect(r.reduceOnly).toBe(true);
+  });
+});
+
+describe('orders', () => {
+  const order = (cid: string): NewOrder => ({
+    clientOrderId: asClientOrderId(cid), symbol: BTC, side: 'buy', price: new Decimal('3400000'), qty: new Decimal('0.0001'),
+    mode: 'live', cycleId: 'c1', nowMs: Date.UTC(2026, 10, 25),
+  });
+
+  test('duplicate client order ids are rejected by the database itself', async () => {
+    await insertOrder(db.pool, { ...order('s4-dup'), state: 'open' });
+    await expect(insertOrder(db.pool, { ...order('s4-dup'), state: 'open' })).rejects.toBeInstanceOf(DuplicateClientOrderIdError);
+    // Not only through our code: a raw insert is refused by the unique index too.
+    await expect(
+      db.pool.query(
+        `INSERT INTO stage4_orders (client_order_id, symbol, side, price, qty, left_qty, status, mode, created_at, updated_at)
+         VALUES ('s4-dup', 'BTCTRY', 'buy', 1, 1, 1, 'open', 'live', now(), now())`,
+      ),
+    ).rejects.toMatchObject({ code: '23505' });
+    expect(await listOrders(db.pool)).toHaveLength(1);
+  });
+
+  test('recording a pending submit for a known client order id is a no-op that returns the existing order', async () => {
+    const first = await recordPendingSubmit(db.pool, order('s4-once'));
+    await applyOrderEvent(db.pool, asClientOrderId('s4-once'), 'submit_acknowledged', { exchangeOrderId: asExchangeOrderId('31500000124'), nowMs: Date.now() });
+    const second = await recordPendingSubmit(db.pool, order('s4-once'));
+
+    expect(first.created).toBe(true);
+    expect(first.order.state).toBe('pending_submit');
+    expect(second.created).toBe(false);
+    expect(second.order).toMatchObject({ state: 'open', exchangeOrderId: '31500000124' });
+    expect(await listOrders(db.pool)).toHaveLength(1);
+  });
+
+  test('an ambiguous submit stays unknown until evidence resolves it', async () => {
+    const cid = asClientOrderId('s4-ambiguous');
+    await recordPendingSubmit(db.pool, order('s4-ambiguous'));
+    await applyOrderEvent(db.pool, cid, 'submit_ambiguous', { lastError: 'AmbiguousWriteError', nowMs: Date.now() });
+    expect((await getOrderByClientId(db.pool, cid))?.state).toBe('unknown');
+    await applyOrderEvent(db.pool, cid, 'seen_open', { exchangeOrderId: asExchangeOrderId('31500000125'), nowMs: Date.now() });
+    expect(await getOrderByClientId(db.pool, cid)).toMatchObject({ state: 'open', exchangeOrderId: '31500000125', lastError: 'AmbiguousWriteError' });
+  });
+
+  test('an illegal transition is refused and changes nothing', async () => {
+    const cid = asClientOrderId('s4-filled');
+    await insertOrder(db.pool, { ...order('s4-filled'), state: 'filled' });
+    await expect(applyOrderEvent(db.pool, cid, 'seen_open', { nowMs: Date.now() })).rejects.toBeInstanceOf(IllegalTransitionError);
+    expect((await getOrderByClientId(db.pool, cid))?.state).toBe('filled');
+  });
+});
+
+describe('migrations', () => {
+  test('run once from several processes at once on an empty database, and are safe to re-run', async () => {
+    const fresh = await createTestDatabase({ migrated: false });
+    const pools = [createPool(fresh.url, 1), createPool(fresh.url, 1)];
+    try {
+      const reports = await Promise.all(pools.map((p) => migrate(p)));
+      const applied = reports.flatMap((r) => r.applied).sort();
+      expect(applied).toEqual([1, 2]); // each migration applied exactly once, by one of the two
+      expect((await migrate(pools[0]!)).applied).toEqual([]);
+      const tables = await fresh.pool.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name = 'stage4_fills'");
+      expect(tables.rows[0].n).toBe(1);
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+      await fresh.drop();
+    }
+  });
+});
