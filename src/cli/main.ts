@@ -57,6 +57,8 @@ export async function main(argv: string[]): Promise<number> {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0-65535');
       const sim = await startSimulator({ port });
       console.log(`BTCTurk simulator listening on ${sim.url} (Ctrl-C to stop)`);
+      // The simulator's own test key pair: not a real credential, safe to show.
+      console.log(`  BTCTURK_BASE_URL=${sim.url} BTCTURK_API_KEY=${sim.credentials.apiKey} BTCTURK_API_SECRET=${sim.credentials.apiSecret}`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

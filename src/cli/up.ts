@@ -25,7 +25,7 @@ export async function up({ once }: { once: boolean }): Promise<number> {
   await migrate(pool);
   // `up` is the local sandbox: it always trades against the simulator, never a real exchange.
   const simulator = await startSimulator();
-  const exchange = createBtcturkExchange({ baseUrl: simulator.url });
+  const exchange = createBtcturkExchange({ baseUrl: simulator.url, credentials: simulator.credentials });
   const nativeConnection = await NativeConnection.connect({ address: stack.temporalAddress });
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection, namespace: stack.namespace });

@@ -1,0 +1,348 @@
+// BTCTurk web utils: one request path for every endpoint. It applies the rate limiter, signs
+// private requests, parses the body losslessly, reads the envelope, and turns every outcome into a
+// value or one of the typed errors. Decision order: transport → HTTP status → envelope `success` →
+// message token (BTCTurk's integer codes moved between 2022 and 2024; tokens did not).
+// Reads retry with capped exponential backoff and honour Retry-After; writes are sent once.
+import { Agent, errors as undiciErrors, request } from 'undici';
+import {
+  AmbiguousWriteError,
+  AuthenticationError,
+  BadRequestError,
+  ExchangeConfigError,
+  ExchangeError,
+  ExchangeUnavailableError,
+  InsufficientFundsError,
+  InvalidOrderError,
+  MalformedResponseError,
+  OrderNotCancelableError,
+  OrderNotFoundError,
+  RateLimitedError,
+  isRetryableRead,
+} from '../errors.js';
+import { parseLosslessJson, type JsonObject } from '../json.js';
+import { RateLimiter, realSleep } from '../rate-limits.js';
+import { BtcturkSigner } from './auth.js';
+import { classifyToken, type EndpointKey } from './constants.js';
+
+export interface RetryOptions {
+  /** Total attempts for a read, including the first (default 4). */
+  readonly maxAttempts: number;
+  /** First backoff delay (default 250 ms), doubled per attempt. */
+  readonly baseDelayMs: number;
+  /** Backoff cap (default 4 s). */
+  readonly maxDelayMs: number;
+  /** A Retry-After longer than this is not waited out inside the call: RateLimitedError is raised (default 15 s). */
+  readonly maxRetryAfterMs: number;
+}
+
+export const DEFAULT_RETRY: RetryOptions = { maxAttempts: 4, baseDelayMs: 250, maxDelayMs: 4_000, maxRetryAfterMs: 15_000 };
+
+export interface HttpOptions {
+  readonly baseUrl: string;
+  readonly signer: BtcturkSigner | null;
+  readonly limiter: RateLimiter | null;
+  readonly timeoutMs: number;
+  readonly retry: RetryOptions;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+export type Operation = 'read' | 'submit' | 'cancel';
+
+export interface HttpCall {
+  readonly endpoint: EndpointKey;
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly path: string;
+  readonly query?: ReadonlyArray<readonly [string, string]>;
+  readonly body?: unknown;
+  readonly auth: boolean;
+  readonly operation: Operation;
+  /** The response has no envelope (`/api/v2/server/time`). */
+  readonly bare?: boolean;
+}
+
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly text: string;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/** Refuse anything but https, except plain http to a loopback host (the simulator). */
+export function validateBaseUrl(baseUrl: string): URL {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new ExchangeConfigError(`exchange base URL is not a URL: ${JSON.stringify(baseUrl.slice(0, 100))}`);
+  }
+  if (url.username !== '' || url.password !== '') throw new ExchangeConfigError('exchange base URL must not carry credentials');
+  if (url.protocol === 'https:') return url;
+  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return url;
+  throw new ExchangeConfigError(
+    `exchange base URL must be https (plain http is allowed only for a loopback simulator): ${url.protocol}//${url.host}`,
+  );
+}
+
+export class BtcturkHttp {
+  private readonly base: URL;
+  private readonly agent: Agent;
+  /** Server time minus local time, learned from /api/v2/server/time; applied to stamps. */
+  private clockOffsetMs = 0;
+
+  constructor(private readonly options: HttpOptions) {
+    this.base = validateBaseUrl(options.baseUrl);
+    this.agent = new Agent({ keepAliveTimeout: 4_000, connect: { timeout: options.timeoutMs } });
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  /** Local clock corrected by the last learned server offset. */
+  serverNow(): number {
+    return this.options.now() + this.clockOffsetMs;
+  }
+
+  /** Learn the server clock (private stamps must be within ±5 s of it). */
+  async syncClock(): Promise<number> {
+    const before = this.options.now();
+    const body = await this.call({
+      endpoint: 'GET /api/v2/server/time',
+      method: 'GET',
+      path: '/api/v2/server/time',
+      auth: false,
+      operation: 'read',
+      bare: true,
+    });
+    const after = this.options.now();
+    const serverTime = readServerTime(body);
+    this.clockOffsetMs = Math.round(serverTime - (before + after) / 2);
+    return serverTime;
+  }
+
+  /** Run a call: reads with retries, writes exactly once. Returns `data` (or the bare body). */
+  async call(call: HttpCall): Promise<unknown> {
+    if (call.auth && this.options.signer === null) {
+      throw new ExchangeConfigError(`${call.endpoint} needs API credentials (apiKey and apiSecret); none were configured`, {
+        endpoint: call.endpoint,
+      });
+    }
+    let resynced = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.attempt(call);
+      } catch (err) {
+        // A 401 is never processed by the exchange, so resyncing the clock and sending once more is
+        // safe even for writes. It fixes "Invalid Nonce" after clock drift; other 401s fail again.
+        if (err instanceof AuthenticationError && call.auth && !resynced) {
+          resynced = true;
+          await this.syncClock();
+          attempt--;
+          continue;
+        }
+        if (call.operation !== 'read' || !isRetryableRead(err) || attempt >= this.options.retry.maxAttempts) throw err;
+        const delay = this.retryDelay(err, attempt);
+        if (delay === null) throw err;
+        await this.options.sleep(delay);
+      }
+    }
+  }
+
+  private retryDelay(err: unknown, attempt: number): number | null {
+    const { baseDelayMs, maxDelayMs, maxRetryAfterMs } = this.options.retry;
+    if (err instanceof RateLimitedError) {
+      if (err.retryAfterMs > maxRetryAfterMs) return null;
+      return err.retryAfterMs;
+    }
+    return Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+  }
+
+  private async attempt(call: HttpCall): Promise<unknown> {
+    if (this.options.limiter !== null) await this.options.limiter.acquire(call.endpoint);
+    const url = new URL(call.path, this.base);
+    for (const [k, v] of call.query ?? []) url.searchParams.append(k, v);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (call.body !== undefined) headers['content-type'] = 'application/json';
+    if (call.auth && this.options.signer !== null) {
+      Object.assign(headers, this.options.signer.headers(this.options.now() + this.clockOffsetMs));
+    }
+    const raw = await this.send(call, url, headers);
+    const result = interpret(call, raw);
+    if (result instanceof RateLimitedError && this.options.limiter !== null) {
+      this.options.limiter.pause(call.endpoint, result.retryAfterMs);
+    }
+    if (result instanceof Error) throw result;
+    return result.value;
+  }
+
+  private async send(call: HttpCall, url: URL, headers: Record<string, string>): Promise<RawResponse> {
+    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    try {
+      const res = await request(url, {
+        method: call.method,
+        headers,
+        body: call.body === undefined ? null : JSON.stringify(call.body),
+        dispatcher: this.agent,
+        signal,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+      });
+      const text = await res.body.text();
+      return { status: res.statusCode, headers: res.headers, text };
+    } catch (err) {
+      throw transportError(call, err);
+    }
+  }
+}
+
+function transportError(call: HttpCall, err: unknown): ExchangeError {
+  const code = (err as { code?: unknown } | null)?.code;
+  const desc = `${call.endpoint}: ${describeTransport(err)}`;
+  // The connection was never established: nothing was sent, so even a write definitely did not happen.
+  const neverSent =
+    err instanceof undiciErrors.ConnectTimeoutError ||
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === 'EAI_AGAIN' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT';
+  if (call.operation !== 'read' && !neverSent) {
+    return new AmbiguousWriteError(`${desc}; outcome unknown`, call.operation, { endpoint: call.endpoint, cause: err });
+  }
+  return new ExchangeUnavailableError(desc, { endpoint: call.endpoint, cause: err });
+}
+
+function describeTransport(err: unknown): string {
+  if (err instanceof Error) {
+    if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'request timed out';
+    const code = (err as { code?: unknown }).code;
+    return `transport error ${typeof code === 'string' ? code : err.name}: ${err.message}`;
+  }
+  return 'transport error';
+}
+
+export type Interpreted = { value: unknown } | ExchangeError;
+
+export function interpret(call: HttpCall, raw: RawResponse): Interpreted {
+  const details = { endpoint: call.endpoint, httpStatus: raw.status };
+  const body = tryParse(raw.text);
+  const envelope = body !== undefined && isObject(body) ? body : null;
+  const token = envelope !== null && typeof envelope['message'] === 'string' ? (envelope['message'] as string) : null;
+  const code = envelope !== null ? codeText(envelope['code']) : undefined;
+  const tokenDetails = { ...details, ...(token !== null ? { token } : {}), ...(code !== undefined ? { code } : {}) };
+  const what = `${call.endpoint} HTTP ${raw.status}${token !== null ? ` ${token}` : ''}`;
+
+  if (raw.status === 429) {
+    return new RateLimitedError(`${what}: rate limited`, retryAfterMs(raw.headers['retry-after'], envelope), tokenDetails);
+  }
+  if (raw.status === 401 || raw.status === 403) {
+    return new AuthenticationError(`${what}: authentication failed`, tokenDetails);
+  }
+  if (raw.status >= 500) {
+    if (call.operation !== 'read') {
+      return new AmbiguousWriteError(`${what}: server error; outcome unknown`, call.operation, tokenDetails);
+    }
+    return new ExchangeUnavailableError(`${what}: server error`, tokenDetails);
+  }
+  if (raw.status >= 400) return rejection(call, what, token, tokenDetails);
+  if (raw.status < 200 || raw.status >= 300) {
+    return call.operation === 'read'
+      ? new MalformedResponseError(`${what}: unexpected status`, tokenDetails)
+      : new AmbiguousWriteError(`${what}: unexpected status; outcome unknown`, call.operation, tokenDetails);
+  }
+  // 2xx from here on.
+  if (body === undefined) {
+    const shape = raw.text.trim() === '' ? 'empty body' : looksLikeHtml(raw.text) ? 'HTML body' : 'non-JSON body';
+    if (call.operation !== 'read') {
+      return new AmbiguousWriteError(`${what}: ${shape}; outcome unknown`, call.operation, tokenDetails);
+    }
+    return new MalformedResponseError(`${what}: ${shape}`, tokenDetails);
+  }
+  if (call.bare) return { value: body };
+  if (envelope === null) {
+    if (call.operation !== 'read') return new AmbiguousWriteError(`${what}: no envelope; outcome unknown`, call.operation, tokenDetails);
+    return new MalformedResponseError(`${what}: response is not an envelope object`, tokenDetails);
+  }
+  const success = envelope['success'];
+  if (success === true) return { value: envelope['data'] ?? null };
+  if (success === false) return rejection(call, what, token, tokenDetails);
+  if (call.operation !== 'read') return new AmbiguousWriteError(`${what}: envelope without success; outcome unknown`, call.operation, tokenDetails);
+  return new MalformedResponseError(`${what}: envelope without a boolean success`, tokenDetails);
+}
+
+function rejection(
+  call: HttpCall,
+  what: string,
+  token: string | null,
+  details: { endpoint: string; httpStatus: number; token?: string; code?: string },
+): ExchangeError {
+  switch (classifyToken(token)) {
+    case 'auth':
+      return new AuthenticationError(`${what}: authentication failed`, details);
+    case 'funds':
+      return new InsufficientFundsError(`${what}: insufficient free balance`, details);
+    case 'invalidOrder':
+      return new InvalidOrderError(`${what}: order rejected`, details);
+    case 'notFound':
+      return new OrderNotFoundError(`${what}: order not found`, details);
+    case 'notCancelable':
+      return new OrderNotCancelableError(`${what}: order cannot be canceled`, details);
+    case 'rateLimit':
+      return new RateLimitedError(`${what}: rate limited`, 1_000, details);
+    case 'server':
+      return call.operation === 'read'
+        ? new ExchangeUnavailableError(`${what}: server error`, details)
+        : new AmbiguousWriteError(`${what}: server error; outcome unknown`, call.operation, details);
+    case null:
+      return new BadRequestError(`${what}: request rejected`, details);
+  }
+}
+
+function tryParse(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return parseLosslessJson(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(v: unknown): v is JsonObject {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function codeText(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  return String(v);
+}
+
+function looksLikeHtml(text: string): boolean {
+  return /^\s*</.test(text);
+}
+
+/** Retry-After in seconds (or an HTTP date); else "try again in N second(s)" in the body; else 1 s. */
+export function retryAfterMs(header: string | string[] | undefined, envelope: JsonObject | null, nowMs = Date.now()): number {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value !== undefined && value.trim() !== '') {
+    const seconds = Number(value.trim());
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds * 1000);
+    const date = Date.parse(value);
+    if (Number.isFinite(date)) return Math.max(0, date - nowMs);
+  }
+  const details = envelope !== null && typeof envelope['details'] === 'string' ? (envelope['details'] as string) : '';
+  const m = /try again in (\d+) second/i.exec(details);
+  if (m?.[1] !== undefined) return Number(m[1]) * 1000;
+  return 1_000;
+}
+
+function readServerTime(body: unknown): number {
+  if (isObject(body)) {
+    const t = body['serverTime'];
+    const n = Math.trunc(Number(t === undefined || t === null ? Number.NaN : String(t)));
+    if (Number.isSafeInteger(n) && n > 0) return n;
+  }
+  throw new MalformedResponseError('GET /api/v2/server/time: no serverTime in the response');
+}
+
+export { realSleep };

@@ -1,0 +1,202 @@
+// BTCTurk payload → domain reports. Pure functions over losslessly parsed JSON; any shape problem
+// is a MalformedResponseError naming the field. Enums are compared case-insensitively and the old
+// `pairsymbol` key is accepted (reference §4).
+import { Decimal } from '../../domain/decimal.js';
+import {
+  asClientOrderId,
+  asExchangeOrderId,
+  toPairSymbol,
+  type BalanceReport,
+  type ExchangeOrderStatus,
+  type ExchangeRules,
+  type MarketQuote,
+  type OrderStatusReport,
+  type PairSymbol,
+  type Side,
+} from '../../domain/types.js';
+import { PayloadReader, field, type JsonObject } from '../json.js';
+import type { OrderBookLevel, OrderBookSnapshot } from '../port.js';
+
+// ---------------------------------------------------------------------------------------------
+// Exchange info
+
+export function parseExchangeInfo(data: unknown): ExchangeRules[] {
+  const r = new PayloadReader('exchangeinfo');
+  const root = r.object(data, 'data');
+  const symbols = r.array(root['symbols'], 'data.symbols');
+  return symbols.map((s, i) => parseSymbolRules(r.object(s, `symbols[${i}]`), r, i));
+}
+
+function parseSymbolRules(s: JsonObject, r: PayloadReader, i: number): ExchangeRules {
+  const at = `symbols[${i}]`;
+  const symbol = safeSymbol(r, r.string(field(s, 'name', 'nameNormalized'), `${at}.name`), `${at}.name`);
+  const qtyPrecision = r.integer(s['numeratorScale'], `${at}.numeratorScale`);
+  const pricePrecision = r.integer(s['denominatorScale'], `${at}.denominatorScale`);
+  if (qtyPrecision < 0 || qtyPrecision > 16 || pricePrecision < 0 || pricePrecision > 16) {
+    r.fail(`${at}: scale out of range`);
+  }
+  const hasFraction = s['hasFraction'] === undefined ? true : r.boolean(s['hasFraction'], `${at}.hasFraction`);
+  const filters = s['filters'] === undefined || s['filters'] === null ? [] : r.array(s['filters'], `${at}.filters`);
+  const priceFilters = filters
+    .map((f, j) => r.object(f, `${at}.filters[${j}]`))
+    .filter((f) => String(f['filterType'] ?? 'PRICE_FILTER').toUpperCase() === 'PRICE_FILTER');
+
+  // Defect 21: a null candidate must never erase a minimum found elsewhere; take the max of the
+  // non-null candidates.
+  const maxOf = (values: Array<Decimal | null>): Decimal | null =>
+    values.reduce<Decimal | null>((acc, v) => (v === null ? acc : acc === null || v.gt(acc) ? v : acc), null);
+  const minNotional = maxOf(priceFilters.map((f, j) => r.optionalDecimal(f['minExchangeValue'], `${at}.filters[${j}].minExchangeValue`)));
+  if (minNotional === null || minNotional.lte(0)) r.fail(`${at}: no positive minExchangeValue`);
+  const filterTick = maxOf(priceFilters.map((f, j) => r.optionalDecimal(f['tickSize'], `${at}.filters[${j}].tickSize`)));
+  const scaleTick = new Decimal(1).div(new Decimal(10).pow(pricePrecision));
+  let tickSize = filterTick !== null && filterTick.gt(scaleTick) ? filterTick : scaleTick;
+  if (!hasFraction && tickSize.lt(1)) tickSize = new Decimal(1);
+  if (!hasFraction && !tickSize.isInteger()) tickSize = tickSize.ceil();
+  const stepSize = new Decimal(1).div(new Decimal(10).pow(qtyPrecision));
+
+  const bandMin = maxOf([
+    r.optionalDecimal(s['minimumLimitOrderPrice'], `${at}.minimumLimitOrderPrice`),
+    ...priceFilters.map((f, j) => r.optionalDecimal(f['minPrice'], `${at}.filters[${j}].minPrice`)),
+  ]);
+  const maxCandidates = [
+    r.optionalDecimal(s['maximumLimitOrderPrice'], `${at}.maximumLimitOrderPrice`),
+    ...priceFilters.map((f, j) => r.optionalDecimal(f['maxPrice'], `${at}.filters[${j}].maxPrice`)),
+  ].filter((v): v is Decimal => v !== null && v.gt(0));
+  const bandMax = maxCandidates.length === 0 ? null : Decimal.min(...maxCandidates);
+
+  return {
+    symbol,
+    base: r.string(s['numerator'], `${at}.numerator`).toUpperCase(),
+    quote: r.string(s['denominator'], `${at}.denominator`).toUpperCase(),
+    tradable: String(s['status'] ?? '').toUpperCase() === 'TRADING',
+    tickSize,
+    stepSize,
+    minNotional,
+    pricePrecision,
+    qtyPrecision,
+    minPrice: bandMin !== null && bandMin.gt(0) ? bandMin : null,
+    maxPrice: bandMax,
+  };
+}
+
+function safeSymbol(r: PayloadReader, raw: string, what: string): PairSymbol {
+  try {
+    return toPairSymbol(raw);
+  } catch {
+    return r.fail(`${what} is not a pair symbol`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orders
+
+const STATUS: Readonly<Record<string, ExchangeOrderStatus>> = {
+  untouched: 'open',
+  partial: 'partial',
+  closed: 'filled',
+  canceled: 'canceled',
+  cancelled: 'canceled',
+};
+
+export function parseSide(r: PayloadReader, value: unknown, what: string): Side {
+  const s = typeof value === 'string' ? value.trim().toLowerCase() : '';
+  if (s === 'buy' || s === 'sell') return s;
+  return r.fail(`${what} is not buy or sell`);
+}
+
+export function parseOrderRow(row: unknown, r: PayloadReader, at: string): OrderStatusReport {
+  const o = r.object(row, at);
+  const statusText = r.string(o['status'], `${at}.status`).trim().toLowerCase();
+  const status = STATUS[statusText];
+  if (status === undefined) r.fail(`${at}.status ${JSON.stringify(statusText)} is unknown`);
+  const qty = r.decimal(field(o, 'quantity', 'amount'), `${at}.quantity`);
+  const leftRaw = r.optionalDecimal(o['leftAmount'], `${at}.leftAmount`);
+  const leftQty = leftRaw ?? (status === 'filled' ? new Decimal(0) : qty);
+  const time = r.optionalInteger(o['time'], `${at}.time`) ?? 0;
+  const updateTime = r.optionalInteger(o['updateTime'], `${at}.updateTime`) ?? time;
+  const clientId = r.optionalString(field(o, 'orderClientId'), `${at}.orderClientId`);
+  return {
+    exchangeOrderId: asExchangeOrderId(r.id(o['id'], `${at}.id`)),
+    clientOrderId: clientId === null ? null : asClientOrderId(clientId),
+    symbol: safeSymbol(r, r.string(field(o, 'pairSymbol', 'pairSymbolNormalized'), `${at}.pairSymbol`), `${at}.pairSymbol`),
+    side: parseSide(r, o['type'], `${at}.type`),
+    price: r.decimal(o['price'], `${at}.price`),
+    qty,
+    leftQty,
+    status,
+    createdAtMs: time,
+    updatedAtMs: updateTime,
+  };
+}
+
+export function parseOpenOrders(data: unknown): OrderStatusReport[] {
+  const r = new PayloadReader('openOrders');
+  const root = r.object(data, 'data');
+  const bids = root['bids'] === undefined || root['bids'] === null ? [] : r.array(root['bids'], 'data.bids');
+  const asks = root['asks'] === undefined || root['asks'] === null ? [] : r.array(root['asks'], 'data.asks');
+  return [...bids.map((o, i) => parseOrderRow(o, r, `bids[${i}]`)), ...asks.map((o, i) => parseOrderRow(o, r, `asks[${i}]`))];
+}
+
+export function parseAllOrders(data: unknown): OrderStatusReport[] {
+  const r = new PayloadReader('allOrders');
+  if (data === null) return [];
+  return r.array(data, 'data').map((o, i) => parseOrderRow(o, r, `data[${i}]`));
+}
+
+export function parseSingleOrder(data: unknown): OrderStatusReport {
+  return parseOrderRow(data, new PayloadReader('order'), 'data');
+}
+
+export interface ParsedSubmitAck {
+  readonly exchangeOrderId: string;
+  readonly datetime: number | null;
+}
+
+export function parseSubmitAck(data: unknown): ParsedSubmitAck {
+  const r = new PayloadReader('submit order');
+  const o = r.object(data, 'data');
+  return { exchangeOrderId: r.id(o['id'], 'data.id'), datetime: r.optionalInteger(o['datetime'], 'data.datetime') };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Balances and market data
+
+export function parseBalances(data: unknown): BalanceReport[] {
+  const r = new PayloadReader('balances');
+  return r.array(data, 'data').map((row, i) => {
+    const b = r.object(row, `data[${i}]`);
+    const locked = r.optionalDecimal(b['locked'], `data[${i}].locked`) ?? new Decimal(0);
+    const freeRaw = r.optionalDecimal(b['free'], `data[${i}].free`);
+    const balance = r.optionalDecimal(b['balance'], `data[${i}].balance`);
+    const free = freeRaw ?? (balance !== null ? balance.minus(locked) : r.fail(`data[${i}] has neither free nor balance`));
+    return { asset: r.string(b['asset'], `data[${i}].asset`).toUpperCase(), free, locked };
+  });
+}
+
+export function parseOrderBook(symbol: PairSymbol, data: unknown): OrderBookSnapshot {
+  const r = new PayloadReader('orderbook');
+  const o = r.object(data, 'data');
+  const levels = (side: 'bids' | 'asks'): OrderBookLevel[] =>
+    (o[side] === undefined || o[side] === null ? [] : r.array(o[side], `data.${side}`)).map((lvl, i) => {
+      const pair = r.array(lvl, `data.${side}[${i}]`);
+      return { price: r.decimal(pair[0], `data.${side}[${i}][0]`), qty: r.decimal(pair[1], `data.${side}[${i}][1]`) };
+    });
+  const bids = levels('bids').sort((a, b) => b.price.comparedTo(a.price));
+  const asks = levels('asks').sort((a, b) => a.price.comparedTo(b.price));
+  return { symbol, bids, asks, tsMs: r.optionalInteger(o['timestamp'], 'data.timestamp') ?? 0 };
+}
+
+export function parseTicker(data: unknown): MarketQuote[] {
+  const r = new PayloadReader('ticker');
+  return r.array(data, 'data').map((row, i) => {
+    const t = r.object(row, `data[${i}]`);
+    const bid = r.optionalDecimal(t['bid'], `data[${i}].bid`);
+    const ask = r.optionalDecimal(t['ask'], `data[${i}].ask`);
+    return {
+      symbol: safeSymbol(r, r.string(field(t, 'pair', 'pairNormalized'), `data[${i}].pair`), `data[${i}].pair`),
+      bid: bid !== null && bid.gt(0) ? bid : null,
+      ask: ask !== null && ask.gt(0) ? ask : null,
+      tsMs: r.optionalInteger(t['timestamp'], `data[${i}].timestamp`) ?? 0,
+    };
+  });
+}
