@@ -1,0 +1,241 @@
+// Weighted-average-cost accounting over fills. Pure: returns new positions, never mutates input,
+// and on any integrity failure throws before returning, so a failed batch applies nothing.
+import { Decimal, toDecimalString, ZERO } from './decimal.js';
+import { AccountingIntegrityError } from './errors.js';
+import { splitPair } from './symbols.js';
+import { toPairSymbol, type ExchangeOrderId, type FillId, type FillReport, type PairSymbol } from './types.js';
+
+/** Derived TRY amounts (cost removed on a sell, converted fees) are rounded to this many places,
+ *  so cost basis added on buys always equals cost basis held plus cost basis removed by sells. */
+export const ACCOUNTING_SCALE = 32;
+
+export interface Position {
+  readonly symbol: PairSymbol;
+  /** Base quantity held, never negative. */
+  readonly qty: Decimal;
+  /** TRY paid for `qty`, fees and tax included; the average cost is costBasisTry / qty. */
+  readonly costBasisTry: Decimal;
+  readonly realizedPnlTry: Decimal;
+  readonly lastFillTsMs: number | null;
+}
+
+export function emptyPosition(symbol: PairSymbol): Position {
+  return { symbol, qty: ZERO, costBasisTry: ZERO, realizedPnlTry: ZERO, lastFillTsMs: null };
+}
+
+/** Average cost per unit in TRY; 0 for a flat position. */
+export function avgCostTry(p: Position): Decimal {
+  return p.qty.isZero() ? ZERO : p.costBasisTry.div(p.qty);
+}
+
+export interface ApplyFillsContext {
+  /** Mark prices by canonical symbol, used to convert fees paid in a third asset into TRY. */
+  readonly marks: ReadonlyMap<PairSymbol, Decimal>;
+  /** The accounting currency; every traded pair must be quoted in it. */
+  readonly quoteAsset?: string;
+  /** Fill ids already in the ledger: skipped, so a re-polled window never double-counts. */
+  readonly appliedFillIds?: ReadonlySet<FillId>;
+}
+
+export interface AppliedFill {
+  readonly fill: FillReport;
+  /** Fee and tax in TRY that went into cost (buy) or out of realized PnL (sell). */
+  readonly feeTry: Decimal;
+  /** Fee and tax charged in the base asset: received less on a buy, delivered more on a sell. */
+  readonly baseFeeQty: Decimal;
+  readonly realizedPnlDeltaTry: Decimal;
+  /** Cost basis taken out of the position by a sell (0 for buys). */
+  readonly costBasisRemovedTry: Decimal;
+}
+
+export interface FillsApplied {
+  /** Every position (input and new), ordered by symbol. */
+  readonly positions: readonly Position[];
+  /** Fills applied, in application (chronological) order. */
+  readonly applied: readonly AppliedFill[];
+  readonly skippedFillIds: readonly FillId[];
+  /** Audit markers: `fee_conversion_missing:<fill_id>:<asset>`, `duplicate_fill_conflict:<fill_id>`. */
+  readonly notes: readonly string[];
+  /** Symbols whose cost is understated (fee not convertible): trade them reduce-only. */
+  readonly reduceOnlySymbols: readonly PairSymbol[];
+}
+
+/** Chronological, then by fill id (BTCTurk trade ids grow; numeric ids compare as numbers). */
+export function compareFills(a: FillReport, b: FillReport): number {
+  if (a.tsMs !== b.tsMs) return a.tsMs - b.tsMs;
+  return compareIds(a.fillId, b.fillId);
+}
+
+function compareIds(a: string, b: string): number {
+  const numeric = /^\d+$/;
+  if (numeric.test(a) && numeric.test(b) && a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function fillFingerprint(f: FillReport): string {
+  const s = toDecimalString;
+  return [f.exchangeOrderId, f.symbol, f.side, s(f.price), s(f.qty), s(f.fee), s(f.tax), f.feeAsset.toUpperCase(), f.tsMs].join('|');
+}
+
+function roundTry(d: Decimal): Decimal {
+  return d.toDecimalPlaces(ACCOUNTING_SCALE, Decimal.ROUND_HALF_EVEN);
+}
+
+function validateFill(f: FillReport): void {
+  const bad = (field: string, value: Decimal): never => {
+    throw new AccountingIntegrityError('invalid_fill', { fill_id: f.fillId, [field]: toDecimalString(value) });
+  };
+  if (!f.qty.isFinite() || f.qty.lte(0)) bad('qty', f.qty);
+  if (!f.price.isFinite() || f.price.lte(0)) bad('price', f.price);
+  if (!f.fee.isFinite() || f.fee.isNeg()) bad('fee', f.fee);
+  if (!f.tax.isFinite() || f.tax.isNeg()) bad('tax', f.tax);
+}
+
+/** The mark of `<asset><quote>` if a positive one exists. */
+function conversionMark(asset: string, quote: string, marks: ReadonlyMap<PairSymbol, Decimal>): Decimal | null {
+  let symbol: PairSymbol;
+  try {
+    symbol = toPairSymbol(`${asset}${quote}`);
+  } catch {
+    return null; // an unparseable asset code has no conversion path
+  }
+  const mark = marks.get(symbol);
+  return mark !== undefined && mark.gt(0) ? mark : null;
+}
+
+/**
+ * Apply fills to positions with weighted-average cost.
+ * - Fills are deduped by fill id (first wins; a same-id fill with different fields is noted) and
+ *   applied in chronological order (defect 4: API order can put a sell before its buy).
+ * - Buy: cost basis += price×qty + fee_try. Sell: realized += price×qty − avg×qty − fee_try.
+ * - Fee in TRY is used as is; fee in the pair's base asset changes the quantity (defect 20: it must
+ *   not overstate holdings); fee in another asset is converted through `<ASSET>TRY` marks, and
+ *   without a mark the fill is noted `fee_conversion_missing:<fill_id>:<asset>` and its symbol is
+ *   reported reduce-only.
+ * - Selling more than is held throws AccountingIntegrityError('oversell_detected') and applies nothing.
+ */
+export function applyFills(
+  positions: readonly Position[],
+  fills: readonly FillReport[],
+  ctx: ApplyFillsContext,
+): FillsApplied {
+  const quote = (ctx.quoteAsset ?? 'TRY').toUpperCase();
+  const book = new Map<PairSymbol, Position>();
+  for (const p of positions) book.set(p.symbol, p);
+
+  const firstById = new Map<FillId, FillReport>();
+  const skipped: FillId[] = [];
+  const notes: string[] = [];
+  for (const f of fills) {
+    const seen = firstById.get(f.fillId);
+    if (seen !== undefined || ctx.appliedFillIds?.has(f.fillId)) {
+      skipped.push(f.fillId);
+      if (seen !== undefined && fillFingerprint(seen) !== fillFingerprint(f)) {
+        notes.push(`duplicate_fill_conflict:${f.fillId}`);
+      }
+      continue;
+    }
+    firstById.set(f.fillId, f);
+  }
+  const ordered = [...firstById.values()].sort(compareFills);
+
+  const applied: AppliedFill[] = [];
+  const reduceOnly = new Set<PairSymbol>();
+  for (const f of ordered) {
+    validateFill(f);
+    const assets = splitPair(f.symbol, quote);
+    if (assets === null) {
+      throw new AccountingIntegrityError('unsupported_quote', { fill_id: f.fillId, symbol: f.symbol, quote });
+    }
+    const feeAsset = f.feeAsset.trim().toUpperCase();
+    const feeTotal = f.fee.add(f.tax);
+    let feeTry = ZERO;
+    let baseFeeQty = ZERO;
+    if (!feeTotal.isZero()) {
+      if (feeAsset === quote) {
+        feeTry = feeTotal;
+      } else if (feeAsset === assets.base) {
+        baseFeeQty = feeTotal;
+      } else {
+        const mark = conversionMark(feeAsset, quote, ctx.marks);
+        if (mark === null) {
+          notes.push(`fee_conversion_missing:${f.fillId}:${feeAsset}`);
+          reduceOnly.add(f.symbol);
+        } else {
+          feeTry = roundTry(feeTotal.mul(mark));
+        }
+      }
+    }
+
+    const pos = book.get(f.symbol) ?? emptyPosition(f.symbol);
+    const gross = f.price.mul(f.qty);
+    if (f.side === 'buy') {
+      const received = f.qty.sub(baseFeeQty);
+      if (received.lte(0)) {
+        throw new AccountingIntegrityError('fee_exceeds_qty', {
+          fill_id: f.fillId,
+          fill_qty: toDecimalString(f.qty),
+          fee_qty: toDecimalString(baseFeeQty),
+        });
+      }
+      book.set(f.symbol, {
+        symbol: f.symbol,
+        qty: pos.qty.add(received),
+        costBasisTry: pos.costBasisTry.add(gross).add(feeTry),
+        realizedPnlTry: pos.realizedPnlTry,
+        lastFillTsMs: f.tsMs,
+      });
+      applied.push({ fill: f, feeTry, baseFeeQty, realizedPnlDeltaTry: ZERO, costBasisRemovedTry: ZERO });
+    } else {
+      const delivered = f.qty.add(baseFeeQty);
+      if (delivered.gt(pos.qty)) {
+        throw new AccountingIntegrityError('oversell_detected', {
+          symbol: f.symbol,
+          position_qty: toDecimalString(pos.qty),
+          fill_qty: toDecimalString(delivered),
+          fill_id: f.fillId,
+        });
+      }
+      const closes = delivered.eq(pos.qty);
+      // Closing takes the whole basis, so a flat position carries no rounding residue.
+      const removed = closes ? pos.costBasisTry : roundTry(pos.costBasisTry.mul(delivered).div(pos.qty));
+      const realizedDelta = gross.sub(removed).sub(feeTry);
+      book.set(f.symbol, {
+        symbol: f.symbol,
+        qty: pos.qty.sub(delivered),
+        costBasisTry: closes ? ZERO : pos.costBasisTry.sub(removed),
+        realizedPnlTry: pos.realizedPnlTry.add(realizedDelta),
+        lastFillTsMs: f.tsMs,
+      });
+      applied.push({ fill: f, feeTry, baseFeeQty, realizedPnlDeltaTry: realizedDelta, costBasisRemovedTry: removed });
+    }
+  }
+
+  const out = [...book.values()].sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+  return { positions: out, applied, skippedFillIds: skipped, notes, reduceOnlySymbols: [...reduceOnly].sort() };
+}
+
+/** Start of the next fills poll: cursor − lookback, or now − lookback on the first poll. */
+export function fillsPollSinceMs(cursorMs: number | null, lookbackMinutes: number, nowMs: number): number {
+  const lookbackMs = lookbackMinutes * 60_000;
+  return Math.max(0, (cursorMs ?? nowMs) - lookbackMs);
+}
+
+/** The cursor never moves backwards (defect 11): max(previous, newest fill seen). */
+export function advanceFillsCursor(cursorMs: number | null, fills: readonly FillReport[]): number | null {
+  let next = cursorMs;
+  for (const f of fills) if (next === null || f.tsMs > next) next = f.tsMs;
+  return next;
+}
+
+/** Executed quantity per exchange order, from fills: evidence for reconcile (defect 18). */
+export function filledQtyByOrder(fills: readonly FillReport[]): Map<ExchangeOrderId, Decimal> {
+  const out = new Map<ExchangeOrderId, Decimal>();
+  const seen = new Set<FillId>();
+  for (const f of fills) {
+    if (seen.has(f.fillId)) continue;
+    seen.add(f.fillId);
+    out.set(f.exchangeOrderId, (out.get(f.exchangeOrderId) ?? ZERO).add(f.qty));
+  }
+  return out;
+}

@@ -1,0 +1,205 @@
+// Trading configuration from the environment: every variable parsed, range-checked and defaulted
+// to the safe value. A bad value is a ConfigError naming the variable; nothing silently defaults.
+// Pure: the caller passes the environment (process.env in the worker, a literal in tests).
+import { Decimal, DecimalParseError, parseDecimal } from './decimal.js';
+import { ConfigError } from './errors.js';
+import type { GateSettings } from './gates.js';
+import { uniqueSymbols } from './symbols.js';
+import { InvalidSymbolError, type PairSymbol } from './types.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface TradingConfig {
+  readonly killSwitch: boolean; // KILL_SWITCH, default true
+  readonly dryRun: boolean; // DRY_RUN, default true
+  readonly liveTrading: boolean; // LIVE_TRADING, default false
+  readonly liveTradingAck: string | null; // LIVE_TRADING_ACK
+  readonly symbols: readonly PairSymbol[]; // SYMBOLS, canonical and deduped
+  readonly maxOpenOrders: number; // MAX_OPEN_ORDERS
+  readonly maxPositionNotionalTry: Decimal; // MAX_POSITION_NOTIONAL_TRY
+  readonly maxDailyLossTry: Decimal; // MAX_DAILY_LOSS_TRY, a positive amount
+  readonly maxDrawdownPct: Decimal; // MAX_DRAWDOWN_PCT, percent (10 = 10 %)
+  readonly feeBpsMaker: Decimal; // FEE_BPS_MAKER
+  readonly feeBpsTaker: Decimal; // FEE_BPS_TAKER
+  readonly slippageBpsBuffer: Decimal; // SLIPPAGE_BPS_BUFFER
+  readonly minProfitBps: Decimal; // MIN_PROFIT_BPS
+  readonly tryCashTarget: Decimal; // TRY_CASH_TARGET: reserve never spent by buys
+  readonly tryCashMax: Decimal; // TRY_CASH_MAX: most TRY the bot treats as its own
+  readonly rulesCacheTtlSec: number; // RULES_CACHE_TTL_SEC
+  readonly fillsPollLookbackMinutes: number; // FILLS_POLL_LOOKBACK_MINUTES
+  readonly ttlSeconds: number; // TTL_SECONDS: an open order this old is stale
+  readonly staleDriftBps: Decimal; // STALE_DRIFT_BPS: this far from its symbol's mid is stale
+  readonly bootstrapIntents: boolean; // STAGE4_BOOTSTRAP_INTENTS
+  readonly bootstrapBudgetTry: Decimal; // STAGE4_BOOTSTRAP_BUDGET_TRY, sized up to the exchange minimum
+  readonly dryRunTryBalance: Decimal; // DRY_RUN_TRY_BALANCE: the simulated balance, dry-run only
+  readonly dayBoundaryTz: string; // DAY_BOUNDARY_TZ as given
+  readonly dayBoundaryOffsetMinutes: number; // its fixed UTC offset
+}
+
+export const DEFAULT_SYMBOLS = 'BTC_TRY,ETH_TRY,SOL_TRY';
+
+/** Zones accepted by name. Only zones with a fixed offset: the day start stays a pure function of
+ *  time, with no tz database in the workflow sandbox. Turkey has had no DST since 2016. */
+const NAMED_OFFSETS: Readonly<Record<string, number>> = {
+  UTC: 0,
+  Z: 0,
+  'ETC/UTC': 0,
+  'EUROPE/ISTANBUL': 180,
+  'ASIA/ISTANBUL': 180,
+  'TURKEY': 180,
+};
+
+/** `UTC`, `Europe/Istanbul`, `+03:00`, `-0530`, `UTC+3` → minutes east of UTC; null if unknown. */
+export function parseUtcOffset(raw: string): number | null {
+  const v = raw.trim();
+  const named = NAMED_OFFSETS[v.toUpperCase()];
+  if (named !== undefined) return named;
+  const m = /^(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?$/i.exec(v);
+  if (m === null) return null;
+  const hours = Number(m[2]);
+  const minutes = m[3] === undefined ? 0 : Number(m[3]);
+  if (hours > 14 || minutes > 59) return null;
+  return (m[1] === '-' ? -1 : 1) * (hours * 60 + minutes);
+}
+
+function present(env: Env, name: string): string | undefined {
+  const v = env[name];
+  // An empty assignment (`KILL_SWITCH=` in a .env file) means "not set".
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function shown(v: string): string {
+  return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+}
+
+function bool(env: Env, name: string, dflt: boolean): boolean {
+  const v = present(env, name);
+  if (v === undefined) return dflt;
+  const l = v.toLowerCase();
+  if (l === 'true' || l === '1' || l === 'yes') return true;
+  if (l === 'false' || l === '0' || l === 'no') return false;
+  throw new ConfigError(name, `expected true/false/1/0/yes/no, got ${shown(v)}`);
+}
+
+function int(env: Env, name: string, dflt: number, min: number, max: number): number {
+  const v = present(env, name);
+  if (v === undefined) return dflt;
+  if (!/^[+-]?\d+$/.test(v)) throw new ConfigError(name, `expected an integer, got ${shown(v)}`);
+  const n = Number(v);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${v}`);
+  return n;
+}
+
+function dec(
+  env: Env,
+  name: string,
+  dflt: string,
+  range: { min?: Decimal.Value; minExclusive?: boolean; max?: Decimal.Value },
+): Decimal {
+  const v = present(env, name);
+  let d: Decimal;
+  try {
+    d = v === undefined ? new Decimal(dflt) : parseDecimal(v, name);
+  } catch (e) {
+    if (e instanceof DecimalParseError) throw new ConfigError(name, `expected a decimal number, got ${shown(v ?? '')}`);
+    throw e;
+  }
+  if (range.min !== undefined) {
+    const tooLow = range.minExclusive === true ? d.lte(range.min) : d.lt(range.min);
+    if (tooLow) throw new ConfigError(name, `must be ${range.minExclusive === true ? '>' : '>='} ${String(range.min)}, got ${d.toFixed()}`);
+  }
+  if (range.max !== undefined && d.gt(range.max)) {
+    throw new ConfigError(name, `must be <= ${String(range.max)}, got ${d.toFixed()}`);
+  }
+  return d;
+}
+
+/** SYMBOLS: a JSON list (`["BTC_TRY"]`) or CSV, items trimmed of quotes/brackets, canonical, deduped. */
+export function parseSymbols(raw: string | undefined): PairSymbol[] {
+  const name = 'SYMBOLS';
+  const v = raw === undefined || raw.trim() === '' ? DEFAULT_SYMBOLS : raw.trim();
+  let items: string[];
+  if (v.startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(v);
+    } catch {
+      throw new ConfigError(name, `not a valid JSON list: ${shown(v)}`);
+    }
+    if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) {
+      throw new ConfigError(name, 'a JSON value must be a list of strings');
+    }
+    items = parsed;
+  } else {
+    items = v.split(',');
+  }
+  const cleaned = items.map((i) => i.trim().replace(/^[\s"'[\]]+|[\s"'[\]]+$/g, '')).filter((i) => i !== '');
+  if (cleaned.length === 0) throw new ConfigError(name, 'lists no symbol');
+  try {
+    return uniqueSymbols(cleaned);
+  } catch (e) {
+    if (e instanceof InvalidSymbolError) throw new ConfigError(name, e.message);
+    throw e;
+  }
+}
+
+export function parseTradingConfig(env: Env): TradingConfig {
+  const tryCashTarget = dec(env, 'TRY_CASH_TARGET', '300', { min: 0 });
+  const tryCashMax = dec(env, 'TRY_CASH_MAX', '600', { min: 0 });
+  if (tryCashMax.lt(tryCashTarget)) {
+    throw new ConfigError('TRY_CASH_MAX', `must be >= TRY_CASH_TARGET (${tryCashTarget.toFixed()}), got ${tryCashMax.toFixed()}`);
+  }
+  const tz = present(env, 'DAY_BOUNDARY_TZ') ?? 'Europe/Istanbul';
+  const offset = parseUtcOffset(tz);
+  if (offset === null) {
+    throw new ConfigError('DAY_BOUNDARY_TZ', `expected UTC, Europe/Istanbul or a fixed offset like +03:00, got ${shown(tz)}`);
+  }
+  // The ack is compared exactly by the gates, so it is kept verbatim (no trimming); blank means unset.
+  const rawAck = env.LIVE_TRADING_ACK;
+  const ack = rawAck === undefined || rawAck.trim() === '' ? null : rawAck;
+  const bps = { min: 0, max: 10_000 };
+  return {
+    killSwitch: bool(env, 'KILL_SWITCH', true),
+    dryRun: bool(env, 'DRY_RUN', true),
+    liveTrading: bool(env, 'LIVE_TRADING', false),
+    liveTradingAck: ack,
+    symbols: parseSymbols(env.SYMBOLS),
+    maxOpenOrders: int(env, 'MAX_OPEN_ORDERS', 5, 0, 1000),
+    maxPositionNotionalTry: dec(env, 'MAX_POSITION_NOTIONAL_TRY', '5000', { min: 0 }),
+    maxDailyLossTry: dec(env, 'MAX_DAILY_LOSS_TRY', '1000', { min: 0, minExclusive: true }),
+    maxDrawdownPct: dec(env, 'MAX_DRAWDOWN_PCT', '10', { min: 0, minExclusive: true, max: 100 }),
+    feeBpsMaker: dec(env, 'FEE_BPS_MAKER', '10', bps),
+    feeBpsTaker: dec(env, 'FEE_BPS_TAKER', '15', bps),
+    slippageBpsBuffer: dec(env, 'SLIPPAGE_BPS_BUFFER', '10', bps),
+    minProfitBps: dec(env, 'MIN_PROFIT_BPS', '30', bps),
+    tryCashTarget,
+    tryCashMax,
+    rulesCacheTtlSec: int(env, 'RULES_CACHE_TTL_SEC', 300, 1, 86_400),
+    fillsPollLookbackMinutes: int(env, 'FILLS_POLL_LOOKBACK_MINUTES', 30, 1, 43_200),
+    ttlSeconds: int(env, 'TTL_SECONDS', 120, 1, 86_400),
+    staleDriftBps: dec(env, 'STALE_DRIFT_BPS', '25', { min: 0, minExclusive: true, max: 10_000 }),
+    bootstrapIntents: bool(env, 'STAGE4_BOOTSTRAP_INTENTS', true),
+    bootstrapBudgetTry: dec(env, 'STAGE4_BOOTSTRAP_BUDGET_TRY', '50', { min: 0, minExclusive: true }),
+    dryRunTryBalance: dec(env, 'DRY_RUN_TRY_BALANCE', '1000', { min: 0 }),
+    dayBoundaryTz: tz,
+    dayBoundaryOffsetMinutes: offset,
+  };
+}
+
+export function toGateSettings(config: TradingConfig): GateSettings {
+  return {
+    killSwitch: config.killSwitch,
+    dryRun: config.dryRun,
+    liveTrading: config.liveTrading,
+    liveTradingAck: config.liveTradingAck,
+  };
+}
+
+/** The variables this module reads, for `btcbot doctor`-style listings. */
+export const TRADING_CONFIG_VARIABLES = [
+  'KILL_SWITCH', 'DRY_RUN', 'LIVE_TRADING', 'LIVE_TRADING_ACK', 'SYMBOLS', 'MAX_OPEN_ORDERS',
+  'MAX_POSITION_NOTIONAL_TRY', 'MAX_DAILY_LOSS_TRY', 'MAX_DRAWDOWN_PCT', 'FEE_BPS_MAKER', 'FEE_BPS_TAKER',
+  'SLIPPAGE_BPS_BUFFER', 'MIN_PROFIT_BPS', 'TRY_CASH_TARGET', 'TRY_CASH_MAX', 'RULES_CACHE_TTL_SEC',
+  'FILLS_POLL_LOOKBACK_MINUTES', 'TTL_SECONDS', 'STALE_DRIFT_BPS', 'STAGE4_BOOTSTRAP_INTENTS',
+  'STAGE4_BOOTSTRAP_BUDGET_TRY', 'DRY_RUN_TRY_BALANCE', 'DAY_BOUNDARY_TZ',
+] as const;

@@ -1,0 +1,247 @@
+// Risk filter over planned actions. Cancels are always allowed (they only reduce exposure); loss
+// limits switch trading to reduce-only; every rejection carries a reason code and key=value detail.
+// Projections are worst case: a cancel sent this cycle frees nothing until the exchange confirms it
+// (BTCTurk cancels are asynchronous and the order may still fill), so a replace never double-counts room.
+import { avgCostTry, type Position } from './accounting.js';
+import { Decimal, toDecimalString, ZERO } from './decimal.js';
+import type { Detail } from './errors.js';
+import { LIVE_STATES, type PlannedAction, type TrackedOrder } from './lifecycle.js';
+import { buyCost } from './rules.js';
+import type { PairSymbol } from './types.js';
+
+export type RiskReason =
+  | 'accepted'
+  | 'halted'
+  | 'max_daily_loss'
+  | 'max_drawdown'
+  | 'fee_conversion_missing'
+  | 'max_open_orders'
+  | 'max_position_notional_try'
+  | 'insufficient_try_cash'
+  | 'insufficient_position'
+  | 'min_profit_threshold';
+
+export type TradingState = 'active' | 'reduce_only' | 'halted';
+
+export interface RiskLimits {
+  readonly maxOpenOrders: number;
+  readonly maxPositionNotionalTry: Decimal;
+  readonly maxDailyLossTry: Decimal;
+  readonly maxDrawdownPct: Decimal;
+  readonly feeBpsMaker: Decimal;
+  readonly feeBpsTaker: Decimal;
+  readonly slippageBpsBuffer: Decimal;
+  readonly minProfitBps: Decimal;
+  readonly tryCashTarget: Decimal;
+  readonly tryCashMax: Decimal;
+  /** VAT (BSMV) charged on top of the fee; BTCTurk locks fee headroom including it (api Q16). */
+  readonly feeTaxRate: Decimal;
+}
+
+export const DEFAULT_FEE_TAX_RATE = new Decimal('0.2');
+
+export function riskLimits(config: Omit<RiskLimits, 'feeTaxRate'> & { readonly feeTaxRate?: Decimal }): RiskLimits {
+  return {
+    maxOpenOrders: config.maxOpenOrders,
+    maxPositionNotionalTry: config.maxPositionNotionalTry,
+    maxDailyLossTry: config.maxDailyLossTry,
+    maxDrawdownPct: config.maxDrawdownPct,
+    feeBpsMaker: config.feeBpsMaker,
+    feeBpsTaker: config.feeBpsTaker,
+    slippageBpsBuffer: config.slippageBpsBuffer,
+    minProfitBps: config.minProfitBps,
+    tryCashTarget: config.tryCashTarget,
+    tryCashMax: config.tryCashMax,
+    feeTaxRate: config.feeTaxRate ?? DEFAULT_FEE_TAX_RATE,
+  };
+}
+
+const BPS = new Decimal(10_000);
+const s = toDecimalString;
+
+/** Fee headroom for a buy: a passive order can still end up taker, so budget the taker fee plus VAT. */
+export function feeHeadroomBps(limits: RiskLimits): Decimal {
+  return limits.feeBpsTaker.mul(limits.feeTaxRate.add(1));
+}
+
+/**
+ * TRY the bot may still commit to new buys: it treats at most TRY_CASH_MAX (free + locked) as its
+ * own, and never spends the TRY_CASH_TARGET reserve.
+ */
+export function spendableTry(balance: { readonly free: Decimal; readonly locked: Decimal }, limits: RiskLimits): Decimal {
+  const unlockedBudget = Decimal.min(balance.free, limits.tryCashMax.sub(balance.locked));
+  return Decimal.max(ZERO, unlockedBudget.sub(limits.tryCashTarget));
+}
+
+/** Lowest sell price that covers the average cost, taker fee, slippage buffer and minimum profit. */
+export function minSellPrice(avgCost: Decimal, limits: RiskLimits): Decimal {
+  const bps = limits.feeBpsTaker.add(limits.slippageBpsBuffer).add(limits.minProfitBps);
+  return avgCost.mul(BPS.add(bps)).div(BPS);
+}
+
+export function tradingStateFor(
+  pnl: { readonly realizedTodayTry: Decimal; readonly drawdownPct: Decimal },
+  limits: RiskLimits,
+  halted: boolean,
+): { state: TradingState; reason: RiskReason | null; detail: Detail } {
+  if (halted) return { state: 'halted', reason: 'halted', detail: {} };
+  if (pnl.realizedTodayTry.lte(limits.maxDailyLossTry.neg())) {
+    return { state: 'reduce_only', reason: 'max_daily_loss', detail: { realized_today_try: s(pnl.realizedTodayTry), limit: s(limits.maxDailyLossTry) } };
+  }
+  if (pnl.drawdownPct.gte(limits.maxDrawdownPct)) {
+    return { state: 'reduce_only', reason: 'max_drawdown', detail: { drawdown_pct: s(pnl.drawdownPct.toDecimalPlaces(4)), limit: s(limits.maxDrawdownPct) } };
+  }
+  return { state: 'active', reason: null, detail: {} };
+}
+
+export interface RiskInput {
+  readonly actions: readonly PlannedAction[];
+  readonly limits: RiskLimits;
+  /** Every order that may be working on the exchange, ours and external (defect 17). */
+  readonly openOrders: readonly TrackedOrder[];
+  readonly positions: readonly Position[];
+  readonly marks: ReadonlyMap<PairSymbol, Decimal>;
+  readonly pnl: { readonly realizedTodayTry: Decimal; readonly drawdownPct: Decimal };
+  readonly tryBalance: { readonly free: Decimal; readonly locked: Decimal };
+  /** Symbols whose fees could not be converted: no buys until the cost is known. */
+  readonly reduceOnlySymbols?: readonly PairSymbol[];
+  /** Operator halt: no new submits at all; cancels still pass. */
+  readonly halted?: boolean;
+}
+
+export interface RiskDecision {
+  readonly action: PlannedAction;
+  readonly accepted: boolean;
+  readonly reason: RiskReason;
+  readonly detail: Detail;
+}
+
+export interface RiskCounts {
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly byReason: Readonly<Partial<Record<RiskReason, number>>>;
+}
+
+export interface RiskResult {
+  readonly tradingState: TradingState;
+  readonly tradingStateReason: RiskReason | null;
+  readonly decisions: readonly RiskDecision[];
+  readonly accepted: readonly PlannedAction[];
+  readonly counts: RiskCounts;
+}
+
+/** Counted from the decision objects (defect 12: the original matched strings and always got 0). */
+export function countDecisions(decisions: readonly RiskDecision[]): RiskCounts {
+  const byReason: Partial<Record<RiskReason, number>> = {};
+  let accepted = 0;
+  for (const d of decisions) {
+    byReason[d.reason] = (byReason[d.reason] ?? 0) + 1;
+    if (d.accepted) accepted += 1;
+  }
+  return { accepted, rejected: decisions.length - accepted, byReason };
+}
+
+/** `risk:<cid|missing>:<reason>`, the original's audit string. */
+export function formatRiskDecision(d: RiskDecision): string {
+  return `risk:${d.action.clientOrderId ?? 'missing'}:${d.reason}`;
+}
+
+/** Exposure now: positions at mark (cost when unmarked) plus the rest of every working buy order. */
+export function currentBuyExposureTry(
+  positions: readonly Position[],
+  marks: ReadonlyMap<PairSymbol, Decimal>,
+  openOrders: readonly TrackedOrder[],
+): Decimal {
+  let total = ZERO;
+  for (const p of positions) {
+    if (p.qty.isZero()) continue;
+    const mark = marks.get(p.symbol);
+    total = total.add(mark !== undefined && mark.gt(0) ? p.qty.mul(mark) : p.costBasisTry);
+  }
+  for (const o of openOrders) {
+    if (o.side === 'buy' && LIVE_STATES.has(o.state)) total = total.add(o.leftQty.mul(o.price));
+  }
+  return total;
+}
+
+export function evaluateRisk(input: RiskInput): RiskResult {
+  const { limits } = input;
+  const trading = tradingStateFor(input.pnl, limits, input.halted === true);
+  const reduceOnly = new Set(input.reduceOnlySymbols ?? []);
+  const positions = new Map(input.positions.map((p) => [p.symbol, p]));
+  const working = input.openOrders.filter((o) => LIVE_STATES.has(o.state));
+
+  let openCount = working.length;
+  let exposure = currentBuyExposureTry(input.positions, input.marks, working);
+  let cash = spendableTry(input.tryBalance, limits);
+  const headroom = feeHeadroomBps(limits);
+  const committedSell = new Map<PairSymbol, Decimal>();
+  for (const o of working) if (o.side === 'sell') committedSell.set(o.symbol, (committedSell.get(o.symbol) ?? ZERO).add(o.leftQty));
+
+  const decisions: RiskDecision[] = [];
+  const decide = (action: PlannedAction, reason: RiskReason, detail: Detail = {}): void => {
+    decisions.push({ action, accepted: reason === 'accepted', reason, detail });
+  };
+
+  for (const a of input.actions) {
+    if (a.kind === 'cancel') {
+      decide(a, 'accepted');
+      continue;
+    }
+    if (trading.state === 'halted') {
+      decide(a, 'halted');
+      continue;
+    }
+    if (a.side === 'buy' && trading.state === 'reduce_only' && trading.reason !== null) {
+      decide(a, trading.reason, trading.detail);
+      continue;
+    }
+    if (a.side === 'buy' && reduceOnly.has(a.symbol)) {
+      decide(a, 'fee_conversion_missing', { symbol: a.symbol });
+      continue;
+    }
+    if (openCount + 1 > limits.maxOpenOrders) {
+      decide(a, 'max_open_orders', { open: String(openCount), limit: String(limits.maxOpenOrders) });
+      continue;
+    }
+    const notional = a.price.mul(a.qty);
+    if (a.side === 'buy') {
+      const projected = exposure.add(notional);
+      if (projected.gt(limits.maxPositionNotionalTry)) {
+        decide(a, 'max_position_notional_try', { projected_try: s(projected), limit: s(limits.maxPositionNotionalTry) });
+        continue;
+      }
+      const cost = buyCost(notional, headroom);
+      if (cost.gt(cash)) {
+        decide(a, 'insufficient_try_cash', { cost_try: s(cost), spendable_try: s(cash), reserve_try: s(limits.tryCashTarget) });
+        continue;
+      }
+      exposure = projected;
+      cash = cash.sub(cost);
+    } else {
+      const pos = positions.get(a.symbol);
+      const committed = committedSell.get(a.symbol) ?? ZERO;
+      const available = (pos?.qty ?? ZERO).sub(committed);
+      if (pos === undefined || a.qty.gt(available)) {
+        decide(a, 'insufficient_position', { qty: s(a.qty), available: s(Decimal.max(available, ZERO)) });
+        continue;
+      }
+      const floor = minSellPrice(avgCostTry(pos), limits);
+      if (a.price.lt(floor)) {
+        decide(a, 'min_profit_threshold', { price: s(a.price), min_price: s(floor) });
+        continue;
+      }
+      committedSell.set(a.symbol, committed.add(a.qty));
+    }
+    openCount += 1;
+    decide(a, 'accepted');
+  }
+
+  return {
+    tradingState: trading.state,
+    tradingStateReason: trading.reason,
+    decisions,
+    accepted: decisions.filter((d) => d.accepted).map((d) => d.action),
+    counts: countDecisions(decisions),
+  };
+}
