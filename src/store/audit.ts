@@ -1,7 +1,7 @@
 // The cycle_audit trail: exactly one row per cycle id, whatever the outcome.
 import type { Pool } from './db.js';
 
-export type CycleOutcome = 'ok' | 'blocked' | 'failed' | 'halted';
+export type CycleOutcome = 'ok' | 'blocked' | 'failed' | 'halted' | 'skipped';
 
 export interface CycleAuditRecord {
   cycleId: string;

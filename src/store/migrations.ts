@@ -130,6 +130,23 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'cycle lease; halted and skipped cycle outcomes',
+    sql: `
+      ALTER TABLE cycle_audit DROP CONSTRAINT cycle_audit_outcome_check;
+      ALTER TABLE cycle_audit ADD CONSTRAINT cycle_audit_outcome_check
+        CHECK (outcome IN ('ok', 'blocked', 'failed', 'halted', 'skipped'));
+
+      -- At most one cycle per account at a time, whoever started it (schedule or operator).
+      CREATE TABLE cycle_leases (
+        account_id  text PRIMARY KEY,
+        holder      text NOT NULL,
+        acquired_at timestamptz NOT NULL DEFAULT now(),
+        expires_at  timestamptz NOT NULL
+      );
+    `,
+  },
 ];
 
 export interface MigrationReport {

@@ -1,2 +1,2 @@
 // Workflow entry point for the worker's bundle: every workflow and message definition.
-export { tradingCycle, progressQuery } from './trading-cycle.js';
+export { tradingCycle } from './trading-cycle.js';

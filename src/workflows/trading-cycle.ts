@@ -3,6 +3,7 @@ import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { evaluateGates, type GateDecision } from '../domain/gates.js';
 import { SA_MODE, SA_OUTCOME, SA_SYMBOLS } from '../shared.js';
+import { progressQuery } from './definitions.js';
 import type { CycleInput, CycleResult } from './types.js';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -26,7 +27,6 @@ const { recordAudit } = wf.proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
-export const progressQuery = wf.defineQuery<string>('progress');
 
 export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
   const info = wf.workflowInfo();
