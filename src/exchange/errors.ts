@@ -33,8 +33,10 @@ export abstract class ExchangeError extends Error {
     super(redact(message), details.cause === undefined ? undefined : { cause: sanitizeCause(details.cause) });
     this.endpoint = details.endpoint;
     this.httpStatus = details.httpStatus;
-    this.token = details.token;
-    this.code = details.code;
+    // Token and code are server text: scrubbed like the message (a hostile or buggy server could
+    // echo a request header back in them).
+    this.token = details.token === undefined ? undefined : redact(details.token);
+    this.code = details.code === undefined ? undefined : redact(details.code);
   }
 }
 
@@ -159,9 +161,14 @@ export function registerSecret(secret: string): void {
   if (secret.length >= 8) registeredSecrets.add(secret);
 }
 
+/** Longest text kept in an error message; the rest is cut (a 10 MB server message is not a message). */
+const MAX_MESSAGE_CHARS = 2_000;
+
 export function redact(text: string): string {
   let out = text;
+  // Registered secrets first, on the whole text, so a cut can never leave part of one behind.
   for (const secret of registeredSecrets) out = out.split(secret).join('[redacted]');
+  if (out.length > MAX_MESSAGE_CHARS) out = `${out.slice(0, MAX_MESSAGE_CHARS)}…[truncated]`;
   return out
     .replace(SECRET_HEADER, (_m, k: string, sep: string) => `${k}${sep}[redacted]`)
     .replace(SHA256_BASE64, '[redacted]');

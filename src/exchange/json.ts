@@ -10,8 +10,29 @@ export type JsonObject = { readonly [key: string]: unknown };
 
 /** Parse JSON text keeping every number as a LosslessNumber (its exact source text). */
 export function parseLosslessJson(text: string): unknown {
-  return parse(text, null, (value) => new LosslessNumber(value));
+  try {
+    return parse(text, null, (value) => new LosslessNumber(value));
+  } catch (err) {
+    // SyntaxError for bad JSON, RangeError for absurd nesting: both are a payload we cannot read.
+    // The parser's message names a position, never the content, so it is safe to keep.
+    throw new MalformedResponseError(`body is not valid JSON (${err instanceof Error ? err.name : 'error'})`);
+  }
 }
+
+/**
+ * Bounds on a wire decimal. Nothing BTCTurk sends comes near them (prices and balances have ≤ 16
+ * decimals and ≤ 16 integer digits); anything beyond is a corrupt payload, not a value to store
+ * (and unbounded text would make every later conversion arbitrarily expensive).
+ */
+const MAX_DECIMAL_TEXT = 100;
+const MAX_DECIMAL_PLACES = 30;
+const MAX_DECIMAL_MAGNITUDE = new Decimal('1e30');
+/** A JSON number in exponent form (`1E-8`), as some serialisers emit; the exponent is bounded. */
+const JSON_EXPONENT_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?[eE][+-]?\d{1,3}$/;
+/** A timestamp or scale as text: plain digits, optionally with a fraction (`1613315997466.0`). */
+const INTEGER_TEXT = /^\d{1,20}(?:\.\d*)?$/;
+/** An asset code as BTCTurk lists them (`BTC`, `USDT`, `1INCH`). */
+const ASSET_PATTERN = /^[A-Z0-9]{1,20}$/;
 
 export class PayloadReader {
   constructor(readonly context: string) {}
@@ -21,7 +42,7 @@ export class PayloadReader {
   }
 
   object(value: unknown, what: string): JsonObject {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) this.fail(`${what} is not an object`);
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || isLosslessNumber(value)) this.fail(`${what} is not an object`);
     return value as JsonObject;
   }
 
@@ -35,6 +56,20 @@ export class PayloadReader {
     if (typeof value === 'string') return value;
     if (isLosslessNumber(value)) return value.toString();
     return this.fail(`${what} is missing or not a string`);
+  }
+
+  /** Text of a scalar (string or number) for enum comparison; null for anything else. Never throws. */
+  text(value: unknown): string | null {
+    if (typeof value === 'string') return value;
+    if (isLosslessNumber(value)) return value.toString();
+    return null;
+  }
+
+  /** An asset code: trimmed, upper-cased, `[A-Z0-9]{1,20}`. */
+  asset(value: unknown, what: string): string {
+    const a = this.string(value, what).trim().toUpperCase();
+    if (!ASSET_PATTERN.test(a)) return this.fail(`${what} is not an asset code`);
+    return a;
   }
 
   optionalString(value: unknown, what: string): string | null {
@@ -54,12 +89,29 @@ export class PayloadReader {
     return this.id(value, what);
   }
 
+  /** A finite decimal within sane bounds (see MAX_DECIMAL_*). Strings may use a decimal comma. */
   decimal(value: unknown, what: string): Decimal {
-    try {
-      return parseDecimal(isLosslessNumber(value) ? value.toString() : value, what);
-    } catch {
-      return this.fail(`${what} is not a decimal`);
+    let d: Decimal;
+    if (isLosslessNumber(value)) {
+      const text = value.toString();
+      if (text.length > MAX_DECIMAL_TEXT) return this.fail(`${what} is not a decimal of sane size`);
+      try {
+        d = JSON_EXPONENT_NUMBER.test(text) ? new Decimal(text) : parseDecimal(text, what);
+      } catch {
+        return this.fail(`${what} is not a decimal`);
+      }
+    } else {
+      if (typeof value === 'string' && value.length > MAX_DECIMAL_TEXT) return this.fail(`${what} is not a decimal of sane size`);
+      try {
+        d = parseDecimal(value, what);
+      } catch {
+        return this.fail(`${what} is not a decimal`);
+      }
     }
+    if (!d.isFinite() || d.abs().gte(MAX_DECIMAL_MAGNITUDE) || d.decimalPlaces() > MAX_DECIMAL_PLACES) {
+      return this.fail(`${what} is not a decimal of sane size`);
+    }
+    return d;
   }
 
   optionalDecimal(value: unknown, what: string): Decimal | null {
@@ -67,12 +119,22 @@ export class PayloadReader {
     return this.decimal(value, what);
   }
 
-  /** A safe integer, e.g. a timestamp in ms (a float such as `1613315997466.0` is truncated). */
+  /**
+   * A non-negative safe integer, e.g. a timestamp in ms or a scale (a float such as
+   * `1613315997466.0` is truncated). Strings must be plain digits (no hex, no exponent).
+   */
   integer(value: unknown, what: string): number {
-    const text = isLosslessNumber(value) ? value.toString() : typeof value === 'string' ? value.trim() : null;
-    const n = text === null || text === '' ? Number.NaN : Math.trunc(Number(text));
-    if (!Number.isSafeInteger(n)) return this.fail(`${what} is not a safe integer`);
-    return n;
+    let n = Number.NaN;
+    if (isLosslessNumber(value)) {
+      const text = value.toString();
+      // Valid JSON number text; exponent form is fine for Number() but must stay bounded.
+      if (text.length <= 40) n = Math.trunc(Number(text));
+    } else if (typeof value === 'string') {
+      const text = value.trim();
+      if (INTEGER_TEXT.test(text)) n = Math.trunc(Number(text));
+    }
+    if (!Number.isSafeInteger(n) || n < 0) return this.fail(`${what} is not a non-negative safe integer`);
+    return n === 0 ? 0 : n;
   }
 
   optionalInteger(value: unknown, what: string): number | null {
@@ -89,7 +151,7 @@ export class PayloadReader {
 /** Read a key with a case-insensitive fallback (`pairSymbol` / `pairsymbol`). */
 export function field(obj: JsonObject, ...keys: string[]): unknown {
   for (const key of keys) {
-    if (key in obj) return obj[key];
+    if (Object.hasOwn(obj, key)) return obj[key];
   }
   const lower = new Map(Object.keys(obj).map((k) => [k.toLowerCase(), k]));
   for (const key of keys) {

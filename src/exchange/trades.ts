@@ -68,9 +68,10 @@ function normaliseTradeRow(t: JsonObject, r: PayloadReader, at: string): FillRep
   const orderId = r.id(t['orderId'], `${at}.orderId`);
   const fee = (r.optionalDecimal(t['fee'], `${at}.fee`) ?? new Decimal(0)).abs();
   const tax = (r.optionalDecimal(t['tax'], `${at}.tax`) ?? new Decimal(0)).abs();
-  const base = r.string(t['numeratorSymbol'], `${at}.numeratorSymbol`).toUpperCase();
-  const quote = r.string(t['denominatorSymbol'], `${at}.denominatorSymbol`).toUpperCase();
-  const stated = r.optionalString(field(t, 'feeCurrency'), `${at}.feeCurrency`);
+  const base = r.asset(t['numeratorSymbol'], `${at}.numeratorSymbol`);
+  const quote = r.asset(t['denominatorSymbol'], `${at}.denominatorSymbol`);
+  const statedRaw = field(t, 'feeCurrency');
+  const stated = statedRaw === undefined || statedRaw === null || statedRaw === '' ? null : r.asset(statedRaw, `${at}.feeCurrency`);
   const tradeId = r.optionalId(t['id'], `${at}.id`);
   const clientId = r.optionalString(t['orderClientId'], `${at}.orderClientId`);
   let symbol: PairSymbol;
@@ -89,7 +90,7 @@ function normaliseTradeRow(t: JsonObject, r: PayloadReader, at: string): FillRep
     qty,
     fee,
     tax,
-    feeAsset: stated !== null ? stated.toUpperCase() : quote,
+    feeAsset: stated ?? quote,
     tsMs,
   };
 }

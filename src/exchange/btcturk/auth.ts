@@ -21,11 +21,17 @@ export function validateCredentials(credentials: ApiCredentials): { apiKey: stri
   }
   registerSecret(secret);
   if (/\s/.test(apiKey)) throw new ExchangeConfigError('BTCTurk API key must not contain whitespace');
+  // It travels as the X-PCK header: anything but printable ASCII would be refused by the HTTP stack.
+  if (!/^[\x21-\x7e]+$/.test(apiKey)) throw new ExchangeConfigError('BTCTurk API key must be printable ASCII');
   if (!BASE64.test(secret)) {
     throw new ExchangeConfigError('BTCTurk API secret must be valid base64 (standard alphabet, padded)');
   }
   const secretBytes = Buffer.from(secret, 'base64');
   if (secretBytes.length === 0) throw new ExchangeConfigError('BTCTurk API secret decodes to zero bytes');
+  // The decoded key in other spellings, in case anything ever renders the bytes.
+  registerSecret(secretBytes.toString('base64'));
+  registerSecret(secretBytes.toString('hex'));
+  registerSecret(secretBytes.toString('base64url'));
   return { apiKey, secretBytes };
 }
 

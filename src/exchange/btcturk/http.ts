@@ -19,6 +19,7 @@ import {
   RateLimitedError,
   isRetryableRead,
 } from '../errors.js';
+import { isLosslessNumber } from 'lossless-json';
 import { parseLosslessJson, type JsonObject } from '../json.js';
 import { RateLimiter, realSleep } from '../rate-limits.js';
 import { BtcturkSigner } from './auth.js';
@@ -34,6 +35,19 @@ export interface RetryOptions {
   /** A Retry-After longer than this is not waited out inside the call: RateLimitedError is raised (default 15 s). */
   readonly maxRetryAfterMs: number;
 }
+
+/**
+ * Largest response body read (8 MiB). BTCTurk's biggest answers (exchange info, 1000 order rows, a
+ * month of trades) are well under 2 MiB; a bigger body is a broken or hostile answer and is refused
+ * instead of buffered and parsed.
+ */
+export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/** A Retry-After is believed up to this (15 min); a larger value is clamped, never a multi-year pause. */
+export const MAX_RETRY_AFTER_MS = 15 * 60 * 1000;
+
+/** Server text (a message token) kept in errors is cut to this many characters. */
+const MAX_TOKEN_CHARS = 200;
 
 export const DEFAULT_RETRY: RetryOptions = { maxAttempts: 4, baseDelayMs: 250, maxDelayMs: 4_000, maxRetryAfterMs: 15_000 };
 
@@ -93,7 +107,7 @@ export class BtcturkHttp {
 
   constructor(private readonly options: HttpOptions) {
     this.base = validateBaseUrl(options.baseUrl);
-    this.agent = new Agent({ keepAliveTimeout: 4_000, connect: { timeout: options.timeoutMs } });
+    this.agent = new Agent({ keepAliveTimeout: 4_000, connect: { timeout: options.timeoutMs }, maxResponseSize: MAX_RESPONSE_BYTES });
   }
 
   async close(): Promise<void> {
@@ -200,8 +214,17 @@ export class BtcturkHttp {
 function transportError(call: HttpCall, err: unknown): ExchangeError {
   const code = (err as { code?: unknown } | null)?.code;
   const desc = `${call.endpoint}: ${describeTransport(err)}`;
-  // The connection was never established: nothing was sent, so even a write definitely did not happen.
+  // An oversized answer: the request was processed, the body is refused (not retried: it would recur).
+  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
+    const tooBig = `${call.endpoint}: response body larger than ${MAX_RESPONSE_BYTES} bytes`;
+    return call.operation === 'read'
+      ? new MalformedResponseError(tooBig, { endpoint: call.endpoint })
+      : new AmbiguousWriteError(`${tooBig}; outcome unknown`, call.operation, { endpoint: call.endpoint });
+  }
+  // The connection was never established, or undici refused an argument (e.g. a header value)
+  // before opening one: nothing was sent, so even a write definitely did not happen.
   const neverSent =
+    code === 'UND_ERR_INVALID_ARG' ||
     err instanceof undiciErrors.ConnectTimeoutError ||
     code === 'ECONNREFUSED' ||
     code === 'ENOTFOUND' ||
@@ -228,7 +251,7 @@ export function interpret(call: HttpCall, raw: RawResponse): Interpreted {
   const details = { endpoint: call.endpoint, httpStatus: raw.status };
   const body = tryParse(raw.text);
   const envelope = body !== undefined && isObject(body) ? body : null;
-  const token = envelope !== null && typeof envelope['message'] === 'string' ? (envelope['message'] as string) : null;
+  const token = envelope !== null && typeof envelope['message'] === 'string' ? (envelope['message'] as string).slice(0, MAX_TOKEN_CHARS) : null;
   const code = envelope !== null ? codeText(envelope['code']) : undefined;
   const tokenDetails = { ...details, ...(token !== null ? { token } : {}), ...(code !== undefined ? { code } : {}) };
   const what = `${call.endpoint} HTTP ${raw.status}${token !== null ? ` ${token}` : ''}`;
@@ -309,12 +332,14 @@ function tryParse(text: string): unknown {
 }
 
 function isObject(v: unknown): v is JsonObject {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !isLosslessNumber(v);
 }
 
+/** BTCTurk `code` as text: a number or a string; anything else (object, array) is ignored. */
 function codeText(v: unknown): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  return String(v);
+  if (isLosslessNumber(v) || typeof v === 'number' || typeof v === 'boolean') return String(v).slice(0, MAX_TOKEN_CHARS);
+  if (typeof v === 'string') return v.slice(0, MAX_TOKEN_CHARS);
+  return undefined;
 }
 
 function looksLikeHtml(text: string): boolean {
@@ -326,20 +351,21 @@ export function retryAfterMs(header: string | string[] | undefined, envelope: Js
   const value = Array.isArray(header) ? header[0] : header;
   if (value !== undefined && value.trim() !== '') {
     const seconds = Number(value.trim());
-    if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds * 1000);
-    const date = Date.parse(value);
-    if (Number.isFinite(date)) return Math.max(0, date - nowMs);
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(MAX_RETRY_AFTER_MS, Math.ceil(seconds * 1000));
+    const date = /^\d+(\.\d*)?$/.test(value.trim()) || /^-/.test(value.trim()) ? Number.NaN : Date.parse(value);
+    if (Number.isFinite(date)) return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, date - nowMs));
   }
-  const details = envelope !== null && typeof envelope['details'] === 'string' ? (envelope['details'] as string) : '';
-  const m = /try again in (\d+) second/i.exec(details);
-  if (m?.[1] !== undefined) return Number(m[1]) * 1000;
+  const details = envelope !== null && typeof envelope['details'] === 'string' ? (envelope['details'] as string).slice(0, 1_000) : '';
+  const m = /try again in (\d{1,9}) second/i.exec(details);
+  if (m?.[1] !== undefined) return Math.min(MAX_RETRY_AFTER_MS, Number(m[1]) * 1000);
   return 1_000;
 }
 
 function readServerTime(body: unknown): number {
   if (isObject(body)) {
     const t = body['serverTime'];
-    const n = Math.trunc(Number(t === undefined || t === null ? Number.NaN : String(t)));
+    const text = isLosslessNumber(t) ? t.toString() : typeof t === 'string' && /^\s*\d{1,20}(\.\d*)?\s*$/.test(t) ? t : '';
+    const n = text === '' || text.length > 40 ? Number.NaN : Math.trunc(Number(text));
     if (Number.isSafeInteger(n) && n > 0) return n;
   }
   throw new MalformedResponseError('GET /api/v2/server/time: no serverTime in the response');

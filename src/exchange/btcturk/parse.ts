@@ -39,7 +39,7 @@ function parseSymbolRules(s: JsonObject, r: PayloadReader, i: number): ExchangeR
   const filters = s['filters'] === undefined || s['filters'] === null ? [] : r.array(s['filters'], `${at}.filters`);
   const priceFilters = filters
     .map((f, j) => r.object(f, `${at}.filters[${j}]`))
-    .filter((f) => String(f['filterType'] ?? 'PRICE_FILTER').toUpperCase() === 'PRICE_FILTER');
+    .filter((f) => (f['filterType'] === undefined || f['filterType'] === null ? 'PRICE_FILTER' : (r.text(f['filterType']) ?? '')).toUpperCase() === 'PRICE_FILTER');
 
   // Defect 21: a null candidate must never erase a minimum found elsewhere; take the max of the
   // non-null candidates.
@@ -66,9 +66,9 @@ function parseSymbolRules(s: JsonObject, r: PayloadReader, i: number): ExchangeR
 
   return {
     symbol,
-    base: r.string(s['numerator'], `${at}.numerator`).toUpperCase(),
-    quote: r.string(s['denominator'], `${at}.denominator`).toUpperCase(),
-    tradable: String(s['status'] ?? '').toUpperCase() === 'TRADING',
+    base: r.asset(s['numerator'], `${at}.numerator`),
+    quote: r.asset(s['denominator'], `${at}.denominator`),
+    tradable: (r.text(s['status']) ?? '').trim().toUpperCase() === 'TRADING',
     tickSize,
     stepSize,
     minNotional,
@@ -90,13 +90,14 @@ function safeSymbol(r: PayloadReader, raw: string, what: string): PairSymbol {
 // ---------------------------------------------------------------------------------------------
 // Orders
 
-const STATUS: Readonly<Record<string, ExchangeOrderStatus>> = {
-  untouched: 'open',
-  partial: 'partial',
-  closed: 'filled',
-  canceled: 'canceled',
-  cancelled: 'canceled',
-};
+// A Map, not an object literal: a status of `constructor` or `__proto__` must not find anything.
+const STATUS: ReadonlyMap<string, ExchangeOrderStatus> = new Map([
+  ['untouched', 'open'],
+  ['partial', 'partial'],
+  ['closed', 'filled'],
+  ['canceled', 'canceled'],
+  ['cancelled', 'canceled'],
+]);
 
 export function parseSide(r: PayloadReader, value: unknown, what: string): Side {
   const s = typeof value === 'string' ? value.trim().toLowerCase() : '';
@@ -107,11 +108,16 @@ export function parseSide(r: PayloadReader, value: unknown, what: string): Side 
 export function parseOrderRow(row: unknown, r: PayloadReader, at: string): OrderStatusReport {
   const o = r.object(row, at);
   const statusText = r.string(o['status'], `${at}.status`).trim().toLowerCase();
-  const status = STATUS[statusText];
-  if (status === undefined) r.fail(`${at}.status ${JSON.stringify(statusText)} is unknown`);
+  const status = STATUS.get(statusText);
+  if (status === undefined) return r.fail(`${at}.status ${JSON.stringify(statusText.slice(0, 40))} is unknown`);
   const qty = r.decimal(field(o, 'quantity', 'amount'), `${at}.quantity`);
+  if (qty.lte(0)) r.fail(`${at}.quantity is not positive`);
   const leftRaw = r.optionalDecimal(o['leftAmount'], `${at}.leftAmount`);
   const leftQty = leftRaw ?? (status === 'filled' ? new Decimal(0) : qty);
+  if (leftQty.lt(0) || leftQty.gt(qty)) r.fail(`${at}.leftAmount is outside 0..quantity`);
+  // Zero is allowed (a market order listed without a limit price); a negative price never is.
+  const price = r.decimal(o['price'], `${at}.price`);
+  if (price.lt(0)) r.fail(`${at}.price is negative`);
   const time = r.optionalInteger(o['time'], `${at}.time`) ?? 0;
   const updateTime = r.optionalInteger(o['updateTime'], `${at}.updateTime`) ?? time;
   const clientId = r.optionalString(field(o, 'orderClientId'), `${at}.orderClientId`);
@@ -120,7 +126,7 @@ export function parseOrderRow(row: unknown, r: PayloadReader, at: string): Order
     clientOrderId: clientId === null ? null : asClientOrderId(clientId),
     symbol: safeSymbol(r, r.string(field(o, 'pairSymbol', 'pairSymbolNormalized'), `${at}.pairSymbol`), `${at}.pairSymbol`),
     side: parseSide(r, o['type'], `${at}.type`),
-    price: r.decimal(o['price'], `${at}.price`),
+    price,
     qty,
     leftQty,
     status,
@@ -169,7 +175,9 @@ export function parseBalances(data: unknown): BalanceReport[] {
     const freeRaw = r.optionalDecimal(b['free'], `data[${i}].free`);
     const balance = r.optionalDecimal(b['balance'], `data[${i}].balance`);
     const free = freeRaw ?? (balance !== null ? balance.minus(locked) : r.fail(`data[${i}] has neither free nor balance`));
-    return { asset: r.string(b['asset'], `data[${i}].asset`).toUpperCase(), free, locked };
+    // A spot account cannot hold a negative amount: a negative here is a corrupt row.
+    if (free.lt(0) || locked.lt(0)) r.fail(`data[${i}]: negative free or locked balance`);
+    return { asset: r.asset(b['asset'], `data[${i}].asset`), free, locked };
   });
 }
 
@@ -179,7 +187,10 @@ export function parseOrderBook(symbol: PairSymbol, data: unknown): OrderBookSnap
   const levels = (side: 'bids' | 'asks'): OrderBookLevel[] =>
     (o[side] === undefined || o[side] === null ? [] : r.array(o[side], `data.${side}`)).map((lvl, i) => {
       const pair = r.array(lvl, `data.${side}[${i}]`);
-      return { price: r.decimal(pair[0], `data.${side}[${i}][0]`), qty: r.decimal(pair[1], `data.${side}[${i}][1]`) };
+      const price = r.decimal(pair[0], `data.${side}[${i}][0]`);
+      const qty = r.decimal(pair[1], `data.${side}[${i}][1]`);
+      if (price.lte(0) || qty.lte(0)) r.fail(`data.${side}[${i}]: price and quantity must be positive`);
+      return { price, qty };
     });
   const bids = levels('bids').sort((a, b) => b.price.comparedTo(a.price));
   const asks = levels('asks').sort((a, b) => a.price.comparedTo(b.price));
