@@ -30,7 +30,7 @@ export async function up({ once }: { once: boolean }): Promise<number> {
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection, namespace: stack.namespace });
   const worker = await createCycleWorker({
-    connection: nativeConnection, namespace: stack.namespace, taskQueue, deps: { pool, exchange },
+    connection: nativeConnection, namespace: stack.namespace, taskQueue, deps: { pool, exchange, env: process.env, hasCredentials: true },
   });
   const running = worker.run();
   log(`worker polling task queue ${taskQueue}; simulator at ${simulator.url}`);

@@ -22,7 +22,7 @@ export async function runWorker(): Promise<number> {
   const connection = await NativeConnection.connect({ address: infra.temporalAddress });
   try {
     const worker = await createCycleWorker({
-      connection, namespace: infra.temporalNamespace, taskQueue: infra.taskQueue, deps: { pool, exchange },
+      connection, namespace: infra.temporalNamespace, taskQueue: infra.taskQueue, deps: { pool, exchange, env: process.env, hasCredentials: infra.credentials !== null },
     });
     log(`worker ready: task queue ${infra.taskQueue} on ${infra.temporalAddress}, exchange ${infra.exchangeBaseUrl}`);
     await worker.run();

@@ -2,7 +2,7 @@
 // `pending_submit` row is written before the exchange is called, then resolved by events through
 // the domain's transition table. Client order ids are unique in the database itself.
 import { parseDecimal, toDecimalString, type Decimal } from '../domain/decimal.js';
-import { transition, type OrderEvent, type OrderMode, type OrderState, type TrackedOrder } from '../domain/lifecycle.js';
+import { LIVE_STATES, transition, type OrderEvent, type OrderMode, type OrderState, type TrackedOrder } from '../domain/lifecycle.js';
 import {
   asClientOrderId,
   asExchangeOrderId,
@@ -181,6 +181,55 @@ export async function listOrders(
      WHERE ($1::text[] IS NULL OR status = ANY($1)) AND ($2::text IS NULL OR symbol = $2) AND ($3::text[] IS NULL OR mode = ANY($3))
      ORDER BY symbol, side, created_at, id`,
     [filter.states ?? null, filter.symbol ?? null, filter.modes ?? null],
+  );
+  return res.rows.map(orderFromRow);
+}
+
+/** Identify a row by client order id, or by exchange id for external rows without one. */
+export interface OrderRef {
+  clientOrderId: ClientOrderId | null;
+  exchangeOrderId: ExchangeOrderId | null;
+}
+
+const REF_WHERE = `(($1::text IS NOT NULL AND client_order_id = $1) OR ($1::text IS NULL AND client_order_id IS NULL AND exchange_order_id = $2))`;
+
+/**
+ * Apply a state change decided from evidence, as compare-and-set: it lands only if the row is still
+ * in `from` (a concurrent writer wins; the next reconcile looks again). Returns whether it landed.
+ */
+export async function setOrderState(
+  pool: Pool,
+  ref: OrderRef,
+  change: { from: OrderState; to: OrderState; leftQty: Decimal | null; nowMs: number },
+): Promise<boolean> {
+  const res = await pool.query(
+    `UPDATE stage4_orders SET status = $4, left_qty = COALESCE($5::numeric, left_qty), updated_at = to_timestamp($6 / 1000.0)
+     WHERE ${REF_WHERE} AND status = $3`,
+    [ref.clientOrderId, ref.exchangeOrderId, change.from, change.to,
+     change.leftQty === null ? null : toDecimalString(change.leftQty), change.nowMs],
+  );
+  return res.rowCount === 1;
+}
+
+/** Learn an order's exchange id (found by client id); never overwrites a known one. */
+export async function enrichExchangeOrderId(
+  pool: Pool, clientOrderId: ClientOrderId, exchangeOrderId: ExchangeOrderId, nowMs: number,
+): Promise<boolean> {
+  const res = await pool.query(
+    `UPDATE stage4_orders SET exchange_order_id = $2, updated_at = to_timestamp($3 / 1000.0)
+     WHERE client_order_id = $1 AND exchange_order_id IS NULL`,
+    [clientOrderId, exchangeOrderId, nowMs],
+  );
+  return res.rowCount === 1;
+}
+
+/** Rows a cycle plans with: working rows of the given modes, plus every row the cycle itself wrote. */
+export async function listPlanningOrders(pool: Pool, modes: readonly OrderMode[], cycleId: string): Promise<TrackedOrder[]> {
+  const res = await pool.query<OrderRow>(
+    `SELECT * FROM stage4_orders
+     WHERE mode = ANY($1) AND (status = ANY($2) OR cycle_id = $3)
+     ORDER BY symbol, side, created_at, id`,
+    [modes, [...LIVE_STATES], cycleId],
   );
   return res.rows.map(orderFromRow);
 }

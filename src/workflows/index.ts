@@ -1,2 +1,3 @@
-// Workflow entry point for the worker's bundle: every workflow and message definition.
+// Workflow entry point for the worker's bundle.
 export { tradingCycle } from './trading-cycle.js';
+export { cancelOwnOpenOrders } from './cancel-own-orders.js';

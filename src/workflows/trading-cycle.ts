@@ -1,96 +1,184 @@
-// One trading cycle = one workflow execution. Reads top to bottom like DESIGN.md §3.
+// One trading cycle = one workflow execution. Reads top to bottom like DESIGN.md §3:
+// gate → prepare → market → reconcile → fills + accounting → plan → execute → audit.
 import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { evaluateGates, type GateDecision } from '../domain/gates.js';
+import {
+  balanceFromWire, plannedActionToWire, pnlSnapshotFromWire, positionFromWire, quoteFromWire, rulesFromWire,
+  trackedOrderFromWire, tradingConfigFromWire,
+} from '../domain/wire.js';
+import { BLOCK_MESSAGES, blockReason, evaluateGates, type TradingMode } from '../domain/gates.js';
+import { marksFromQuotes } from '../domain/market.js';
+import { planCycle } from '../domain/plan.js';
+import { toPairSymbol } from '../domain/types.js';
 import { SA_MODE, SA_OUTCOME, SA_SYMBOLS } from '../shared.js';
-import { progressQuery } from './definitions.js';
-import type { CycleInput, CycleResult } from './types.js';
+import { CycleReport } from './cycle-report.js';
+import { haltSignal, progressQuery, type HaltRequest } from './definitions.js';
+import type { CycleInput, CycleOutcome, CycleResult } from './types.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { fetchMarket } = wf.proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
-  scheduleToCloseTimeout: '2m',
-  retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '15s',
-    maximumAttempts: 5,
-    nonRetryableErrorTypes: ['ExchangeConfigError', 'AuthenticationError', 'ConfigError', 'MalformedResponseError'],
-  },
+/** Failures that retrying cannot fix: wrong config, closed gates, broken books. */
+const NON_RETRYABLE = [
+  'GateClosedError', 'ConfigError', 'AccountingIntegrityError', 'IllegalTransitionError', 'CorruptRowError',
+  'ConstraintViolationError', 'DuplicateClientOrderIdError', 'ExchangeConfigError', 'AuthenticationError',
+];
+
+const { prepareCycle, fetchMarket, reconcileOrders, syncFillsAndPnl } = wf.proxyActivities<Activities>({
+  startToCloseTimeout: '60s',
+  scheduleToCloseTimeout: '3m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-// The audit write must land even when everything else failed: retried generously, idempotent.
+// Retries are safe: a retried submit finds its pending row and resolves by client id, never resends.
+const { executeAction } = wf.proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+// The audit must land even when everything else failed: retried generously, idempotent.
 const { recordAudit } = wf.proxyActivities<Activities>({
   startToCloseTimeout: '15s',
   scheduleToCloseTimeout: '5m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
-
 export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
-  const info = wf.workflowInfo();
-  const cycleId = info.workflowId;
-  const startedAt = new Date().toISOString();
+  const { workflowId: cycleId, runId } = wf.workflowInfo();
+  const nowMs = Date.now(); // workflow time: deterministic on replay
+  const report = new CycleReport();
   let step = 'gate';
+  let halt: HaltRequest | null = null;
   wf.setHandler(progressQuery, () => step);
+  wf.setHandler(haltSignal, (req) => void (halt ??= req));
 
-  const gate: GateDecision = evaluateGates(input.gates, input.dryRunRequested);
-  const mode = gate.outcome === 'run' ? gate.mode : 'live';
-  wf.upsertSearchAttributes([
-    { key: SA_MODE, value: mode },
-    { key: SA_SYMBOLS, value: input.symbols },
-  ]);
-  const envelope = {
-    cycle_id: cycleId,
-    command: 'stage4-run',
-    trigger: input.trigger,
-    dry_run: mode === 'dry_run',
-    live_mode: gate.outcome === 'run' && gate.mode === 'live',
-    kill_switch: input.gates.killSwitch,
-    symbols: [...input.symbols].sort(),
-    timestamp_utc: startedAt,
-  };
-  const finish = async (
-    outcome: CycleResult['outcome'],
-    fields: Pick<CycleResult, 'counts' | 'notes'> & { decisions: string[]; errorClass?: string; errorMessage?: string },
-  ): Promise<CycleResult> => {
+  const gate = evaluateGates(input.gates, input.dryRunRequested);
+  const mode: TradingMode = gate.outcome === 'run' ? gate.mode : 'live';
+  wf.upsertSearchAttributes([{ key: SA_MODE, value: mode }, { key: SA_SYMBOLS, value: input.symbols }]);
+
+  const finish = async (outcome: CycleOutcome, extra: { message?: string; errorClass?: string } = {}): Promise<CycleResult> => {
     step = 'audit';
     wf.upsertSearchAttributes([{ key: SA_OUTCOME, value: outcome }]);
     const { inserted } = await recordAudit({
-      cycleId, workflowId: info.workflowId, runId: info.runId, mode, outcome,
-      startedAt, finishedAt: new Date().toISOString(),
-      counts: fields.counts, decisions: fields.decisions, alerts: fields.notes, envelope,
-      errorClass: fields.errorClass ?? null, errorMessage: fields.errorMessage ?? null,
+      cycleId, workflowId: cycleId, runId, mode, outcome,
+      startedAt: new Date(nowMs).toISOString(), finishedAt: new Date().toISOString(),
+      counts: report.counts, decisions: report.decisions, alerts: report.alerts,
+      envelope: {
+        cycle_id: cycleId, command: 'stage4-run', trigger: input.trigger, dry_run: mode === 'dry_run',
+        live_mode: gate.outcome === 'run' && gate.mode === 'live', kill_switch: input.gates.killSwitch,
+        symbols: [...input.symbols].sort(), timestamp_utc: new Date(nowMs).toISOString(),
+      },
+      errorClass: extra.errorClass ?? null, errorMessage: extra.message ?? null,
     });
     step = 'done';
     return {
-      cycleId, mode, outcome,
-      blockReason: gate.outcome === 'blocked' ? gate.reason : null,
-      message: gate.outcome === 'blocked' ? gate.message : (fields.errorMessage ?? null),
-      counts: fields.counts, notes: fields.notes, auditRecorded: inserted,
+      cycleId, mode, outcome, blockReason: gate.outcome === 'blocked' ? gate.reason : null,
+      message: extra.message ?? null, counts: report.counts, notes: report.alerts, auditRecorded: inserted,
     };
   };
 
+  // 1. Gate: the starter's four gates, pure, before any I/O.
   if (gate.outcome === 'blocked') {
-    return finish('blocked', { counts: { blocked_by_policy: 1 }, notes: [], decisions: [`policy_block:${gate.reason}`] });
+    report.count('blocked_by_policy');
+    report.decisions.push(`policy_block:${gate.reason}`);
+    return finish('blocked', { message: gate.message });
   }
+  report.alerts.push(...gate.notes);
 
   try {
+    // 2. Prepare: the worker's config and gates, the persisted halt, the account lease.
+    step = 'prepare';
+    const ctx = await prepareCycle({ cycleId, mode });
+    const workerBlock = mode === 'live' ? blockReason(ctx.workerGates) : null;
+    if (workerBlock !== null) {
+      report.count('blocked_by_policy');
+      report.decisions.push(`policy_block:${workerBlock}:worker`);
+      return finish('blocked', { message: `worker: ${BLOCK_MESSAGES[workerBlock]}` });
+    }
+    if (mode === 'live' && !ctx.hasCredentials) {
+      report.decisions.push('policy_block:no_credentials:worker');
+      return finish('blocked', { message: 'live trading needs BTCTURK_API_KEY and BTCTURK_API_SECRET on the worker' });
+    }
+    if (ctx.halt) {
+      report.decisions.push(`halted:${ctx.halt.reason}`);
+      return finish('halted', { message: `trading is halted since ${ctx.halt.haltedAt}: ${ctx.halt.reason}` });
+    }
+    if (!ctx.lease.acquired) {
+      report.decisions.push(`skipped:cycle_running:${ctx.lease.holder}`);
+      return finish('skipped', { message: `another cycle is running for this account (${ctx.lease.holder})` });
+    }
+    const config = tradingConfigFromWire(ctx.config);
+
+    // 3. Market: rules, marks, balance, open orders. Failing symbols sit this cycle out.
     step = 'market';
-    const market = await fetchMarket({ symbols: input.symbols });
-    const counts = {
-      pairs_listed: market.pairsListed,
-      symbols_tradable: market.rules.filter((r) => r.tradable).length,
-      symbols_unavailable: market.unavailable.length,
-    };
-    const notes = [...gate.notes, ...market.unavailable.map((s) => `symbol_unavailable:${s}`)];
-    return await finish('ok', { counts, notes, decisions: [] });
+    const market = await fetchMarket({ symbols: input.symbols, mode, config: ctx.config, hasCredentials: ctx.hasCredentials });
+    const failedOpenOrders = market.openOrders.filter((s) => s.status === 'failed').map((s) => s.symbol);
+    report.add({
+      pairs_listed: market.pairsListed, symbols_unavailable: market.unavailable.length,
+      mark_price_failures: market.markFailures.length, open_order_failures: failedOpenOrders.length,
+    });
+    report.alerts.push(...market.unavailable.map((s) => `symbol_unavailable:${s}`), ...market.markFailures.map((f) => `mark_failed:${f.symbol}:${f.reason}`));
+
+    // 4. Reconcile our orders with the exchange, from evidence.
+    step = 'reconcile';
+    const rec = await reconcileOrders({ cycleId, mode, nowMs, openOrders: market.openOrders });
+    report.add(rec.counts);
+    report.decisions.push(...rec.decisions);
+
+    // 5. Fills → positions → cursor, and the PnL snapshot.
+    step = 'accounting';
+    const tradable = market.rules.map((r) => r.symbol).filter((s) => !failedOpenOrders.includes(s));
+    const acct = await syncFillsAndPnl({
+      cycleId, mode, accountId: ctx.accountId, nowMs, symbols: tradable, quotes: market.quotes, tryBalance: market.tryBalance,
+      lookbackMinutes: config.fillsPollLookbackMinutes, dayBoundaryOffsetMinutes: config.dayBoundaryOffsetMinutes,
+      fetchFills: ctx.hasCredentials,
+    });
+    report.add(acct.counts);
+    report.alerts.push(...acct.notes);
+
+    // 6. Plan, pure: intents → lifecycle → risk.
+    step = 'plan';
+    const pnl = pnlSnapshotFromWire(acct.pnl);
+    const plan = planCycle({
+      cycleId, nowMs, mode, config,
+      symbols: input.symbols.map(toPairSymbol),
+      excludedSymbols: [...market.unavailable, ...market.markFailures.map((f) => f.symbol), ...failedOpenOrders, ...acct.failedSymbols].map(toPairSymbol),
+      rules: new Map(market.rules.map(rulesFromWire).map((r) => [r.symbol, r])),
+      marks: marksFromQuotes(market.quotes.map(quoteFromWire)).marks,
+      orders: rec.orders.map(trackedOrderFromWire),
+      positions: acct.positions.map(positionFromWire),
+      pnl, tryBalance: balanceFromWire(market.tryBalance),
+      reduceOnlySymbols: acct.reduceOnlySymbols.map(toPairSymbol),
+      halted: halt !== null,
+    });
+    report.add(plan.counts);
+    report.decisions.push(...plan.decisions);
+    if (plan.tradingState !== 'active') report.alerts.push(`trading_state:${plan.tradingState}`);
+
+    // 7. Execute, one activity per action. A halt stops every further submit at once.
+    step = 'execute';
+    for (const action of plan.accepted) {
+      if (halt !== null && action.kind === 'submit') {
+        report.execution({ outcome: 'halted', clientOrderId: action.clientOrderId, detail: 'halt_signal' });
+        continue;
+      }
+      report.execution(await executeAction({ cycleId, mode, nowMs, action: plannedActionToWire(action) }));
+    }
+
+    // 8. Audit.
+    if (halt !== null) {
+      const h: HaltRequest = halt;
+      report.decisions.push(`halted:${h.reason}`);
+      return finish('halted', { message: `halted by ${h.by}: ${h.reason}` });
+    }
+    return finish('ok');
   } catch (err) {
     const cause = err instanceof wf.ActivityFailure && err.cause ? err.cause : err;
     const errorClass = cause instanceof wf.ApplicationFailure ? (cause.type ?? 'Error') : (cause as Error).name;
-    const errorMessage = (cause as Error).message;
-    await finish('failed', { counts: {}, notes: [...gate.notes], decisions: [], errorClass, errorMessage });
-    throw wf.ApplicationFailure.nonRetryable(`cycle failed: ${errorMessage}`, errorClass);
+    const message = (cause as Error).message;
+    const failedAt = step;
+    if (errorClass === 'AccountingIntegrityError') report.alerts.push(`integrity:${message}`);
+    await finish('failed', { errorClass, message });
+    throw wf.ApplicationFailure.nonRetryable(`cycle failed at ${failedAt}: ${message}`, errorClass);
   }
 }

@@ -8,6 +8,7 @@ import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
 import type { Exchange } from '../../src/exchange/port.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
 import { listCycleAudits } from '../../src/store/audit.js';
+import { listOrders } from '../../src/store/orders.js';
 import type { Pool } from '../../src/store/db.js';
 import { createCycleWorker } from '../../src/worker.js';
 import type { CycleInput } from '../../src/workflows/types.js';
@@ -64,7 +65,7 @@ async function waitForListCount(client: Client, query: string, n: number): Promi
 }
 
 describe('tradingCycle', () => {
-  test('a dry-run cycle reads exchange info from the simulator and writes one ok audit row', async () => {
+  test('a dry-run cycle plans canary buys and records them as simulated orders, with one ok audit row', async () => {
     const workflowId = uniqueId('cycle-dry');
     const run = await runCycle(temporal.client, { workflowId, taskQueue, input: input() });
 
@@ -73,21 +74,27 @@ describe('tradingCycle', () => {
       cycleId: workflowId,
       mode: 'dry_run',
       outcome: 'ok',
-      counts: { pairs_listed: 4, symbols_tradable: 2, symbols_unavailable: 0 },
+      counts: { pairs_listed: 4, symbols_unavailable: 0, intents: 2, accepted_by_risk: 2, simulated: 2, executed: 2 },
       notes: ['kill_switch_active'],
       auditRecorded: true,
     });
-    const rows = await auditRows(db.pool, workflowId);
-    expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({
+    // Simulated rows only: `sim-<client id>`, and nothing was sent to the exchange.
+    const rows = await listOrders(db.pool, { modes: ['dry_run'] });
+    expect(rows.map((o) => [o.symbol, o.side, o.state, o.exchangeOrderId === `sim-${o.clientOrderId}`])).toEqual(
+      expect.arrayContaining([['BTCTRY', 'buy', 'open', true], ['ETHTRY', 'buy', 'open', true]]),
+    );
+    expect(simulator.engine.groundTruth().orders).toHaveLength(0);
+    const audits = await auditRows(db.pool, workflowId);
+    expect(audits).toHaveLength(1);
+    expect(audits[0]).toMatchObject({
       workflowId,
       mode: 'dry_run',
       outcome: 'ok',
-      counts: { pairs_listed: 4, symbols_tradable: 2 },
+      counts: { pairs_listed: 4, simulated: 2 },
       alerts: ['kill_switch_active'],
       errorClass: null,
     });
-    expect(rows[0]!.envelope).toMatchObject({ command: 'stage4-run', dry_run: true, live_mode: false, symbols: ['BTCTRY', 'ETHTRY'] });
+    expect(audits[0]!.envelope).toMatchObject({ command: 'stage4-run', dry_run: true, live_mode: false, symbols: ['BTCTRY', 'ETHTRY'] });
   });
 
   test('each cycle carries mode, outcome and symbols as search attributes the UI can filter on', async () => {
@@ -160,7 +167,7 @@ describe('tradingCycle', () => {
     const run = await runCycle(temporal.client, { workflowId, taskQueue, input: input({ symbols: ['BTCTRY', 'DOGETRY'] }) });
     expect(run.result).toMatchObject({
       outcome: 'ok',
-      counts: { symbols_tradable: 1, symbols_unavailable: 1 },
+      counts: { symbols_unavailable: 1 },
     });
     expect(run.result?.notes).toContain('symbol_unavailable:DOGETRY');
   });
