@@ -1,6 +1,7 @@
 // What activities are built from. Injected, so tests point them at a simulator and a fresh database.
 import type { Env } from '../domain/config.js';
 import type { Exchange } from '../exchange/port.js';
+import type { Logger } from '../observability/logger.js';
 import type { Pool } from '../store/db.js';
 
 export interface ActivityDeps {
@@ -12,6 +13,8 @@ export interface ActivityDeps {
   /** Whether `exchange` carries API credentials (private reads and writes). Default false: paper mode. */
   hasCredentials?: boolean;
   accountId?: string;
+  /** Structured logger for the per-cycle line; none in tests that do not look at logs. */
+  logger?: Logger;
   /** Clock for cache ages and lease times; activities take cycle time from their input. */
   now?: () => number;
 }

@@ -1,19 +1,25 @@
 // `btcbot worker`: the long-running worker process. Stops gracefully on SIGINT/SIGTERM: polling
 // stops, in-flight activities get the grace period, then connections close and the process exits 0.
+// JSON logs go to stdout (LOG_LEVEL); short status lines for a person go to stderr.
 import { NativeConnection } from '@temporalio/worker';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
+import { createLogger } from '../observability/logger.js';
+import { installRuntime, metricsAddressFromEnv } from '../observability/runtime.js';
 import { loadInfraSettings, SettingsError } from '../settings.js';
 import { createCycleWorker } from '../worker.js';
-import { installTemporalRuntime, log, openDatabase } from './context.js';
+import { log, openDatabase } from './context.js';
 
 export async function runWorker(): Promise<number> {
   const infra = loadInfraSettings();
-  installTemporalRuntime();
   if (!infra.exchangeBaseUrl) {
     throw new SettingsError(
       'BTCTURK_BASE_URL is required for a worker (the simulator: `btcbot simulator`; the exchange: https://api.btcturk.com)',
     );
   }
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
+  const metricsAddress = metricsAddressFromEnv(process.env, null);
+  installRuntime({ logger, sdkLevel: process.env.BTCBOT_SDK_LOG_LEVEL, metricsAddress });
+
   const { pool } = await openDatabase();
   const exchange = createBtcturkExchange({
     baseUrl: infra.exchangeBaseUrl,
@@ -22,10 +28,15 @@ export async function runWorker(): Promise<number> {
   const connection = await NativeConnection.connect({ address: infra.temporalAddress });
   try {
     const worker = await createCycleWorker({
-      connection, namespace: infra.temporalNamespace, taskQueue: infra.taskQueue, deps: { pool, exchange, env: process.env, hasCredentials: infra.credentials !== null },
+      connection, namespace: infra.temporalNamespace, taskQueue: infra.taskQueue,
+      deps: { pool, exchange, env: process.env, hasCredentials: infra.credentials !== null, logger },
     });
-    log(`worker ready: task queue ${infra.taskQueue} on ${infra.temporalAddress}, exchange ${infra.exchangeBaseUrl}`);
+    const ready = { task_queue: infra.taskQueue, temporal: infra.temporalAddress, exchange: infra.exchangeBaseUrl, metrics: metricsAddress };
+    logger.info({ event: 'worker_ready', ...ready }, 'worker ready');
+    log(`worker ready: task queue ${infra.taskQueue} on ${infra.temporalAddress}, exchange ${infra.exchangeBaseUrl}` +
+      (metricsAddress ? `, metrics http://${metricsAddress}/metrics` : ''));
     await worker.run();
+    logger.info({ event: 'worker_stopped' }, 'worker stopped');
     log('worker stopped');
     return 0;
   } finally {

@@ -1,9 +1,7 @@
 // The `btcbot` command as a user runs it: real processes, exit codes, printed output.
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { freePort } from '../../src/devenv/process.js';
@@ -12,61 +10,8 @@ import type { Exchange } from '../../src/exchange/port.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
 import { listCycleAudits } from '../../src/store/audit.js';
 import { createCycleWorker } from '../../src/worker.js';
+import { btcbot } from './cli-harness.js';
 import { connectTemporal, createTestDatabase, uniqueId } from './harness.js';
-
-const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
-const cliMain = join(projectRoot, 'src/cli/main.ts');
-
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Proc {
-  exited: Promise<Exit>;
-  /** Resolves when `text` appears on stdout or stderr. */
-  waitFor(text: string): Promise<void>;
-  kill(signal: NodeJS.Signals): void;
-}
-
-/** Run `btcbot ...` with a clean environment (no gate or exchange variables leak in from the host). */
-function btcbot(args: string[], env: Record<string, string> = {}): Proc {
-  const base: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' };
-  const child = spawn(process.execPath, ['--import', 'tsx', cliMain, ...args], {
-    cwd: projectRoot,
-    env: { ...base, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  const waiters: Array<{ text: string; resolve: () => void }> = [];
-  const check = () => {
-    for (const w of [...waiters]) {
-      if ((stdout + stderr).includes(w.text)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
-    }
-  };
-  child.stdout.on('data', (b: Buffer) => ((stdout += b.toString()), check()));
-  child.stderr.on('data', (b: Buffer) => ((stderr += b.toString()), check()));
-  const exited = new Promise<Exit>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return {
-    exited,
-    waitFor: (text) =>
-      Promise.race([
-        new Promise<void>((resolve) => {
-          waiters.push({ text, resolve });
-          check();
-        }),
-        exited.then((e) => {
-          throw new Error(`btcbot exited (${e.code}) before printing ${JSON.stringify(text)}:\n${e.stdout}\n${e.stderr}`);
-        }),
-      ]),
-    kill: (signal) => child.kill(signal),
-  };
-}
 
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
