@@ -15,6 +15,8 @@ export interface CycleWorkerOptions {
   deps: ActivityDeps;
   /** A prebuilt bundle (tests bundle once per file); otherwise the worker bundles workflowsPath. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Payload encryption (see src/codec.ts); the same converter must be used by every client. */
+  dataConverter?: WorkerOptions['dataConverter'];
 }
 
 export function createCycleWorker(opts: CycleWorkerOptions): Promise<Worker> {
@@ -24,6 +26,7 @@ export function createCycleWorker(opts: CycleWorkerOptions): Promise<Worker> {
     taskQueue: opts.taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
     activities: createActivities(opts.deps),
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     maxCachedWorkflows: 100,
     maxConcurrentActivityTaskExecutions: 20,
     // On SIGINT/SIGTERM: stop polling, let in-flight activities finish for up to 10 s.

@@ -4,6 +4,7 @@
 // cycles (schedules, `btcbot stage4-run`) until Ctrl-C.
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { dataConverterFromEnv } from '../codec.js';
 import { ensureLocalStack } from '../devenv/stack.js';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
 import { startSimulator } from '../simulator/server.js';
@@ -28,9 +29,10 @@ export async function up({ once }: { once: boolean }): Promise<number> {
   const exchange = createBtcturkExchange({ baseUrl: simulator.url, credentials: simulator.credentials });
   const nativeConnection = await NativeConnection.connect({ address: stack.temporalAddress });
   const connection = await Connection.connect({ address: stack.temporalAddress });
-  const client = new Client({ connection, namespace: stack.namespace });
+  const dataConverter = dataConverterFromEnv();
+  const client = new Client({ connection, namespace: stack.namespace, dataConverter });
   const worker = await createCycleWorker({
-    connection: nativeConnection, namespace: stack.namespace, taskQueue, deps: { pool, exchange, env: process.env, hasCredentials: true },
+    connection: nativeConnection, namespace: stack.namespace, taskQueue, dataConverter, deps: { pool, exchange, env: process.env, hasCredentials: true },
   });
   const running = worker.run();
   log(`worker polling task queue ${taskQueue}; simulator at ${simulator.url}`);

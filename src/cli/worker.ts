@@ -2,6 +2,7 @@
 // stops, in-flight activities get the grace period, then connections close and the process exits 0.
 // JSON logs go to stdout (LOG_LEVEL); short status lines for a person go to stderr.
 import { NativeConnection } from '@temporalio/worker';
+import { dataConverterFromEnv } from '../codec.js';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
 import { createLogger } from '../observability/logger.js';
 import { installRuntime, metricsAddressFromEnv } from '../observability/runtime.js';
@@ -28,7 +29,7 @@ export async function runWorker(): Promise<number> {
   const connection = await NativeConnection.connect({ address: infra.temporalAddress });
   try {
     const worker = await createCycleWorker({
-      connection, namespace: infra.temporalNamespace, taskQueue: infra.taskQueue,
+      connection, namespace: infra.temporalNamespace, taskQueue: infra.taskQueue, dataConverter: dataConverterFromEnv(),
       deps: { pool, exchange, env: process.env, hasCredentials: infra.credentials !== null, logger },
     });
     const ready = { task_queue: infra.taskQueue, temporal: infra.temporalAddress, exchange: infra.exchangeBaseUrl, metrics: metricsAddress };
