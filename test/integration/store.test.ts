@@ -1,4 +1,5 @@
 // The store on a real Postgres: fills → positions → cursor in one transaction, order bookkeeping.
+import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { Decimal, toDecimalString } from '../../src/domain/decimal.js';
 import { AccountingIntegrityError, IllegalTransitionError } from '../../src/domain/errors.js';
@@ -126,6 +127,36 @@ describe('ingestFills', () => {
     const r = await ingestFills(db.pool, { symbol: BTC, fills: [f], marks: NO_MARKS, cycleId: 'c1' });
     expect(r.notes).toEqual(['fee_conversion_missing:1:USDT']);
     expect(r.reduceOnly).toBe(true);
+  });
+});
+
+describe('ingestFills under hostile batches', () => {
+  test('a batch with one malformed fill anywhere writes nothing: fills, position and cursor unchanged', async () => {
+    await ingestFills(db.pool, { symbol: BTC, fills: [fill('seed', 'buy', '1', '100', 1000)], marks: NO_MARKS, cycleId: 'seed' });
+    const snapshot = async () => ({ pos: await positionOf(db.pool, BTC), cursor: await getCursorMs(db.pool, BTC), fills: await countFills(db.pool) });
+    const before = await snapshot();
+    const corruptions: Array<(f: FillReport) => FillReport> = [
+      (f) => ({ ...f, qty: new Decimal(0) }),
+      (f) => ({ ...f, qty: new Decimal('-0.5') }),
+      (f) => ({ ...f, price: new Decimal(0) }),
+      (f) => ({ ...f, fee: new Decimal('-1') }),
+      (f) => ({ ...f, tax: new Decimal(NaN) }),
+      (f) => ({ ...f, side: 'sell', qty: new Decimal('1000') }), // oversell
+    ];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 30 }), fc.nat(), fc.integer({ min: 0, max: corruptions.length - 1 }), fc.nat(),
+        async (n, pos, which, salt) => {
+          const batch = Array.from({ length: n }, (_, i) => fill(`f${salt}-${i}`, 'buy', '0.01', String(100 + i), 2000 + i));
+          const at = pos % n;
+          batch[at] = corruptions[which]!(batch[at]!);
+          await expect(ingestFills(db.pool, { symbol: BTC, fills: batch, marks: NO_MARKS, cycleId: 'fuzz', polledUntilMs: 99_999 }))
+            .rejects.toBeInstanceOf(AccountingIntegrityError);
+          expect(await snapshot()).toEqual(before);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
 
