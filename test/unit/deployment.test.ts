@@ -1,7 +1,16 @@
 // No Docker engine runs here, so the deployment files are checked for structure and safe defaults.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
+import { TRADING_CONFIG_VARIABLES } from '../../src/domain/config.js';
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sourceFiles(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
 
 interface Service {
   image?: string;
@@ -43,12 +52,25 @@ describe('.env.example', () => {
   const vars = Object.fromEntries(
     readFileSync('.env.example', 'utf8')
       .split('\n')
-      .filter((l) => /^[A-Z_]+=/.test(l))
+      .filter((l) => /^[A-Z][A-Z0-9_]*=/.test(l))
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
 
   test('ships the safe gate defaults', () => {
     expect(vars).toMatchObject({ KILL_SWITCH: 'true', DRY_RUN: 'true', LIVE_TRADING: 'false', LIVE_TRADING_ACK: '' });
+  });
+
+  test('lists every variable the code reads', () => {
+    const read = new Set<string>(TRADING_CONFIG_VARIABLES);
+    for (const file of sourceFiles('src')) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/env\??\.([A-Z][A-Z0-9_]{2,})|env\[['"]([A-Z][A-Z0-9_]+)['"]\]|'((?:BTCBOT|BTCTURK|TEMPORAL)_[A-Z0-9_]+)'/g)) {
+        read.add((m[1] ?? m[2] ?? m[3])!);
+      }
+    }
+    read.delete('PATH');
+    const missing = [...read].filter((v) => !(v in vars)).sort();
+    expect(missing).toEqual([]);
   });
 
   test('carries no credentials', () => {
