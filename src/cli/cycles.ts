@@ -10,6 +10,7 @@ import {
 import { WORKFLOW_ID_PREFIX } from '../shared.js';
 import type { tradingCycle } from '../workflows/trading-cycle.js';
 import type { CycleInput, CycleResult } from '../workflows/types.js';
+import { formatTable } from './context.js';
 import { EXIT } from './errors.js';
 
 /** `cycle-manual-20261125T101500Z-3f9a`: readable, sortable, unique per invocation. */
@@ -59,9 +60,18 @@ export async function runCycle(
   }
 }
 
+/** 0 ok; 2 when policy stopped the cycle (gates, a halt, another cycle running); 1 when it failed. */
 export function exitCodeOf(run: CycleRun): number {
-  if (!run.result) return EXIT.failed;
-  return run.result.outcome === 'ok' ? EXIT.ok : run.result.outcome === 'blocked' ? EXIT.blocked : EXIT.failed;
+  switch (run.result?.outcome) {
+    case 'ok':
+      return EXIT.ok;
+    case 'blocked':
+    case 'halted':
+    case 'skipped':
+      return EXIT.blocked;
+    default:
+      return EXIT.failed;
+  }
 }
 
 export function workflowUiUrl(uiUrl: string, namespace: string, workflowId: string): string {
@@ -84,6 +94,5 @@ export function formatCycleSummary(run: CycleRun, extra: Array<[string, string]>
     lines.push(['error', run.failure ?? 'unknown']);
   }
   lines.push(...extra);
-  const width = Math.max(...lines.map(([k]) => k.length));
-  return lines.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
+  return formatTable(lines);
 }

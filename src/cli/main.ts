@@ -4,8 +4,12 @@ import { stopLocalStack } from '../devenv/stack.js';
 import { startSimulator } from '../simulator/server.js';
 import { migrate } from '../store/migrations.js';
 import { log, openDatabase, projectRoot } from './context.js';
+import { doctor } from './doctor.js';
 import { EXIT, UsageError } from './errors.js';
+import { halt, resume } from './halt.js';
+import { DEFAULT_SCHEDULE_ID, parseEvery, schedule, validateScheduleId, type ScheduleSubcommand } from './schedule.js';
 import { stage4Run } from './stage4-run.js';
+import { status } from './status.js';
 import { up } from './up.js';
 import { runWorker } from './worker.js';
 
@@ -19,7 +23,25 @@ commands:
                                    run one cycle through Temporal and wait (exit 0 ok, 1 failed, 2 blocked)
   simulator [--port N]             serve the BTCTurk simulator on 127.0.0.1
   migrate                          apply database migrations
+
+operations:
+  schedule create [--every 1m] [--id ID] [--dry-run] [--paused]
+                                   run cycles unattended through a Temporal Schedule (every >= 10s;
+                                   overlap SKIP, catch-up window 1m; gates and symbols from this env)
+  schedule describe|pause|unpause|trigger|delete [--id ID]
+                                   inspect or control it (default id ${DEFAULT_SCHEDULE_ID}); trigger never overlaps
+                                   a running cycle; delete does not stop running cycles (use halt)
+  halt [--reason TEXT] [--cancel-open]
+                                   persist a halt (blocks later cycles), signal running cycles;
+                                   --cancel-open also cancels the bot's own open orders
+  resume                           lift the persisted halt
+  status [--json] [--cycles N] [--schedule-id ID]
+                                   halt, recent cycles, positions, PnL, open orders, schedule
+  doctor                           check config, gates, Postgres, Temporal, worker, exchange
+                                   (exit 0 all ok, 1 a check failed, 2 configuration error)
 `;
+
+const SCHEDULE_SUBCOMMANDS: readonly ScheduleSubcommand[] = ['create', 'describe', 'pause', 'unpause', 'trigger', 'delete'];
 
 function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
   try {
@@ -74,6 +96,47 @@ export async function main(argv: string[]): Promise<number> {
       await pool.end();
       return EXIT.ok;
     }
+    case 'schedule': {
+      const [sub, ...opts] = rest;
+      if (!SCHEDULE_SUBCOMMANDS.includes(sub as ScheduleSubcommand)) {
+        throw new UsageError(`schedule needs one of ${SCHEDULE_SUBCOMMANDS.join(', ')}${sub === undefined ? '' : `, got ${JSON.stringify(sub)}`}`);
+      }
+      const idOption = { id: { type: 'string' } } as const;
+      if (sub === 'create') {
+        const v = parse(opts, { ...idOption, every: { type: 'string' }, 'dry-run': { type: 'boolean' }, paused: { type: 'boolean' } });
+        return schedule({
+          sub,
+          scheduleId: validateScheduleId(v.id ?? DEFAULT_SCHEDULE_ID),
+          everyMs: parseEvery(v.every ?? '1m'),
+          dryRun: v['dry-run'] ?? false,
+          paused: v.paused ?? false,
+        });
+      }
+      const v = parse(opts, idOption);
+      return schedule({ sub: sub as ScheduleSubcommand, scheduleId: validateScheduleId(v.id ?? DEFAULT_SCHEDULE_ID) });
+    }
+    case 'halt': {
+      const v = parse(rest, { reason: { type: 'string' }, 'cancel-open': { type: 'boolean' } });
+      const reason = (v.reason ?? 'operator halt').trim();
+      if (reason === '' || reason.length > 500) throw new UsageError('--reason must be 1-500 characters');
+      return halt({ reason, cancelOpen: v['cancel-open'] ?? false });
+    }
+    case 'resume':
+      parse(rest, {});
+      return resume();
+    case 'status': {
+      const v = parse(rest, { json: { type: 'boolean' }, cycles: { type: 'string' }, 'schedule-id': { type: 'string' } });
+      const cycles = v.cycles === undefined ? 10 : Number(v.cycles);
+      if (!Number.isInteger(cycles) || cycles < 1 || cycles > 1000) throw new UsageError('--cycles must be 1-1000');
+      return status({
+        json: v.json ?? false,
+        cycles,
+        scheduleId: v['schedule-id'] === undefined ? DEFAULT_SCHEDULE_ID : validateScheduleId(v['schedule-id'], '--schedule-id'),
+      });
+    }
+    case 'doctor':
+      parse(rest, {});
+      return doctor();
     case undefined:
     case 'help':
     case '--help':
@@ -97,6 +160,10 @@ main(process.argv.slice(2)).then(
     if (e.name === 'ConfigError' || e.name === 'ExchangeConfigError' || e.name === 'DevEnvError') {
       console.error(`btcbot: ${e.name}: ${e.message}`);
       process.exit(EXIT.blocked);
+    }
+    if (e.name === 'TemporalUnreachableError') {
+      console.error(`btcbot: ${e.message}`);
+      process.exit(EXIT.failed);
     }
     console.error(err);
     process.exit(EXIT.failed);

@@ -3,6 +3,7 @@
 // prints what happened. With --once it exits after that cycle; otherwise the worker keeps serving
 // cycles (schedules, `btcbot stage4-run`) until Ctrl-C.
 import { Client, Connection } from '@temporalio/client';
+import { pino } from 'pino';
 import { NativeConnection } from '@temporalio/worker';
 import { dataConverterFromEnv } from '../codec.js';
 import { ensureLocalStack } from '../devenv/stack.js';
@@ -14,11 +15,15 @@ import { migrate } from '../store/migrations.js';
 import { createCycleWorker } from '../worker.js';
 import { loadCycleSettings } from './cycle-settings.js';
 import { exitCodeOf, formatCycleSummary, newCycleId, runCycle, workflowUiUrl } from './cycles.js';
-import { installTemporalRuntime, log, projectRoot, redactUrl } from './context.js';
+import { createLogger } from '../observability/logger.js';
+import { installRuntime, metricsAddressFromEnv } from '../observability/runtime.js';
+import { log, projectRoot, redactUrl } from './context.js';
 
 export async function up({ once }: { once: boolean }): Promise<number> {
   const settings = loadCycleSettings();
-  installTemporalRuntime();
+  // JSON logs to stderr (quiet by default): stdout is the human summary.
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', destination: pino.destination({ dest: 2, sync: true }) });
+  installRuntime({ logger, sdkLevel: process.env.BTCBOT_SDK_LOG_LEVEL, metricsAddress: metricsAddressFromEnv(process.env, null) });
   const taskQueue = process.env.BTCBOT_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE;
   const stack = await ensureLocalStack(projectRoot, log);
 
@@ -32,7 +37,7 @@ export async function up({ once }: { once: boolean }): Promise<number> {
   const dataConverter = dataConverterFromEnv();
   const client = new Client({ connection, namespace: stack.namespace, dataConverter });
   const worker = await createCycleWorker({
-    connection: nativeConnection, namespace: stack.namespace, taskQueue, dataConverter, deps: { pool, exchange, env: process.env, hasCredentials: true },
+    connection: nativeConnection, namespace: stack.namespace, taskQueue, dataConverter, deps: { pool, exchange, env: process.env, hasCredentials: true, logger },
   });
   const running = worker.run();
   log(`worker polling task queue ${taskQueue}; simulator at ${simulator.url}`);

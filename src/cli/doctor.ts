@@ -1,0 +1,230 @@
+// `btcbot doctor`: can this environment run cycles? One line per check, `ok` or `FAIL`, with the
+// detail an operator needs to fix it. Exit 0 all ok, 1 any FAIL, 2 a configuration error.
+// It writes nothing anywhere (not even migrations). Without DATABASE_URL it checks the local
+// cluster, starting it if needed, as every command does.
+import { join } from 'node:path';
+import proto from '@temporalio/proto';
+import { ensurePostgres } from '../devenv/postgres.js';
+import { localDataDir } from '../devenv/stack.js';
+import { parseTradingConfig, toGateSettings, type TradingConfig } from '../domain/config.js';
+import { createBtcturkExchange } from '../exchange/btcturk/client.js';
+import { loadInfraSettings, type InfraSettings } from '../settings.js';
+import { SEARCH_ATTRIBUTES } from '../shared.js';
+import { createPool } from '../store/db.js';
+import { MIGRATIONS } from '../store/migrations.js';
+import { getHalt } from '../store/runtime.js';
+import { connectClient, describeGates, loadControlSettings, projectRoot, redactUrl } from './context.js';
+import { EXIT } from './errors.js';
+
+/** BTCTurk rejects signed requests whose timestamp is off by more than this. */
+export const MAX_CLOCK_SKEW_MS = 5_000;
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** `sim-public-key-0001` → `sim-…0001`; short keys show nothing of themselves. */
+export function maskKey(key: string): string {
+  return key.length >= 12 ? `${key.slice(0, 4)}…${key.slice(-4)}` : '…';
+}
+
+const message = (err: unknown): string => {
+  const e = err as Error;
+  return `${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}`.split('\n')[0]!.slice(0, 300);
+};
+
+export async function doctor(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const checks: Check[] = [];
+
+  // config: both halves are parsed separately, so every bad variable is named, not only the first.
+  let trading: TradingConfig | null = null;
+  let infra: InfraSettings | null = null;
+  const problems: string[] = [];
+  try {
+    trading = parseTradingConfig(env);
+  } catch (err) {
+    problems.push(message(err));
+  }
+  try {
+    infra = loadInfraSettings(env);
+  } catch (err) {
+    problems.push(message(err));
+  }
+  const configError = problems.length > 0;
+  checks.push({
+    name: 'config',
+    ok: !configError,
+    detail: configError ? problems.join('; ') : `trading and infrastructure variables valid; symbols ${trading!.symbols.join(', ')}`,
+  });
+
+  // Temporal and Postgres do not depend on the exchange variables: check them even if those are bad.
+  let control: InfraSettings | null = infra;
+  if (!control) {
+    try {
+      control = loadControlSettings(env);
+    } catch {
+      control = null;
+    }
+  }
+
+  const [postgres, temporal] = await Promise.all([
+    control ? checkPostgres(control, env) : Promise.resolve({ check: { name: 'postgres', ok: false, detail: 'skipped: configuration error' }, halt: null }),
+    control ? checkTemporal(control) : Promise.resolve([{ name: 'temporal', ok: false, detail: 'skipped: configuration error' }]),
+  ]);
+
+  if (trading) {
+    const halt = postgres.halt ? `; persisted halt since ${postgres.halt.haltedAt} blocks every cycle (\`btcbot resume\`)` : '';
+    checks.push({ name: 'gates', ok: true, detail: `mode ${describeGates(toGateSettings(trading))}${halt}` });
+  } else {
+    checks.push({ name: 'gates', ok: false, detail: 'skipped: configuration error' });
+  }
+  checks.push(postgres.check, ...temporal);
+  checks.push(...(await checkExchange(env, infra)));
+
+  const width = Math.max(...checks.map((c) => c.name.length));
+  for (const c of checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}`);
+  const failed = checks.filter((c) => !c.ok).map((c) => c.name);
+  if (configError) {
+    console.log('configuration error: fix the variable(s) named above');
+    return EXIT.blocked;
+  }
+  console.log(failed.length === 0 ? 'all checks passed' : `${failed.length} check(s) failed: ${failed.join(', ')}`);
+  return failed.length === 0 ? EXIT.ok : EXIT.failed;
+}
+
+async function checkPostgres(
+  infra: InfraSettings,
+  env: NodeJS.ProcessEnv,
+): Promise<{ check: Check; halt: Awaited<ReturnType<typeof getHalt>> }> {
+  let pool: ReturnType<typeof createPool> | null = null;
+  let where = infra.databaseUrl ? redactUrl(infra.databaseUrl) : 'local cluster';
+  try {
+    const { url } = await ensurePostgres({ dataDir: join(localDataDir(projectRoot, env), 'postgres') }, env);
+    where = redactUrl(url);
+    pool = createPool(url, 1);
+    pool.on('error', () => {}); // an idle-connection error must not crash the check
+    const res = await pool.query<{ version: number | null }>(
+      `SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN NULL
+              ELSE (SELECT max(version) FROM schema_migrations) END AS version`,
+    );
+    const version = res.rows[0]?.version ?? null;
+    const latest = Math.max(...MIGRATIONS.map((m) => m.version));
+    const halt = version === null ? null : await getHalt(pool);
+    const schema =
+      version === null
+        ? 'no schema yet (migrations apply on first use, or `btcbot migrate`)'
+        : version >= latest
+          ? `schema version ${version} (current)`
+          : `schema version ${version}, ${latest - version} migration(s) pending (they apply on first use, or \`btcbot migrate\`)`;
+    return { check: { name: 'postgres', ok: true, detail: `${where}: ${schema}` }, halt };
+  } catch (err) {
+    return { check: { name: 'postgres', ok: false, detail: `${where}: ${message(err)}` }, halt: null };
+  } finally {
+    await pool?.end().catch(() => {});
+  }
+}
+
+async function checkTemporal(infra: InfraSettings): Promise<Check[]> {
+  const where = `${infra.temporalAddress} namespace ${infra.temporalNamespace}`;
+  let temporal: Awaited<ReturnType<typeof connectClient>>;
+  try {
+    temporal = await connectClient(infra, { connectTimeout: '3s' });
+  } catch (err) {
+    return [
+      { name: 'temporal', ok: false, detail: message(err) },
+      { name: 'worker', ok: false, detail: 'skipped: Temporal unreachable' },
+    ];
+  }
+  const checks: Check[] = [];
+  try {
+    const { connection } = temporal;
+    try {
+      await connection.workflowService.describeNamespace({ namespace: infra.temporalNamespace });
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: infra.temporalNamespace });
+      const missing = SEARCH_ATTRIBUTES.map((k) => k.name).filter((n) => !(n in (customAttributes ?? {})));
+      checks.push(
+        missing.length === 0
+          ? { name: 'temporal', ok: true, detail: `${where} reachable; search attributes ${SEARCH_ATTRIBUTES.map((k) => k.name).join(', ')} registered` }
+          : {
+              name: 'temporal',
+              ok: false,
+              detail: `${where} reachable, but search attributes missing: ${missing.join(', ')} (\`btcbot up\` registers them; or \`temporal operator search-attribute create\`)`,
+            },
+      );
+    } catch (err) {
+      checks.push({ name: 'temporal', ok: false, detail: `${where}: ${message(err)}` });
+    }
+    try {
+      const { pollers } = await connection.workflowService.describeTaskQueue({
+        namespace: infra.temporalNamespace,
+        taskQueue: { name: infra.taskQueue, kind: proto.temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+        taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      });
+      const n = pollers?.length ?? 0;
+      checks.push(
+        n > 0
+          ? { name: 'worker', ok: true, detail: `${n} worker poller(s) on task queue ${infra.taskQueue}` }
+          : { name: 'worker', ok: false, detail: `no worker polls task queue ${infra.taskQueue}: cycles would wait (start \`btcbot worker\`)` },
+      );
+    } catch (err) {
+      checks.push({ name: 'worker', ok: false, detail: message(err) });
+    }
+  } finally {
+    await temporal.close();
+  }
+  return checks;
+}
+
+async function checkExchange(env: NodeJS.ProcessEnv, infra: InfraSettings | null): Promise<Check[]> {
+  const raw = env.BTCTURK_BASE_URL?.trim();
+  if (!raw) {
+    return [{ name: 'exchange', ok: false, detail: 'BTCTURK_BASE_URL is not set (the simulator: `btcbot simulator`; the exchange: https://api.btcturk.com)' }];
+  }
+  if (!infra?.exchangeBaseUrl) return [{ name: 'exchange', ok: false, detail: 'skipped: configuration error' }];
+  const baseUrl = infra.exchangeBaseUrl;
+  const creds = infra.credentials;
+  // Whatever an error says, the key and secret never reach the terminal.
+  const scrub = (text: string): string =>
+    creds ? text.split(creds.apiSecret).join('***').split(creds.apiKey).join(maskKey(creds.apiKey)) : text;
+  let exchange: ReturnType<typeof createBtcturkExchange>;
+  try {
+    exchange = createBtcturkExchange({
+      baseUrl,
+      ...(creds ? { credentials: creds } : {}),
+      timeoutMs: 5_000,
+      retry: { maxAttempts: 1 }, // a doctor reports what it sees; it does not wait out retries
+    });
+  } catch (err) {
+    return [{ name: 'exchange', ok: false, detail: scrub(message(err)) }];
+  }
+  const checks: Check[] = [];
+  try {
+    try {
+      const before = Date.now();
+      const serverMs = await exchange.getServerTime();
+      const after = Date.now();
+      const skew = Math.round(serverMs - (before + after) / 2);
+      const detail = `${baseUrl} reachable; clock skew ${skew >= 0 ? '+' : ''}${skew} ms (BTCTurk allows ±${MAX_CLOCK_SKEW_MS} ms)`;
+      checks.push({ name: 'exchange', ok: Math.abs(skew) <= MAX_CLOCK_SKEW_MS, detail: Math.abs(skew) <= MAX_CLOCK_SKEW_MS ? detail : `${detail}: fix the clock (NTP)` });
+    } catch (err) {
+      checks.push({ name: 'exchange', ok: false, detail: `${baseUrl}: ${scrub(message(err))}` });
+      return checks;
+    }
+    if (!creds) {
+      checks.push({ name: 'credentials', ok: true, detail: 'none set: public endpoints only (live trading needs BTCTURK_API_KEY and BTCTURK_API_SECRET)' });
+      return checks;
+    }
+    const key = maskKey(creds.apiKey);
+    try {
+      const balances = await exchange.getBalances();
+      checks.push({ name: 'credentials', ok: true, detail: `key ${key}: balances readable (${balances.length} asset(s))` });
+    } catch (err) {
+      checks.push({ name: 'credentials', ok: false, detail: `key ${key}: balances not readable: ${scrub(message(err))}` });
+    }
+    return checks;
+  } finally {
+    await exchange.close();
+  }
+}
