@@ -2,44 +2,26 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { freePort } from '../../src/devenv/process.js';
-import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
-import type { Exchange } from '../../src/exchange/port.js';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
+import type { RunningSimulator } from '../../src/simulator/server.js';
 import { listCycleAudits } from '../../src/store/audit.js';
-import { createCycleWorker } from '../../src/worker.js';
 import { btcbot } from './cli-harness.js';
-import { connectTemporal, createTestDatabase, uniqueId } from './harness.js';
+import { startCycleStack, uniqueId, type CycleStack } from './harness.js';
 
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let stack: CycleStack;
+let temporal: CycleStack['temporal'];
+let db: CycleStack['db'];
 let simulator: RunningSimulator;
-let exchange: Exchange;
-let worker: Worker;
-let running: Promise<void>;
-const taskQueue = uniqueId('cli-test');
+let taskQueue: string;
 
 beforeAll(async () => {
-  [temporal, db, simulator] = await Promise.all([connectTemporal(), createTestDatabase(), startSimulator()]);
-  exchange = createBtcturkExchange({ baseUrl: simulator.url });
-  worker = await createCycleWorker({
-    connection: temporal.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    deps: { pool: db.pool, exchange },
-    workflowBundle: temporal.workflowBundle,
-  });
-  running = worker.run();
+  stack = await startCycleStack('cli-test');
+  ({ temporal, db, simulator, taskQueue } = stack);
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await Promise.allSettled([exchange?.close(), simulator?.close()]);
-  await db?.drop();
-  await temporal?.close();
+  await stack?.close();
 });
 
 const clientEnv = () => ({ TEMPORAL_ADDRESS: inject('temporalAddress'), BTCBOT_TASK_QUEUE: taskQueue, SYMBOLS: 'BTC_TRY' });

@@ -1,48 +1,30 @@
 // tradingCycle on the real stack: Temporal CLI dev server, Postgres, the simulator over HTTP.
 import type { Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runCycle } from '../../src/cli/cycles.js';
 import type { GateSettings } from '../../src/domain/gates.js';
-import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
-import type { Exchange } from '../../src/exchange/port.js';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
+import type { RunningSimulator } from '../../src/simulator/server.js';
 import { listCycleAudits } from '../../src/store/audit.js';
 import { listOrders } from '../../src/store/orders.js';
 import type { Pool } from '../../src/store/db.js';
-import { createCycleWorker } from '../../src/worker.js';
 import type { CycleInput } from '../../src/workflows/types.js';
-import { connectTemporal, createTestDatabase, uniqueId } from './harness.js';
+import { startCycleStack, uniqueId, type CycleStack } from './harness.js';
 
 const SAFE_DEFAULTS: GateSettings = { killSwitch: true, dryRun: true, liveTrading: false, liveTradingAck: null };
 
-let temporal: Awaited<ReturnType<typeof connectTemporal>>;
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let stack: CycleStack;
+let temporal: CycleStack['temporal'];
+let db: CycleStack['db'];
 let simulator: RunningSimulator;
-let exchange: Exchange;
-let worker: Worker;
-let running: Promise<void>;
-const taskQueue = uniqueId('cycle-test');
+let taskQueue: string;
 
 beforeAll(async () => {
-  [temporal, db, simulator] = await Promise.all([connectTemporal(), createTestDatabase(), startSimulator()]);
-  exchange = createBtcturkExchange({ baseUrl: simulator.url });
-  worker = await createCycleWorker({
-    connection: temporal.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    deps: { pool: db.pool, exchange },
-    workflowBundle: temporal.workflowBundle,
-  });
-  running = worker.run();
+  stack = await startCycleStack('cycle-test');
+  ({ temporal, db, simulator, taskQueue } = stack);
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await Promise.allSettled([exchange?.close(), simulator?.close()]);
-  await db?.drop();
-  await temporal?.close();
+  await stack?.close();
 });
 
 function input(overrides: Partial<CycleInput> = {}): CycleInput {

@@ -7,7 +7,12 @@ import { inject } from 'vitest';
 import { createDatabaseIfMissing } from '../../src/devenv/postgres.js';
 import { createPool, type Pool } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrations.js';
-import { workflowsPath } from '../../src/worker.js';
+import type { Worker } from '@temporalio/worker';
+import type { ActivityDeps } from '../../src/activities/index.js';
+import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
+import type { Exchange } from '../../src/exchange/port.js';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
+import { createCycleWorker, workflowsPath } from '../../src/worker.js';
 
 export const uniqueId = (prefix: string): string => `${prefix}-${randomBytes(4).toString('hex')}`;
 
@@ -60,6 +65,48 @@ export async function connectTemporal(): Promise<{
     close: async () => {
       await connection.close();
       await nativeConnection.close();
+    },
+  };
+}
+
+/** Everything a cycle needs, for one test file: Temporal, a fresh database, the simulator, a worker. */
+export interface CycleStack {
+  temporal: Awaited<ReturnType<typeof connectTemporal>>;
+  db: Awaited<ReturnType<typeof createTestDatabase>>;
+  simulator: RunningSimulator;
+  exchange: Exchange;
+  worker: Worker;
+  taskQueue: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Start the stack: the worker runs in this process on its own task queue, in paper mode (no API
+ * credentials) with the worker's safe default gates unless `deps` says otherwise.
+ */
+export async function startCycleStack(
+  queuePrefix: string,
+  deps: Partial<Omit<ActivityDeps, 'pool' | 'exchange'>> = {},
+): Promise<CycleStack> {
+  const [temporal, db, simulator] = await Promise.all([connectTemporal(), createTestDatabase(), startSimulator()]);
+  const exchange = createBtcturkExchange({ baseUrl: simulator.url });
+  const taskQueue = uniqueId(queuePrefix);
+  const worker = await createCycleWorker({
+    connection: temporal.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    deps: { pool: db.pool, exchange, ...deps },
+    workflowBundle: temporal.workflowBundle,
+  });
+  const running = worker.run();
+  return {
+    temporal, db, simulator, exchange, worker, taskQueue,
+    close: async () => {
+      worker.shutdown();
+      await running;
+      await Promise.allSettled([exchange.close(), simulator.close()]);
+      await db.drop();
+      await temporal.close();
     },
   };
 }
