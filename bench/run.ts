@@ -1,10 +1,14 @@
 // `npm run bench`: every benchmark, one JSON line per figure. `npm run bench -- ingest` runs one.
 import { benchAccounting } from './accounting.js';
+import { benchCycle } from './cycle.js';
 import { benchIngest } from './ingest.js';
+import { benchMemory } from './memory.js';
 
 const benches: Record<string, () => Promise<void> | void> = {
   ingest: () => benchIngest(),
   accounting: () => benchAccounting(),
+  cycle: () => benchCycle(),
+  memory: () => benchMemory(),
 };
 
 async function main(): Promise<void> {
