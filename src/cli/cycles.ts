@@ -85,7 +85,8 @@ export function formatCycleSummary(run: CycleRun, extra: Array<[string, string]>
     lines.push(['outcome', r.outcome + (r.blockReason ? ` (${r.blockReason})` : '')]);
     lines.push(['mode', r.mode]);
     if (r.message) lines.push(['message', r.message]);
-    const counts = Object.entries(r.counts).map(([k, v]) => `${k}=${v}`).join(' ');
+    // Non-zero counters only; the audit row and the workflow result keep all of them.
+    const counts = Object.entries(r.counts).filter(([, v]) => v !== 0).map(([k, v]) => `${k}=${v}`).join(' ');
     if (counts) lines.push(['counts', counts]);
     if (r.notes.length > 0) lines.push(['notes', r.notes.join(', ')]);
     lines.push(['audit', r.auditRecorded ? 'cycle_audit row written' : 'cycle_audit row already existed']);
