@@ -62,6 +62,8 @@ export async function ingestFills(pool: Pool, input: IngestFillsInput): Promise<
         for (const r of res.rows) known.add(asFillId(r.fill_id));
       }
 
+      await matchAcrossIdForms(client, input.fills, known);
+
       const before = await readPositionForUpdate(client, symbol);
       const result = applyFills([before], input.fills, { marks: input.marks, appliedFillIds: known });
       const after = result.positions.find((p) => p.symbol === symbol) ?? before;
@@ -115,6 +117,59 @@ export async function ingestFills(pool: Pool, input: IngestFillsInput): Promise<
     });
   } catch (err) {
     throw translatePgError(err);
+  }
+}
+
+/** A fill id the client derived from the natural key because the trade row had no id (64 hex digits;
+ *  BTCTurk's own trade ids are decimal integers). */
+const DERIVED_FILL_ID = /^[0-9a-f]{64}$/;
+
+const naturalKey = (orderId: string, tsMs: number | string, price: Decimal, qty: Decimal): string =>
+  `${orderId}|${tsMs}|${toDecimalString(price)}|${toDecimalString(qty)}`;
+
+/**
+ * One fill can reach us in two forms: with its trade id, and, in a poll whose rows lacked ids, under
+ * the id derived from its natural key (order id, timestamp, price, quantity). Without this, a fill
+ * seen once in each form is applied twice. Matching on the natural key, for fills not known by id:
+ * - a derived-id fill whose natural key the ledger (or this batch) already holds is a duplicate;
+ * - a trade-id fill that meets a derived-id row with its natural key is the fill that row stands
+ *   for: the row takes the real id (positions unchanged) and the fill is a duplicate.
+ * Adds every duplicate found to `known`. Runs inside the ingest transaction.
+ */
+async function matchAcrossIdForms(client: PoolClient, fills: readonly FillReport[], known: Set<FillId>): Promise<void> {
+  const fresh = [...new Map(fills.filter((f) => !known.has(f.fillId)).map((f) => [f.fillId as string, f])).values()];
+  if (fresh.length === 0) return;
+  const orderIds = [...new Set(fresh.map((f) => f.exchangeOrderId as string))];
+  const res = await client.query<{ fill_id: string; exchange_order_id: string; ts_ms: string; price: string; qty: string }>(
+    'SELECT fill_id, exchange_order_id, ts_ms, price::text AS price, qty::text AS qty FROM stage4_fills WHERE exchange_order_id = ANY($1::text[])',
+    [orderIds],
+  );
+  const ledger = new Map<string, { derived: string[]; real: number }>();
+  const entry = (key: string) => {
+    let e = ledger.get(key);
+    if (!e) ledger.set(key, (e = { derived: [], real: 0 }));
+    return e;
+  };
+  for (const r of res.rows) {
+    const e = entry(naturalKey(r.exchange_order_id, r.ts_ms, parseDecimal(r.price, 'price'), parseDecimal(r.qty, 'qty')));
+    if (DERIVED_FILL_ID.test(r.fill_id)) e.derived.push(r.fill_id);
+    else e.real += 1;
+  }
+  // Trade-id fills first, so a batch holding both forms keeps the real id.
+  const ordered = [...fresh].sort((a, b) => Number(DERIVED_FILL_ID.test(a.fillId)) - Number(DERIVED_FILL_ID.test(b.fillId)));
+  for (const f of ordered) {
+    const e = entry(naturalKey(f.exchangeOrderId, f.tsMs, f.price, f.qty));
+    if (DERIVED_FILL_ID.test(f.fillId)) {
+      if (e.real > 0 || e.derived.length > 0) known.add(f.fillId);
+      else e.derived.push(f.fillId);
+    } else if (e.derived.length > 0) {
+      const derived = e.derived.shift()!;
+      await client.query('UPDATE stage4_fills SET fill_id = $2 WHERE fill_id = $1', [derived, f.fillId]);
+      e.real += 1;
+      known.add(f.fillId);
+    } else {
+      e.real += 1;
+    }
   }
 }
 

@@ -12,6 +12,7 @@ import {
   type PairSymbol,
   type Side,
 } from '../../src/domain/types.js';
+import { fallbackFillId } from '../../src/exchange/trades.js';
 import { createPool, type Pool } from '../../src/store/db.js';
 import { DuplicateClientOrderIdError } from '../../src/store/errors.js';
 import { countFills, getCursorMs, ingestFills, listPositions } from '../../src/store/fills.js';
@@ -75,6 +76,22 @@ describe('ingestFills', () => {
 
     expect(again).toMatchObject({ applied: 0, duplicates: 3 });
     expect(await countFills(db.pool, BTC)).toBe(2);
+    expect(await positionOf(db.pool, BTC)).toEqual({ qty: '3', cost: '360', realized: '0' });
+  });
+
+  test('a fill seen with its trade id in one poll and without it in another is applied once, under the trade id', async () => {
+    const withId = [fill('1190000000000000001', 'buy', '1', '100', 1000), fill('1190000000000000002', 'buy', '2', '130', 2000)];
+    const withoutId = withId.map((f) => ({ ...f, fillId: fallbackFillId(f.exchangeOrderId, f.tsMs, f.price, f.qty) }));
+
+    // Id first, then the same rows without ids (the chaos run's missingTradeIds fault).
+    await ingestFills(db.pool, { symbol: BTC, fills: [withId[0]!], marks: NO_MARKS, cycleId: 'c1' });
+    expect(await ingestFills(db.pool, { symbol: BTC, fills: withoutId, marks: NO_MARKS, cycleId: 'c2' })).toMatchObject({ applied: 1, duplicates: 1 });
+    // Then with ids again: the row stored under the derived id takes the trade id, nothing is re-applied.
+    expect(await ingestFills(db.pool, { symbol: BTC, fills: withId, marks: NO_MARKS, cycleId: 'c3' })).toMatchObject({ applied: 0, duplicates: 2 });
+    expect(await ingestFills(db.pool, { symbol: BTC, fills: withoutId, marks: NO_MARKS, cycleId: 'c4' })).toMatchObject({ applied: 0, duplicates: 2 });
+
+    const ids = (await db.pool.query<{ fill_id: string }>('SELECT fill_id FROM stage4_fills ORDER BY ts_ms')).rows.map((r) => r.fill_id);
+    expect(ids).toEqual(['1190000000000000001', '1190000000000000002']);
     expect(await positionOf(db.pool, BTC)).toEqual({ qty: '3', cost: '360', realized: '0' });
   });
 

@@ -1,0 +1,230 @@
+// The promises a chaos run checks, as pure functions of the simulator's ground truth and what the
+// bot wrote to Postgres. Positions are recomputed here, independently of src/domain/accounting.ts,
+// from the exchange's own fills.
+import { ACCOUNTING_SCALE } from '../src/domain/accounting.js';
+import { Decimal, toDecimalString } from '../src/domain/decimal.js';
+import { fallbackFillId } from '../src/exchange/trades.js';
+import type { GroundTruth } from '../src/simulator/state.js';
+
+/** Client order ids the chaos runner uses for orders it places itself ("someone else" on the account). */
+export const EXTERNAL_PREFIX = 'chaos-ext-';
+
+export interface DbOrderRow {
+  client_order_id: string | null;
+  exchange_order_id: string | null;
+  symbol: string;
+  status: string;
+  mode: string;
+}
+
+export interface DbFillRow {
+  fill_id: string;
+  exchange_order_id: string;
+  symbol: string;
+  side: string;
+  price: string;
+  qty: string;
+  fee: string;
+  tax: string;
+  ts_ms: string;
+}
+
+export interface DbPositionRow {
+  symbol: string;
+  qty: string;
+  cost_basis_try: string;
+  realized_pnl_try: string;
+}
+
+export interface InvariantResult {
+  name: string;
+  pass: boolean;
+  /** Numbers that back the verdict, `key=value`. */
+  detail: string;
+  /** Up to a few offending items, for a failing run. */
+  examples: string[];
+}
+
+const canon = (v: string): string => toDecimalString(new Decimal(v));
+
+function result(name: string, pass: boolean, numbers: Record<string, number | string>, examples: string[] = []): InvariantResult {
+  return {
+    name,
+    pass,
+    detail: Object.entries(numbers).map(([k, v]) => `${k}=${v}`).join(' '),
+    examples: examples.slice(0, 5),
+  };
+}
+
+/**
+ * Orders: no duplicate (a client order id on the exchange at most once), every order the bot sent is
+ * known to it under the same exchange id, no ghost (a row that claims an exchange id the exchange
+ * does not have), nothing left unresolved, and the states agree with the exchange.
+ */
+export function checkOrders(truth: GroundTruth, rows: readonly DbOrderRow[]): InvariantResult[] {
+  const ours = truth.orders.filter((o) => !o.clientId.startsWith(EXTERNAL_PREFIX));
+  const byClientId = new Map<string, number>();
+  for (const o of truth.orders) byClientId.set(o.clientId, (byClientId.get(o.clientId) ?? 0) + 1);
+  const duplicates = [...byClientId].filter(([, n]) => n > 1);
+
+  const rowByClientId = new Map(rows.filter((r) => r.client_order_id !== null).map((r) => [r.client_order_id!, r]));
+  const untracked: string[] = [];
+  const wrongId: string[] = [];
+  for (const o of ours) {
+    const row = rowByClientId.get(o.clientId);
+    if (!row || row.mode !== 'live') untracked.push(`${o.clientId}(${o.id})`);
+    else if (row.exchange_order_id !== o.id) wrongId.push(`${o.clientId}: db ${row.exchange_order_id} exchange ${o.id}`);
+  }
+  const truthIds = new Set(truth.orders.map((o) => o.id));
+  const ghosts = rows.filter((r) => r.exchange_order_id !== null && !truthIds.has(r.exchange_order_id));
+  const liveRows = rows.filter((r) => r.mode === 'live');
+  // A live row without an exchange id must be one the exchange never accepted.
+  const truthClientIds = new Set(truth.orders.map((o) => o.clientId));
+  const idlessButPlaced = liveRows.filter((r) => r.exchange_order_id === null && r.client_order_id !== null && truthClientIds.has(r.client_order_id));
+  const unresolved = liveRows.filter((r) => r.status === 'pending_submit' || r.status === 'unknown');
+
+  const expected: Record<string, readonly string[]> = {
+    Untouched: ['open'],
+    Partial: ['partial'],
+    Closed: ['filled'],
+    Canceled: ['canceled'],
+  };
+  const stateMismatch: string[] = [];
+  for (const o of ours) {
+    const row = rowByClientId.get(o.clientId);
+    if (!row) continue;
+    if (!expected[o.status]!.includes(row.status)) stateMismatch.push(`${o.clientId}: exchange ${o.status} db ${row.status}`);
+  }
+  // Orders the exchange never accepted end closed in the database, never as working orders.
+  const neverPlaced = liveRows.filter((r) => r.client_order_id !== null && !truthClientIds.has(r.client_order_id));
+  const neverPlacedWorking = neverPlaced.filter((r) => !['rejected', 'unknown_closed', 'canceled'].includes(r.status));
+
+  return [
+    result('orders: no duplicate order on the exchange', duplicates.length === 0, {
+      exchange_orders: truth.orders.length, bot_orders: ours.length, duplicate_client_ids: duplicates.length,
+    }, duplicates.map(([id, n]) => `${id} x${n}`)),
+    result('orders: every exchange order is known to the bot with the same exchange id', untracked.length === 0 && wrongId.length === 0 && idlessButPlaced.length === 0, {
+      bot_orders: ours.length, untracked: untracked.length, wrong_exchange_id: wrongId.length, placed_but_no_id: idlessButPlaced.length,
+    }, [...untracked, ...wrongId, ...idlessButPlaced.map((r) => `${r.client_order_id}: no exchange id`)]),
+    result('orders: no ghost (every db exchange id exists on the exchange)', ghosts.length === 0, {
+      db_rows: rows.length, db_rows_with_exchange_id: rows.filter((r) => r.exchange_order_id !== null).length, ghosts: ghosts.length,
+    }, ghosts.map((r) => `${r.client_order_id ?? '-'}: ${r.exchange_order_id}`)),
+    result('orders: nothing unresolved after settling, never-placed orders closed', unresolved.length === 0 && neverPlacedWorking.length === 0, {
+      pending_submit: unresolved.filter((r) => r.status === 'pending_submit').length,
+      unknown: unresolved.filter((r) => r.status === 'unknown').length,
+      never_placed: neverPlaced.length,
+      never_placed_still_working: neverPlacedWorking.length,
+    }, [...unresolved, ...neverPlacedWorking].map((r) => `${r.client_order_id}: ${r.status}`)),
+    result('orders: db states agree with the exchange', stateMismatch.length === 0, {
+      compared: ours.length, mismatches: stateMismatch.length,
+    }, stateMismatch),
+  ];
+}
+
+/**
+ * Fills: the ledger holds every exchange fill exactly once (by trade id, or by the fallback id the
+ * client derives from its natural key when a trade row came without an id), with the exchange's
+ * numbers, and nothing else.
+ */
+export function checkFills(truth: GroundTruth, rows: readonly DbFillRow[]): InvariantResult[] {
+  const byId = new Map(truth.fills.map((f) => [f.id, f]));
+  const byDerived = new Map(
+    truth.fills.map((f) => [fallbackFillId(f.orderId, f.tsMs, new Decimal(f.price), new Decimal(f.qty)) as string, f]),
+  );
+  const applied = new Map<string, number>();
+  const ghosts: string[] = [];
+  const fieldMismatch: string[] = [];
+  let byNaturalKey = 0;
+  for (const r of rows) {
+    let f = byId.get(r.fill_id);
+    if (!f) {
+      f = byDerived.get(r.fill_id);
+      if (f) byNaturalKey += 1;
+    }
+    if (!f) {
+      ghosts.push(`${r.fill_id} (order ${r.exchange_order_id})`);
+      continue;
+    }
+    applied.set(f.id, (applied.get(f.id) ?? 0) + 1);
+    const same =
+      r.exchange_order_id === f.orderId && r.symbol === f.symbol && r.side === f.side && canon(r.price) === canon(f.price) &&
+      canon(r.qty) === canon(f.qty) && canon(r.fee) === canon(f.fee) && canon(r.tax) === canon(f.tax) && Number(r.ts_ms) === f.tsMs;
+    if (!same) fieldMismatch.push(`${f.id}: db ${r.price}x${r.qty} fee ${r.fee} tax ${r.tax} / exchange ${f.price}x${f.qty} fee ${f.fee} tax ${f.tax}`);
+  }
+  const lost = truth.fills.filter((f) => !applied.has(f.id));
+  const doubled = [...applied].filter(([, n]) => n > 1);
+  return [
+    result('fills: none lost', lost.length === 0, { exchange_fills: truth.fills.length, db_fills: rows.length, lost: lost.length },
+      lost.map((f) => `${f.id} (order ${f.orderId} ${f.symbol} ${f.side} ${f.qty}@${f.price})`)),
+    result('fills: none applied twice', doubled.length === 0, { double_applied: doubled.length, matched_by_natural_key: byNaturalKey },
+      doubled.map(([id, n]) => `${id} x${n}`)),
+    result('fills: no ghost fill, every field equal to the exchange', ghosts.length === 0 && fieldMismatch.length === 0, {
+      ghosts: ghosts.length, field_mismatches: fieldMismatch.length,
+    }, [...ghosts, ...fieldMismatch]),
+  ];
+}
+
+interface Book {
+  qty: Decimal;
+  cost: Decimal;
+  realized: Decimal;
+}
+
+/**
+ * Weighted-average cost over the exchange's fills, chronological (trade ids break ties). Fee and
+ * tax are TRY: a buy adds them to cost, a sell takes them off realized PnL. A partial sell removes
+ * cost pro rata, rounded half-even to ACCOUNTING_SCALE places (the ledger's documented precision);
+ * a sell that flattens the position removes all of it.
+ */
+export function truthPositions(truth: GroundTruth): Map<string, Book> {
+  const fills = [...truth.fills].sort((a, b) => a.tsMs - b.tsMs || (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+  const books = new Map<string, Book>();
+  for (const f of fills) {
+    const b = books.get(f.symbol) ?? { qty: new Decimal(0), cost: new Decimal(0), realized: new Decimal(0) };
+    const qty = new Decimal(f.qty);
+    const gross = new Decimal(f.price).mul(qty);
+    const fees = new Decimal(f.fee).add(f.tax);
+    if (f.side === 'buy') {
+      books.set(f.symbol, { qty: b.qty.add(qty), cost: b.cost.add(gross).add(fees), realized: b.realized });
+    } else {
+      const flat = qty.eq(b.qty);
+      const removed = flat ? b.cost : b.cost.mul(qty).div(b.qty).toDecimalPlaces(ACCOUNTING_SCALE, Decimal.ROUND_HALF_EVEN);
+      books.set(f.symbol, { qty: b.qty.sub(qty), cost: flat ? new Decimal(0) : b.cost.sub(removed), realized: b.realized.add(gross).sub(removed).sub(fees) });
+    }
+  }
+  return books;
+}
+
+export function checkPositions(truth: GroundTruth, rows: readonly DbPositionRow[]): InvariantResult[] {
+  const expected = truthPositions(truth);
+  const db = new Map(rows.map((r) => [r.symbol, r]));
+  const mismatches: string[] = [];
+  const symbols = [...new Set([...expected.keys(), ...db.keys()])].sort();
+  const summary: string[] = [];
+  for (const s of symbols) {
+    const e = expected.get(s) ?? { qty: new Decimal(0), cost: new Decimal(0), realized: new Decimal(0) };
+    const r = db.get(s);
+    const got = r
+      ? { qty: canon(r.qty), cost: canon(r.cost_basis_try), realized: canon(r.realized_pnl_try) }
+      : { qty: '0', cost: '0', realized: '0' };
+    const want = { qty: toDecimalString(e.qty), cost: toDecimalString(e.cost), realized: toDecimalString(e.realized) };
+    summary.push(`${s}: qty ${want.qty} cost ${want.cost} realized ${want.realized}`);
+    for (const k of ['qty', 'cost', 'realized'] as const) {
+      if (got[k] !== want[k]) mismatches.push(`${s}.${k}: db ${got[k]} truth ${want[k]}`);
+    }
+  }
+  return [
+    result('positions: qty, cost basis and realized PnL equal the truth to the last decimal', mismatches.length === 0, {
+      symbols: symbols.length, mismatches: mismatches.length,
+    }, mismatches.length > 0 ? mismatches : summary),
+  ];
+}
+
+/** Gates: a cycle started with a closed gate is blocked and sends no write to the exchange. */
+export function checkGates(blocked: { cycles: number; notBlocked: number; writes: number }): InvariantResult[] {
+  return [
+    result('gates: closed-gate cycles blocked, zero exchange writes', blocked.notBlocked === 0 && blocked.writes === 0 && blocked.cycles > 0, {
+      closed_gate_cycles: blocked.cycles, not_blocked: blocked.notBlocked, exchange_writes: blocked.writes,
+    }),
+  ];
+}
