@@ -14,15 +14,26 @@ export function createPool(connectionString: string, max = 10): Pool {
 /** Run `fn` in one transaction: committed if it resolves, rolled back (nothing written) if it throws. */
 export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A checked-out client has no pool listener: a connection dropped between two queries (Postgres
+  // restarting) would emit an unhandled 'error' and crash the process. The failing query reports it.
+  let broken: Error | undefined;
+  const onError = (err: Error): void => {
+    broken = err;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
+    await client.query('ROLLBACK').catch((rollbackErr: Error) => {
+      broken ??= rollbackErr;
+    });
     throw err;
   } finally {
-    client.release();
+    client.removeListener('error', onError);
+    // A broken connection is destroyed, never handed to the next caller.
+    client.release(broken);
   }
 }

@@ -13,7 +13,7 @@ import {
   type Side,
 } from '../../src/domain/types.js';
 import { fallbackFillId } from '../../src/exchange/trades.js';
-import { createPool, type Pool } from '../../src/store/db.js';
+import { createPool, inTransaction, type Pool } from '../../src/store/db.js';
 import { DuplicateClientOrderIdError } from '../../src/store/errors.js';
 import { countFills, getCursorMs, ingestFills, listPositions } from '../../src/store/fills.js';
 import { migrate, MIGRATIONS } from '../../src/store/migrations.js';
@@ -222,6 +222,26 @@ describe('orders', () => {
     await insertOrder(db.pool, { ...order('s4-filled'), state: 'filled' });
     await expect(applyOrderEvent(db.pool, cid, 'seen_open', { nowMs: Date.now() })).rejects.toBeInstanceOf(IllegalTransitionError);
     expect((await getOrderByClientId(db.pool, cid))?.state).toBe('filled');
+  });
+});
+
+describe('connections', () => {
+  test('a connection dropped between two queries of a transaction fails that transaction, does not crash the process, and is not reused', async () => {
+    const pool = createPool(db.url, 1);
+    try {
+      const attempt = inTransaction(pool, async (client) => {
+        const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        // What a Postgres restart does to a session: the server ends it while we are between queries.
+        await db.pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+        await expect.poll(async () => (await db.pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [rows[0]!.pid])).rows[0].n).toBe(0);
+        await client.query('SELECT 1');
+      });
+      await expect(attempt).rejects.toThrow(/connection|terminat/i);
+      // The pool (of one) hands out a fresh, working connection.
+      expect((await pool.query('SELECT 42 AS n')).rows[0].n).toBe(42);
+    } finally {
+      await pool.end();
+    }
   });
 });
 
