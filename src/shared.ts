@@ -21,3 +21,13 @@ export function searchAttributeCliArgs(): string[] {
   };
   return SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${cliType[k.type]}`]);
 }
+
+/** Activity failures that retrying cannot fix (matched by error class name): wrong configuration,
+ *  closed gates, broken books, corrupt rows. */
+export const NON_RETRYABLE_ERROR_TYPES = [
+  'GateClosedError', 'ConfigError', 'AccountingIntegrityError', 'IllegalTransitionError', 'CorruptRowError',
+  'ConstraintViolationError', 'DuplicateClientOrderIdError', 'ExchangeConfigError', 'AuthenticationError',
+];
+
+/** Workers heartbeat every second (src/worker.ts): a dead worker's activity moves on after this. */
+export const ACTIVITY_HEARTBEAT_TIMEOUT = '10s';

@@ -1,6 +1,7 @@
 // The worker process: Temporal connection, activities, task queue, graceful shutdown.
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Context as ActivityContext } from '@temporalio/activity';
+import { NativeConnection, Worker, type ActivityInterceptors, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities/index.js';
 
 /** Path of the workflow entry point, .ts under tsx/vitest and .js when compiled. */
@@ -19,6 +20,29 @@ export interface CycleWorkerOptions {
   dataConverter?: WorkerOptions['dataConverter'];
 }
 
+/** How often every activity reports liveness; the workflow's heartbeat timeout is a few of these. */
+export const HEARTBEAT_INTERVAL_MS = 1_000;
+
+/**
+ * Every activity heartbeats while it runs, so when a worker dies mid-activity Temporal notices
+ * within the heartbeat timeout (seconds) and retries on a live worker, instead of waiting out the
+ * whole start-to-close timeout. Retries are safe by construction (see src/activities/execution.ts).
+ */
+function heartbeating(ctx: ActivityContext): ActivityInterceptors {
+  return {
+    inbound: {
+      async execute(input, next) {
+        const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
+        try {
+          return await next(input);
+        } finally {
+          clearInterval(timer);
+        }
+      },
+    },
+  };
+}
+
 export function createCycleWorker(opts: CycleWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
@@ -26,6 +50,7 @@ export function createCycleWorker(opts: CycleWorkerOptions): Promise<Worker> {
     taskQueue: opts.taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
     activities: createActivities(opts.deps),
+    interceptors: { activity: [heartbeating] },
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     maxCachedWorkflows: 100,
     maxConcurrentActivityTaskExecutions: 20,

@@ -4,16 +4,3 @@
 export class GateClosedError extends Error {
   override name = 'GateClosedError';
 }
-
-/** Error class names that fail an activity for good (no retry). */
-export const NON_RETRYABLE_ACTIVITY_ERRORS = [
-  'GateClosedError',
-  'ConfigError',
-  'AccountingIntegrityError',
-  'IllegalTransitionError',
-  'CorruptRowError',
-  'ConstraintViolationError',
-  'DuplicateClientOrderIdError',
-  'ExchangeConfigError',
-  'AuthenticationError',
-] as const;

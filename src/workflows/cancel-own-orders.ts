@@ -3,14 +3,16 @@
 import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { liveWritesAllowed } from '../domain/gates.js';
+import { ACTIVITY_HEARTBEAT_TIMEOUT, NON_RETRYABLE_ERROR_TYPES } from '../shared.js';
 import type { CancelOwnOrdersInput, CancelOwnOrdersResult } from './definitions.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
 const { planOwnOrderCancels, executeAction } = wf.proxyActivities<Activities>({
   startToCloseTimeout: '30s',
+  heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '2m',
-  retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: ['GateClosedError', 'ConfigError', 'IllegalTransitionError'] },
+  retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
 export async function cancelOwnOpenOrders(input: CancelOwnOrdersInput): Promise<CancelOwnOrdersResult> {

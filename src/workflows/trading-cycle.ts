@@ -10,21 +10,16 @@ import { BLOCK_MESSAGES, blockReason, evaluateGates, type TradingMode } from '..
 import { marksFromQuotes } from '../domain/market.js';
 import { planCycle } from '../domain/plan.js';
 import { toPairSymbol } from '../domain/types.js';
-import { SA_MODE, SA_OUTCOME, SA_SYMBOLS } from '../shared.js';
+import { ACTIVITY_HEARTBEAT_TIMEOUT, NON_RETRYABLE_ERROR_TYPES as NON_RETRYABLE, SA_MODE, SA_OUTCOME, SA_SYMBOLS } from '../shared.js';
 import { CycleReport } from './cycle-report.js';
 import { haltSignal, progressQuery, type HaltRequest } from './definitions.js';
 import type { CycleInput, CycleOutcome, CycleResult } from './types.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
-/** Failures that retrying cannot fix: wrong config, closed gates, broken books. */
-const NON_RETRYABLE = [
-  'GateClosedError', 'ConfigError', 'AccountingIntegrityError', 'IllegalTransitionError', 'CorruptRowError',
-  'ConstraintViolationError', 'DuplicateClientOrderIdError', 'ExchangeConfigError', 'AuthenticationError',
-];
-
 const { prepareCycle, fetchMarket, reconcileOrders, syncFillsAndPnl } = wf.proxyActivities<Activities>({
   startToCloseTimeout: '60s',
+  heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '3m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
@@ -32,6 +27,7 @@ const { prepareCycle, fetchMarket, reconcileOrders, syncFillsAndPnl } = wf.proxy
 // Retries are safe: a retried submit finds its pending row and resolves by client id, never resends.
 const { executeAction } = wf.proxyActivities<Activities>({
   startToCloseTimeout: '30s',
+  heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '2m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
@@ -39,6 +35,7 @@ const { executeAction } = wf.proxyActivities<Activities>({
 // The audit must land even when everything else failed: retried generously, idempotent.
 const { recordAudit } = wf.proxyActivities<Activities>({
   startToCloseTimeout: '15s',
+  heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '5m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
