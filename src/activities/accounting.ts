@@ -25,19 +25,27 @@ export function accountingActivities(deps: ActivityDeps) {
       const notes: string[] = [];
       const reduceOnly: string[] = [];
 
-      for (const symbol of input.symbols.map(toPairSymbol)) {
-        if (!input.fetchFills) continue;
-        const cursor = await getCursorMs(deps.pool, symbol);
+      // Fetch every symbol's fills together; ingest them one transaction per symbol, in order.
+      const fetched = input.fetchFills
+        ? await Promise.all(
+            input.symbols.map(toPairSymbol).map(async (symbol) => {
+              const cursor = await getCursorMs(deps.pool, symbol);
+              try {
+                const startMs = fillsPollSinceMs(cursor, input.lookbackMinutes, input.nowMs);
+                return { symbol, cursor, fills: await deps.exchange.getFills(symbol, { startMs, endMs: input.nowMs }), error: null };
+              } catch (err) {
+                return { symbol, cursor, fills: null, error: (err as Error).name };
+              }
+            }),
+          )
+        : [];
+      for (const { symbol, cursor, fills, error } of fetched) {
         if (cursor !== null) counts.cursor_before += 1;
-        let fills;
-        try {
-          const startMs = fillsPollSinceMs(cursor, input.lookbackMinutes, input.nowMs);
-          fills = await deps.exchange.getFills(symbol, { startMs, endMs: input.nowMs });
-        } catch (err) {
+        if (fills === null) {
           // This symbol sits the cycle out: nothing is planned on books we could not update.
           counts.fills_failures += 1;
           failedSymbols.push(symbol);
-          notes.push(`fills_fetch_failed:${symbol}:${(err as Error).name}`);
+          notes.push(`fills_fetch_failed:${symbol}:${error}`);
           continue;
         }
         const r = await ingestFills(deps.pool, { symbol, fills, marks, cycleId: input.cycleId, polledUntilMs: input.nowMs });

@@ -20,6 +20,20 @@ export function marketActivities(deps: ActivityDeps) {
     return fresh;
   }
 
+  async function tryBalanceOf(privateReads: boolean, paperBalance: Decimal): Promise<{ free: Decimal; locked: Decimal }> {
+    if (privateReads) {
+      // A failed balance read fails the step (and is retried); it never falls back to a made-up
+      // balance in live mode (defect 8).
+      const balances = await deps.exchange.getBalances();
+      const row = balances.find((b) => b.asset.toUpperCase() === 'TRY');
+      return { free: row?.free ?? ZERO, locked: row?.locked ?? ZERO };
+    }
+    // Paper mode: the configured dry-run balance, less what our simulated open buys hold.
+    const working = await listOrders(deps.pool, { modes: ['dry_run'], states: [...LIVE_STATES] });
+    const locked = working.filter((o) => o.side === 'buy').reduce((sum, o) => sum.add(o.price.mul(o.leftQty)), ZERO);
+    return { free: Decimal.max(ZERO, paperBalance.sub(locked)), locked };
+  }
+
   return {
     async fetchMarket(input: MarketInput): Promise<MarketSnapshot> {
       const config = tradingConfigFromWire(input.config);
@@ -29,46 +43,36 @@ export function marketActivities(deps: ActivityDeps) {
       const listed = symbols.filter((s) => bySymbol.get(s)?.tradable);
       const unavailable = symbols.filter((s) => !bySymbol.get(s)?.tradable);
 
-      const quotes = await Promise.all(
-        listed.map(async (s) => {
-          try {
-            return { symbol: s, quote: await deps.exchange.getQuote(s), error: null };
-          } catch (err) {
-            return { symbol: s, quote: null, error: (err as Error).name };
-          }
-        }),
-      );
+      const privateReads = input.hasCredentials;
+      // Quotes, balance and open orders are independent reads: issued together (the client's rate
+      // limiter keeps them within BTCTurk's per-endpoint quotas).
+      const [quotes, tryBalance, openOrders] = await Promise.all([
+        Promise.all(
+          listed.map(async (s) => {
+            try {
+              return { symbol: s, quote: await deps.exchange.getQuote(s), error: null };
+            } catch (err) {
+              return { symbol: s, quote: null, error: (err as Error).name };
+            }
+          }),
+        ),
+        tryBalanceOf(privateReads, config.dryRunTryBalance),
+        Promise.all(
+          listed.map(async (s): Promise<SymbolOpenOrdersWire> => {
+            if (!privateReads) return { symbol: s, status: 'ok', orders: [] };
+            try {
+              return { symbol: s, status: 'ok', orders: (await deps.exchange.getOpenOrders(s)).map(orderReportToWire) };
+            } catch (err) {
+              return { symbol: s, status: 'failed', error: (err as Error).name };
+            }
+          }),
+        ),
+      ]);
       const markFailures = quotes.flatMap((q) => {
         if (q.quote === null) return [{ symbol: q.symbol as string, reason: `quote_failed:${q.error}` }];
         const { anomaly } = markFromQuote(q.quote);
         return anomaly ? [{ symbol: q.symbol as string, reason: anomaly }] : [];
       });
-
-      const privateReads = input.hasCredentials;
-      let tryBalance: { free: Decimal; locked: Decimal };
-      if (privateReads) {
-        // A failed balance read fails the step (and is retried); it never falls back to a
-        // made-up balance in live mode (defect 8).
-        const balances = await deps.exchange.getBalances();
-        const row = balances.find((b) => b.asset.toUpperCase() === 'TRY');
-        tryBalance = { free: row?.free ?? ZERO, locked: row?.locked ?? ZERO };
-      } else {
-        // Paper mode: the configured dry-run balance, less what our simulated open buys hold.
-        const working = await listOrders(deps.pool, { modes: ['dry_run'], states: [...LIVE_STATES] });
-        const locked = working.filter((o) => o.side === 'buy').reduce((sum, o) => sum.add(o.price.mul(o.leftQty)), ZERO);
-        tryBalance = { free: Decimal.max(ZERO, config.dryRunTryBalance.sub(locked)), locked };
-      }
-
-      const openOrders: SymbolOpenOrdersWire[] = await Promise.all(
-        listed.map(async (s): Promise<SymbolOpenOrdersWire> => {
-          if (!privateReads) return { symbol: s, status: 'ok', orders: [] };
-          try {
-            return { symbol: s, status: 'ok', orders: (await deps.exchange.getOpenOrders(s)).map(orderReportToWire) };
-          } catch (err) {
-            return { symbol: s, status: 'failed', error: (err as Error).name };
-          }
-        }),
-      );
 
       return {
         pairsListed: all.length,
