@@ -143,8 +143,8 @@ async function variantWorld(stack: BenchStack, v: Variant) {
  * are cached; quotes, balance and open orders are independent) and fills (independent per symbol).
  */
 const UNAVOIDABLE_HTTP_LEVELS = 2;
-/** As implemented: market reads quotes ‖, then the balance, then open orders ‖; fills one symbol after another. */
-const implementedHttpLevels = (symbols: number): number => 3 + symbols;
+/** As implemented: market reads quotes, balance and open orders together; fills of every symbol together. */
+const implementedHttpLevels = (_symbols: number): number => UNAVOIDABLE_HTTP_LEVELS;
 
 async function benchVariant(stack: BenchStack, floors: Floors, v: Variant, cycles: number, warmup: number): Promise<CycleSample[]> {
   const world = await variantWorld(stack, v);
