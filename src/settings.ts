@@ -1,5 +1,6 @@
 // Process settings from the environment: where Temporal, Postgres and the exchange are.
 // Trading settings (gates, symbols, limits) are parsed by src/domain/config.ts.
+import { validateBaseUrl } from './exchange/btcturk/http.js';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './shared.js';
 
 export class SettingsError extends Error {
@@ -16,27 +17,13 @@ export interface InfraSettings {
   credentials: { apiKey: string; apiSecret: string } | null;
 }
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
-export function isLoopbackUrl(url: string): boolean {
-  try {
-    const host = new URL(url).hostname;
-    return LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
-  } catch {
-    return false;
-  }
-}
-
-/** An exchange URL must be https, or http on loopback (the simulator). */
+/** The exchange client's rule (https, or plain http to a loopback simulator), as a settings error. */
 export function validateExchangeBaseUrl(raw: string): string {
-  let url: URL;
+  if (!URL.canParse(raw)) throw new SettingsError(`BTCTURK_BASE_URL is not a URL: ${JSON.stringify(raw.slice(0, 80))}`);
   try {
-    url = new URL(raw);
+    validateBaseUrl(raw);
   } catch {
-    throw new SettingsError(`BTCTURK_BASE_URL is not a URL: ${JSON.stringify(raw.slice(0, 80))}`);
-  }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackUrl(raw))) {
-    throw new SettingsError('BTCTURK_BASE_URL must use https (plain http is allowed only on loopback)');
+    throw new SettingsError('BTCTURK_BASE_URL must use https (plain http is allowed only on loopback) and carry no credentials');
   }
   return raw.replace(/\/+$/, '');
 }

@@ -11,7 +11,7 @@
 import { activityInfo } from '@temporalio/activity';
 import { parseTradingConfig, toGateSettings } from '../domain/config.js';
 import { blockReason } from '../domain/gates.js';
-import { LIVE_STATES, planHaltCancels, TERMINAL_STATES, type OrderEvent, type SubmitAction, type CancelAction } from '../domain/lifecycle.js';
+import { eventForReport, LIVE_STATES, planHaltCancels, TERMINAL_STATES, type SubmitAction, type CancelAction } from '../domain/lifecycle.js';
 import { plannedActionFromWire, plannedActionToWire, type PlannedActionWire } from '../domain/wire.js';
 import { asExchangeOrderId, type OrderStatusReport } from '../domain/types.js';
 import {
@@ -33,13 +33,6 @@ import { GateClosedError } from './errors.js';
 /** How far back an ambiguous submit is searched for by its client order id. */
 const RESOLVE_LOOKBACK_MS = 15 * 60_000;
 
-const EVENT_FOR_REPORT: Record<OrderStatusReport['status'], OrderEvent> = {
-  open: 'seen_open',
-  partial: 'seen_partial',
-  filled: 'filled',
-  canceled: 'canceled',
-};
-
 export function executionActivities(deps: ActivityDeps) {
   /** Live writes need the worker's gates too: the starter's are not enough. */
   function assertWorkerAllowsLiveWrites(): void {
@@ -59,7 +52,7 @@ export function executionActivities(deps: ActivityDeps) {
       cause = `${cause};resolution_failed:${(err as Error).name}`;
     }
     if (found) {
-      await applyOrderEvent(deps.pool, a.clientOrderId, EVENT_FOR_REPORT[found.status], {
+      await applyOrderEvent(deps.pool, a.clientOrderId, eventForReport(found.status), {
         exchangeOrderId: found.exchangeOrderId, leftQty: found.leftQty, lastError: cause, nowMs,
       });
       return { outcome: 'submitted', clientOrderId: a.clientOrderId, detail: `resolved_by_client_id:${cause}` };
@@ -160,7 +153,7 @@ export function executionActivities(deps: ActivityDeps) {
           return { outcome: 'cancel_requested', clientOrderId: cid, detail: `unconfirmed:${(err as Error).name}` };
         }
         if (report.status === 'filled' || report.status === 'canceled') {
-          await applyOrderEvent(deps.pool, cid!, EVENT_FOR_REPORT[report.status], { leftQty: report.leftQty, nowMs });
+          await applyOrderEvent(deps.pool, cid!, eventForReport(report.status), { leftQty: report.leftQty, nowMs });
           return { outcome: 'already_closed', clientOrderId: cid, detail: `exchange_status:${report.status}` };
         }
         await applyOrderEvent(deps.pool, cid!, 'cancel_failed', { lastError: (err as Error).name, nowMs });

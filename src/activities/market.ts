@@ -3,6 +3,7 @@
 import { Decimal, ZERO } from '../domain/decimal.js';
 import { tradingConfigFromWire, balanceToWire, orderReportToWire, quoteToWire, rulesToWire } from '../domain/wire.js';
 import { markFromQuote } from '../domain/market.js';
+import { paperTryBalance } from '../domain/risk.js';
 import { LIVE_STATES } from '../domain/lifecycle.js';
 import { toPairSymbol, type ExchangeRules } from '../domain/types.js';
 import { listOrders } from '../store/orders.js';
@@ -28,10 +29,7 @@ export function marketActivities(deps: ActivityDeps) {
       const row = balances.find((b) => b.asset.toUpperCase() === 'TRY');
       return { free: row?.free ?? ZERO, locked: row?.locked ?? ZERO };
     }
-    // Paper mode: the configured dry-run balance, less what our simulated open buys hold.
-    const working = await listOrders(deps.pool, { modes: ['dry_run'], states: [...LIVE_STATES] });
-    const locked = working.filter((o) => o.side === 'buy').reduce((sum, o) => sum.add(o.price.mul(o.leftQty)), ZERO);
-    return { free: Decimal.max(ZERO, paperBalance.sub(locked)), locked };
+    return paperTryBalance(paperBalance, await listOrders(deps.pool, { modes: ['dry_run'], states: [...LIVE_STATES] }));
   }
 
   return {

@@ -2,7 +2,7 @@
 // The transition table is explicit (nautilus style): anything not listed is an IllegalTransitionError.
 import { Decimal } from './decimal.js';
 import { formatReason, IllegalTransitionError, type Detail } from './errors.js';
-import type { ClientOrderId, ExchangeOrderId, PairSymbol, Side } from './types.js';
+import type { ClientOrderId, ExchangeOrderId, OrderStatusReport, PairSymbol, Side } from './types.js';
 
 export type OrderState =
   | 'pending_submit' // row written before the exchange call
@@ -85,6 +85,20 @@ const TRANSITIONS: Readonly<Record<OrderState, Partial<Record<OrderEvent, OrderS
   canceled: { canceled: 'canceled' },
   rejected: { submit_rejected: 'rejected' },
 };
+
+/** The event a venue report of the order's status amounts to. */
+export function eventForReport(status: OrderStatusReport['status']): OrderEvent {
+  switch (status) {
+    case 'open':
+      return 'seen_open';
+    case 'partial':
+      return 'seen_partial';
+    case 'filled':
+      return 'filled';
+    case 'canceled':
+      return 'canceled';
+  }
+}
 
 export function canTransition(state: OrderState, event: OrderEvent): boolean {
   return TRANSITIONS[state][event] !== undefined;

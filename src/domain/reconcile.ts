@@ -4,7 +4,7 @@
 // is left untouched (defect 2).
 import { Decimal } from './decimal.js';
 import type { Detail } from './errors.js';
-import { canTransition, transition, TERMINAL_STATES, UNRESOLVED_STATES, type OrderEvent, type OrderState, type TrackedOrder } from './lifecycle.js';
+import { canTransition, eventForReport as eventFor, transition, TERMINAL_STATES, UNRESOLVED_STATES, type OrderEvent, type OrderState, type TrackedOrder } from './lifecycle.js';
 import type { ClientOrderId, ExchangeOrderId, OrderStatusReport, PairSymbol } from './types.js';
 
 export type SymbolOpenOrders =
@@ -59,19 +59,6 @@ export const DEFAULT_VISIBILITY_GRACE_MS = 30_000;
 
 export function lookupKey(o: Pick<TrackedOrder, 'exchangeOrderId' | 'clientOrderId'>): string | null {
   return o.exchangeOrderId ?? o.clientOrderId;
-}
-
-function eventFor(status: OrderStatusReport['status']): OrderEvent {
-  switch (status) {
-    case 'open':
-      return 'seen_open';
-    case 'partial':
-      return 'seen_partial';
-    case 'filled':
-      return 'filled';
-    case 'canceled':
-      return 'canceled';
-  }
 }
 
 export function reconcile(input: ReconcileInput): ReconcileDecision[] {

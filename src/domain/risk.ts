@@ -73,6 +73,14 @@ export function spendableTry(balance: { readonly free: Decimal; readonly locked:
   return Decimal.max(ZERO, unlockedBudget.sub(limits.tryCashTarget));
 }
 
+/** A dry run's paper TRY balance: the configured budget, less what our simulated open buys hold. */
+export function paperTryBalance(budget: Decimal, simulatedOrders: readonly TrackedOrder[]): { free: Decimal; locked: Decimal } {
+  const locked = simulatedOrders
+    .filter((o) => o.side === 'buy' && LIVE_STATES.has(o.state))
+    .reduce((sum, o) => sum.add(o.price.mul(o.leftQty)), ZERO);
+  return { free: Decimal.max(ZERO, budget.sub(locked)), locked };
+}
+
 /** Lowest sell price that covers the average cost, taker fee, slippage buffer and minimum profit. */
 export function minSellPrice(avgCost: Decimal, limits: RiskLimits): Decimal {
   const bps = limits.feeBpsTaker.add(limits.slippageBpsBuffer).add(limits.minProfitBps);

@@ -12,6 +12,7 @@ import {
   spendableTry,
   type RiskInput,
   type RiskLimits,
+  paperTryBalance,
 } from '../../../src/domain/risk.js';
 import { asClientOrderId, asExchangeOrderId, type Side } from '../../../src/domain/types.js';
 import { BTCTRY, D, ETHTRY, tracked } from './fixtures.js';
@@ -184,5 +185,22 @@ describe('risk: counting', () => {
     expect(r.counts).toEqual({ accepted: 1, rejected: 1, byReason: { accepted: 1, max_open_orders: 1 } });
     expect(countDecisions(r.decisions)).toEqual(r.counts);
     expect(r.decisions.map(formatRiskDecision)).toEqual(['risk:a:accepted', 'risk:b:max_open_orders']);
+  });
+});
+
+describe('paperTryBalance', () => {
+  it('locks what working simulated buys hold (price × left qty) and frees the rest of the budget', () => {
+    const orders = [
+      tracked({ cid: 'a', mode: 'dry_run', price: D(100), qty: D(2), leftQty: D('0.5') }), // holds 50
+      tracked({ cid: 'b', mode: 'dry_run', price: D(200), qty: D(1), state: 'filled', leftQty: D(0) }), // closed
+      tracked({ cid: 'c', mode: 'dry_run', side: 'sell', price: D(300), qty: D(1) }), // a sell locks base, not TRY
+    ];
+    const b = paperTryBalance(D(1000), orders);
+    expect([b.free.toFixed(), b.locked.toFixed()]).toEqual(['950', '50']);
+  });
+
+  it('never reports negative free cash', () => {
+    const b = paperTryBalance(D(10), [tracked({ mode: 'dry_run', price: D(100), qty: D(1) })]);
+    expect([b.free.toFixed(), b.locked.toFixed()]).toEqual(['0', '100']);
   });
 });
