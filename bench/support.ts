@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createDatabaseIfMissing, startLocalPostgres } from '../src/devenv/postgres.js';
+import { createMigratedDatabase, databaseUrl, startLocalPostgres } from '../src/devenv/postgres.js';
 import { freePort } from '../src/devenv/process.js';
 import { ensureTemporalCli, startTemporalDevServer } from '../src/devenv/temporal.js';
 import { Decimal } from '../src/domain/decimal.js';
 import { DEFAULT_PAIRS, type SimPairConfig } from '../src/simulator/pairs.js';
-import { createPool, type Pool } from '../src/store/db.js';
-import { migrate } from '../src/store/migrations.js';
+import type { Pool } from '../src/store/db.js';
 import { workflowsPath } from '../src/worker.js';
 
 export function report(figure: Record<string, unknown>): void {
@@ -98,19 +97,16 @@ export async function startBenchStack(): Promise<BenchStack> {
     stops.unshift(() => nativeConnection.close(), () => connection.close());
     const pools: Pool[] = [];
     stops.unshift(async () => Promise.all(pools.map((p) => p.end())));
-    const adminUrl = db.url.replace(/\/[^/]+$/, '/postgres');
+    const adminUrl = databaseUrl(db.url, 'postgres');
     return {
       address: server.address,
       client: new Client({ connection, namespace: 'default' }),
       nativeConnection,
       workflowBundle,
       database: async (name) => {
-        await createDatabaseIfMissing(adminUrl, name);
-        const url = adminUrl.replace(/\/postgres$/, `/${name}`);
-        const pool = createPool(url);
-        pools.push(pool);
-        await migrate(pool);
-        return { url, pool };
+        const db = await createMigratedDatabase(adminUrl, name);
+        pools.push(db.pool);
+        return db;
       },
       stop,
     };

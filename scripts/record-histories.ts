@@ -26,7 +26,8 @@ import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { runCycle, type CycleRun } from '../src/cli/cycles.js';
-import { createDatabaseIfMissing, startLocalPostgres } from '../src/devenv/postgres.js';
+import { createMigratedDatabase, databaseUrl, startLocalPostgres } from '../src/devenv/postgres.js';
+import { fillRestingBuys } from '../src/simulator/scenarios.js';
 import { freePort } from '../src/devenv/process.js';
 import { ensureTemporalCli, startTemporalDevServer } from '../src/devenv/temporal.js';
 import { Decimal } from '../src/domain/decimal.js';
@@ -34,9 +35,8 @@ import type { GateSettings } from '../src/domain/gates.js';
 import { createBtcturkExchange } from '../src/exchange/btcturk/client.js';
 import type { Exchange } from '../src/exchange/port.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/server.js';
-import { createPool, type Pool } from '../src/store/db.js';
+import type { Pool } from '../src/store/db.js';
 import { acquireLease } from '../src/store/leases.js';
-import { migrate } from '../src/store/migrations.js';
 import { setHalt } from '../src/store/runtime.js';
 import { CANCEL_OWN_ORDERS_WORKFLOW, haltSignal, progressQuery, type CancelOwnOrdersInput, type CancelOwnOrdersResult } from '../src/workflows/definitions.js';
 import type { CycleInput } from '../src/workflows/types.js';
@@ -77,9 +77,7 @@ async function fixture(
   opts: { workerEnv?: Record<string, string>; credentials?: boolean; gates?: GateSettings; dryRunRequested?: boolean } = {},
 ): Promise<Fixture> {
   const name = `btcbot_replay_${++dbCounter}`;
-  await createDatabaseIfMissing(stack.adminUrl, name);
-  const pool = createPool(stack.adminUrl.replace(/\/postgres$/, `/${name}`));
-  await migrate(pool);
+  const { pool } = await createMigratedDatabase(stack.adminUrl, name);
   const simulator = await startSimulator({ seed: 7 });
   const credentials = opts.credentials ?? true;
   const exchange = createBtcturkExchange({ baseUrl: simulator.url, ...(credentials ? { credentials: simulator.credentials } : {}) });
@@ -106,17 +104,6 @@ async function fixture(
       await pool.end();
     },
   };
-}
-
-/** Move each symbol's price 2 % below our resting buys, so the simulator fills them as maker. */
-function fillRestingBuys(sim: RunningSimulator): number {
-  const open = sim.engine.groundTruth().orders.filter((o) => o.status === 'Untouched' || o.status === 'Partial');
-  const symbols = new Set(open.map((o) => o.symbol));
-  for (const symbol of symbols) {
-    const lowest = open.filter((o) => o.symbol === symbol).reduce((m, o) => Decimal.min(m, new Decimal(o.price)), new Decimal(Infinity));
-    sim.engine.setMid(symbol, lowest.mul('0.98').toDecimalPlaces(0));
-  }
-  return symbols.size;
 }
 
 async function pollUntil<T>(what: string, fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
@@ -300,7 +287,7 @@ async function main(): Promise<void> {
       client: new Client({ connection, namespace: 'default', identity: 'btcbot-replay-recorder' }),
       nativeConnection,
       workflowBundle,
-      adminUrl: postgres.url.replace(/\/[^/]+$/, '/postgres'),
+      adminUrl: databaseUrl(postgres.url, 'postgres'),
     };
     mkdirSync(HISTORIES_DIR, { recursive: true });
     for (const [scenario, run] of Object.entries(SCENARIOS)) {

@@ -3,6 +3,8 @@
 import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { createPool, type Pool } from '../store/db.js';
+import { migrate } from '../store/migrations.js';
 import { DevEnvError, freePort, isExecutable, run, runOrThrow, which } from './process.js';
 
 export const LOCAL_DB_NAME = 'btcbot';
@@ -147,4 +149,24 @@ export async function createDatabaseIfMissing(adminUrl: string, name: string): P
 export async function ensurePostgres(opts: LocalPostgresOptions, env = process.env): Promise<RunningPostgres> {
   if (env.DATABASE_URL) return { url: env.DATABASE_URL, stop: async () => {} };
   return startLocalPostgres(opts);
+}
+
+/** The same cluster's URL for another database (`postgres` is the admin database). */
+export function databaseUrl(clusterUrl: string, name: string): string {
+  const url = new URL(clusterUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Create database `name` on the cluster of `adminUrl` if missing; a pool on it, migrated unless told not to. */
+export async function createMigratedDatabase(
+  adminUrl: string,
+  name: string,
+  { migrated = true }: { migrated?: boolean } = {},
+): Promise<{ url: string; pool: Pool }> {
+  await createDatabaseIfMissing(adminUrl, name);
+  const url = databaseUrl(adminUrl, name);
+  const pool = createPool(url);
+  if (migrated) await migrate(pool);
+  return { url, pool };
 }

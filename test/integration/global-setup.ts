@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
-import { startLocalPostgres } from '../../src/devenv/postgres.js';
+import { databaseUrl, startLocalPostgres } from '../../src/devenv/postgres.js';
 import { freePort } from '../../src/devenv/process.js';
 import { ensureTemporalCli, startTemporalDevServer } from '../../src/devenv/temporal.js';
 
@@ -24,7 +24,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   ]);
   project.provide('temporalAddress', server.address);
   project.provide('temporalCliPath', cli.path);
-  project.provide('postgresAdminUrl', postgres.url.replace(/\/[^/]+$/, '/postgres'));
+  project.provide('postgresAdminUrl', databaseUrl(postgres.url, 'postgres'));
   return async () => {
     await Promise.allSettled([server.stop(), postgres.stop()]);
     rmSync(dir, { recursive: true, force: true });

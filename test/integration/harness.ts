@@ -4,9 +4,8 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { createDatabaseIfMissing } from '../../src/devenv/postgres.js';
-import { createPool, type Pool } from '../../src/store/db.js';
-import { migrate } from '../../src/store/migrations.js';
+import { createMigratedDatabase } from '../../src/devenv/postgres.js';
+import type { Pool } from '../../src/store/db.js';
 import type { Worker } from '@temporalio/worker';
 import type { ActivityDeps } from '../../src/activities/index.js';
 import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
@@ -22,10 +21,7 @@ export async function createTestDatabase(
 ): Promise<{ pool: Pool; url: string; drop(): Promise<void> }> {
   const adminUrl = inject('postgresAdminUrl');
   const name = `btcbot_test_${randomBytes(4).toString('hex')}`;
-  await createDatabaseIfMissing(adminUrl, name);
-  const url = adminUrl.replace(/\/postgres$/, `/${name}`);
-  const pool = createPool(url);
-  if (migrated) await migrate(pool);
+  const { url, pool } = await createMigratedDatabase(adminUrl, name, { migrated });
   return {
     pool,
     url,

@@ -8,6 +8,7 @@ import type { GateSettings } from '../../src/domain/gates.js';
 import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
 import type { Exchange } from '../../src/exchange/port.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
+import { fillRestingBuys } from '../../src/simulator/scenarios.js';
 import { listCycleAudits } from '../../src/store/audit.js';
 import { listPositions } from '../../src/store/fills.js';
 import { acquireLease } from '../../src/store/leases.js';
@@ -75,15 +76,6 @@ async function liveFixture(workerEnv: Record<string, string> = ARMED_ENV): Promi
   return f;
 }
 
-/** Move each symbol's price 2 % below our resting buys, so the simulator fills them as maker. */
-async function fillRestingBuys(sim: RunningSimulator): Promise<void> {
-  const open = sim.engine.groundTruth().orders.filter((o) => o.status === 'Untouched' || o.status === 'Partial');
-  for (const symbol of new Set(open.map((o) => o.symbol))) {
-    const lowest = open.filter((o) => o.symbol === symbol).reduce((m, o) => Decimal.min(m, new Decimal(o.price)), new Decimal(Infinity));
-    sim.engine.setMid(symbol, lowest.mul('0.98').toDecimalPlaces(0));
-  }
-}
-
 describe('live-armed cycles against the simulator', () => {
   test('submit, fill, account and reconcile across cycles: positions equal the simulator truth, no duplicate or ghost order', async () => {
     const f = await liveFixture();
@@ -91,7 +83,7 @@ describe('live-armed cycles against the simulator', () => {
     const first = await f.cycle();
     expect(first.result).toMatchObject({ mode: 'live', outcome: 'ok', counts: { submitted: 2 } });
     for (let i = 0; i < 3; i++) {
-      await fillRestingBuys(f.simulator);
+      fillRestingBuys(f.simulator);
       const next = await f.cycle();
       expect(next.result?.outcome).toBe('ok');
     }
