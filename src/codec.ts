@@ -6,6 +6,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
+import { readSecret } from './secrets.js';
 
 const { Payload: PayloadProto } = proto.temporal.api.common.v1;
 const ENCODING = 'binary/encrypted';
@@ -60,9 +61,9 @@ export class EncryptionCodec implements PayloadCodec {
   }
 }
 
-/** The data converter for this process: encrypted when BTCBOT_PAYLOAD_KEY is set, else the default. */
+/** The data converter for this process: encrypted when BTCBOT_PAYLOAD_KEY (or its _FILE) is set, else the default. */
 export function dataConverterFromEnv(env: NodeJS.ProcessEnv = process.env): DataConverter | undefined {
-  const raw = env.BTCBOT_PAYLOAD_KEY?.trim();
+  const raw = readSecret(env, 'BTCBOT_PAYLOAD_KEY');
   if (!raw) return undefined;
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(raw)) throw new PayloadKeyError('BTCBOT_PAYLOAD_KEY must be base64');
   const keyId = env.BTCBOT_PAYLOAD_KEY_ID?.trim() || 'k1';

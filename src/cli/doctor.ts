@@ -7,13 +7,17 @@ import proto from '@temporalio/proto';
 import { ensurePostgres } from '../devenv/postgres.js';
 import { localDataDir } from '../devenv/stack.js';
 import { parseTradingConfig, toGateSettings, type TradingConfig } from '../domain/config.js';
+import { evaluateGates } from '../domain/gates.js';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
 import { loadInfraSettings, type InfraSettings } from '../settings.js';
+import { secretFileWarnings } from '../secrets.js';
 import { SEARCH_ATTRIBUTES } from '../shared.js';
 import { createPool } from '../store/db.js';
 import { MIGRATIONS } from '../store/migrations.js';
 import { getHalt } from '../store/runtime.js';
-import { connectClient, describeGates, loadControlSettings, projectRoot, redactUrl } from './context.js';
+import { temporalConnection, type TemporalConnection } from '../temporal-connection.js';
+import { redactUrl } from '../redaction.js';
+import { connectClient, describeGates, loadControlSettings, projectRoot } from './context.js';
 import { EXIT } from './errors.js';
 
 /** BTCTurk rejects signed requests whose timestamp is off by more than this. */
@@ -22,8 +26,15 @@ export const MAX_CLOCK_SKEW_MS = 5_000;
 export interface Check {
   name: string;
   ok: boolean;
+  /** Works, but the operator should act (shown as `warn`, not counted as a failure). */
+  warn?: boolean;
   detail: string;
 }
+
+/** Said once when the gates arm live trading: the key is what limits the damage of a leak. */
+export const LIVE_KEY_REMINDER =
+  'live trading is armed: the BTCTurk key should have the Trade, Total Funds and Account permissions only, ' +
+  "no withdrawal permission, and be restricted to this worker's IP address (README: The BTCTurk API key)";
 
 /** `sim-public-key-0001` → `sim-…0001`; short keys show nothing of themselves. */
 export function maskKey(key: string): string {
@@ -52,6 +63,12 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env): Promise<numb
   } catch (err) {
     problems.push(message(err));
   }
+  let temporalSecurity: TemporalConnection | null = null;
+  try {
+    temporalSecurity = temporalConnection(env.TEMPORAL_ADDRESS?.trim() || '127.0.0.1:7233', env);
+  } catch (err) {
+    problems.push(message(err));
+  }
   const configError = problems.length > 0;
   checks.push({
     name: 'config',
@@ -71,7 +88,7 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env): Promise<numb
 
   const [postgres, temporal] = await Promise.all([
     control ? checkPostgres(control, env) : Promise.resolve({ check: { name: 'postgres', ok: false, detail: 'skipped: configuration error' }, halt: null }),
-    control ? checkTemporal(control) : Promise.resolve([{ name: 'temporal', ok: false, detail: 'skipped: configuration error' }]),
+    control ? checkTemporal(control, env) : Promise.resolve([{ name: 'temporal', ok: false, detail: 'skipped: configuration error' }]),
   ]);
 
   if (trading) {
@@ -81,10 +98,19 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env): Promise<numb
     checks.push({ name: 'gates', ok: false, detail: 'skipped: configuration error' });
   }
   checks.push(postgres.check, ...temporal);
+  if (temporalSecurity) checks.push(securityCheck(temporalSecurity));
   checks.push(...(await checkExchange(env, infra)));
+  const unsafeFiles = secretFileWarnings(env);
+  checks.push(
+    unsafeFiles.length === 0
+      ? { name: 'secret files', ok: true, detail: 'no secret file or .env is readable by other users' }
+      : { name: 'secret files', ok: true, warn: true, detail: unsafeFiles.join('; ') },
+  );
 
   const width = Math.max(...checks.map((c) => c.name.length));
-  for (const c of checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}`);
+  for (const c of checks) console.log(`${c.ok ? (c.warn ? 'warn' : 'ok  ') : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}`);
+  const decision = trading ? evaluateGates(toGateSettings(trading), false) : null;
+  if (decision?.outcome === 'run' && decision.mode === 'live') console.log(`note: ${LIVE_KEY_REMINDER}`);
   const failed = checks.filter((c) => !c.ok).map((c) => c.name);
   if (configError) {
     console.log('configuration error: fix the variable(s) named above');
@@ -126,11 +152,23 @@ async function checkPostgres(
   }
 }
 
-async function checkTemporal(infra: InfraSettings): Promise<Check[]> {
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/;
+
+function securityCheck(t: TemporalConnection): Check {
+  if (t.plaintext && !LOOPBACK.test(t.options.address)) {
+    return {
+      name: 'temporal security', ok: true, warn: true,
+      detail: `${t.security}: gRPC in cleartext to ${t.options.address}; outside a private network set TEMPORAL_TLS_* (mTLS) or TEMPORAL_API_KEY`,
+    };
+  }
+  return { name: 'temporal security', ok: true, detail: t.security };
+}
+
+async function checkTemporal(infra: InfraSettings, env: NodeJS.ProcessEnv): Promise<Check[]> {
   const where = `${infra.temporalAddress} namespace ${infra.temporalNamespace}`;
   let temporal: Awaited<ReturnType<typeof connectClient>>;
   try {
-    temporal = await connectClient(infra, { connectTimeout: '3s' });
+    temporal = await connectClient(infra, { connectTimeout: '3s', env });
   } catch (err) {
     return [
       { name: 'temporal', ok: false, detail: message(err) },

@@ -7,8 +7,9 @@ import { createBtcturkExchange } from '../exchange/btcturk/client.js';
 import { createLogger } from '../observability/logger.js';
 import { installRuntime, metricsAddressFromEnv } from '../observability/runtime.js';
 import { loadInfraSettings, SettingsError } from '../settings.js';
+import { temporalConnection } from '../temporal-connection.js';
 import { createCycleWorker } from '../worker.js';
-import { log, openDatabase } from './context.js';
+import { log, openDatabase, warnAboutSecretFiles } from './context.js';
 
 export async function runWorker(): Promise<number> {
   const infra = loadInfraSettings();
@@ -17,7 +18,9 @@ export async function runWorker(): Promise<number> {
       'BTCTURK_BASE_URL is required for a worker (the simulator: `btcbot simulator`; the exchange: https://api.btcturk.com)',
     );
   }
+  const temporal = temporalConnection(infra.temporalAddress);
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
+  for (const warning of warnAboutSecretFiles()) logger.warn({ event: 'secret_file_readable' }, warning);
   const metricsAddress = metricsAddressFromEnv(process.env, null);
   installRuntime({ logger, sdkLevel: process.env.BTCBOT_SDK_LOG_LEVEL, metricsAddress });
 
@@ -26,13 +29,16 @@ export async function runWorker(): Promise<number> {
     baseUrl: infra.exchangeBaseUrl,
     ...(infra.credentials ? { credentials: infra.credentials } : {}),
   });
-  const connection = await NativeConnection.connect({ address: infra.temporalAddress });
+  const connection = await NativeConnection.connect(temporal.options);
   try {
     const worker = await createCycleWorker({
       connection, namespace: infra.temporalNamespace, taskQueue: infra.taskQueue, dataConverter: dataConverterFromEnv(),
       deps: { pool, exchange, env: process.env, hasCredentials: infra.credentials !== null, logger },
     });
-    const ready = { task_queue: infra.taskQueue, temporal: infra.temporalAddress, exchange: infra.exchangeBaseUrl, metrics: metricsAddress };
+    const ready = {
+      task_queue: infra.taskQueue, temporal: infra.temporalAddress, temporal_security: temporal.security,
+      exchange: infra.exchangeBaseUrl, metrics: metricsAddress,
+    };
     logger.info({ event: 'worker_ready', ...ready }, 'worker ready');
     log(`worker ready: task queue ${infra.taskQueue} on ${infra.temporalAddress}, exchange ${infra.exchangeBaseUrl}` +
       (metricsAddress ? `, metrics http://${metricsAddress}/metrics` : ''));

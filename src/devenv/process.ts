@@ -1,6 +1,9 @@
 // Small process and network helpers for starting local services (Temporal dev server, Postgres).
-import { spawn, type SpawnOptions } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+// A spawned server or tool never inherits our secrets: it gets a scrubbed environment, only what
+// it needs to run (the postmaster and the dev server live on; their /proc/<pid>/environ is
+// readable by whatever runs as their user).
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { accessSync, chmodSync, constants, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
 import { delimiter, join } from 'node:path';
 
@@ -14,10 +17,34 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Run a command to completion, capturing output. Never uses a shell. */
+/** What every child may see: how to find programs, who it runs as, language and time zone. */
+const BASE_ENV = /^(PATH|HOME|USER|LOGNAME|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TMPDIR)$/;
+/** What a tool that downloads needs on top (proxies, CA bundles): for pip and go install only. */
+export const NETWORK_ENV = /^((https?|no|all)_proxy|(HTTPS?|NO|ALL)_PROXY|SSL_CERT_(FILE|DIR))$/;
+
+/** Our environment minus everything not on the allow-list: no BTCTURK_*, no payload or API keys. */
+export function scrubbedEnv(allow: readonly RegExp[] = [], env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => BASE_ENV.test(k) || allow.some((re) => re.test(k))));
+}
+
+/**
+ * Start a long-lived server: scrubbed environment, and umask 077 so that whatever it creates
+ * (a SQLite file holding cycle histories, logs) is its owner's alone. spawn() forks synchronously,
+ * so the umask is ours again before anything else runs.
+ */
+export function spawnServer(cmd: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  const previous = process.umask(0o077);
+  try {
+    return spawn(cmd, args, { env: scrubbedEnv(), ...options });
+  } finally {
+    process.umask(previous);
+  }
+}
+
+/** Run a command to completion, capturing output, with a scrubbed environment unless told otherwise. Never uses a shell. */
 export function run(cmd: string, args: readonly string[], options: SpawnOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: scrubbedEnv(), ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -33,6 +60,22 @@ export async function runOrThrow(cmd: string, args: readonly string[], options: 
     throw new DevEnvError(`${cmd} ${args.join(' ')} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(-800)}`);
   }
   return r.stdout;
+}
+
+/**
+ * A directory only its owner reads: 0700, or 0711 when another user (the cluster's `postgres`,
+ * when we are root) must pass through it. Files already in it lose group and other access: older
+ * versions left them 0644 (the dev server's dev.db holds every cycle's history).
+ */
+export function makePrivateDir(dir: string, { passThrough = false }: { passThrough?: boolean } = {}): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, passThrough ? 0o711 : 0o700);
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const st = lstatSync(path);
+    if (st.isFile() && (st.mode & 0o077) !== 0) chmodSync(path, st.mode & 0o700);
+  }
+  return dir;
 }
 
 export function isExecutable(path: string): boolean {

@@ -21,7 +21,7 @@ export async function createTestDatabase(
 ): Promise<{ pool: Pool; url: string; drop(): Promise<void> }> {
   const adminUrl = inject('postgresAdminUrl');
   const name = `btcbot_test_${randomBytes(4).toString('hex')}`;
-  const { url, pool } = await createMigratedDatabase(adminUrl, name, { migrated });
+  const { url, pool } = await createMigratedDatabase({ adminUrl, url: inject('postgresUrl') }, name, { migrated });
   return {
     pool,
     url,
