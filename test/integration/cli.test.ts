@@ -1,5 +1,5 @@
 // The `btcbot` command as a user runs it: real processes, exit codes, printed output.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
@@ -110,13 +110,16 @@ describe('btcbot worker', () => {
 describe('btcbot up --once', () => {
   test('on an empty data dir starts Temporal and Postgres, runs a dry-run cycle, prints the UI URL and exits 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'btcbot-up-'));
-    chmodSync(dataDir, 0o755); // as root, the Postgres cluster runs as the postgres user
+    chmodSync(dataDir, 0o711); // as root, the Postgres cluster runs as the postgres user: it passes through
     const [temporalPort, uiPort] = [await freePort(), await freePort()];
+    // The operator's shell holds the secrets: the servers `up` leaves running must not.
+    const secrets = { BTCTURK_API_KEY: 'canary-up-key-1234', BTCTURK_API_SECRET: 'Y2FuYXJ5LXVwLXNlY3JldA==', BTCBOT_PAYLOAD_KEY: Buffer.alloc(32, 3).toString('base64') };
     const env = {
       BTCBOT_DATA_DIR: dataDir,
       BTCBOT_TEMPORAL_PORT: String(temporalPort),
       BTCBOT_UI_PORT: String(uiPort),
       TEMPORAL_CLI_PATH: inject('temporalCliPath'),
+      ...secrets,
     };
     try {
       const { code, stdout, stderr } = await btcbot(['up', '--once'], env).exited;
@@ -125,6 +128,18 @@ describe('btcbot up --once', () => {
       expect(stdout).toMatch(/mode\s+dry_run/);
       expect(stdout).toContain(`Temporal UI: http://127.0.0.1:${uiPort}`);
       expect(stdout).toContain('cycle_audit row written');
+      // Nobody else reads what it left: private directories and files, servers without our secrets.
+      const mode = (p: string) => statSync(join(dataDir, p)).mode & 0o777;
+      expect([mode('.'), mode('postgres'), mode('temporal'), mode('temporal/dev.db'), mode('postgres/pgpass')]).toEqual(
+        [process.getuid?.() === 0 ? 0o711 : 0o700, process.getuid?.() === 0 ? 0o711 : 0o700, 0o700, 0o600, 0o600],
+      );
+      const postmaster = Number(readFileSync(join(dataDir, 'postgres/pgdata/postmaster.pid'), 'utf8').split('\n')[0]);
+      const devServer = (JSON.parse(readFileSync(join(dataDir, 'temporal/server.json'), 'utf8')) as { pid: number }).pid;
+      for (const pid of [postmaster, devServer]) {
+        const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+        expect(environ).toContain('PATH=');
+        for (const [name, value] of Object.entries(secrets)) expect(environ.includes(value) || environ.includes(`${name}=`), `${pid} ${name}`).toBe(false);
+      }
       // The services outlive --once so the run can be inspected; `down` stops them.
       const down = await btcbot(['down'], env).exited;
       expect(down.code).toBe(0);

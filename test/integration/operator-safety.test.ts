@@ -1,0 +1,87 @@
+// What an operator types and reads: `halt --reason` refuses control characters, `status` never
+// prints stored control characters raw, and secrets given as files (Docker secrets) work, with a
+// warning when other users can read them.
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
+import { clearHalt, getHalt, setHalt } from '../../src/store/runtime.js';
+import { btcbot } from './cli-harness.js';
+import { createTestDatabase } from './harness.js';
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let simulator: RunningSimulator;
+const dir = mkdtempSync(join(tmpdir(), 'btcbot-ops-sec-'));
+
+beforeAll(async () => {
+  [db, simulator] = await Promise.all([createTestDatabase(), startSimulator()]);
+});
+afterAll(async () => {
+  await simulator?.close();
+  await db?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const env = () => ({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: inject('temporalAddress') });
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/;
+
+describe('halt --reason and status', () => {
+  test('a --reason with control characters is refused with exit 2, and nothing is halted', async () => {
+    const reasons = ['ok\u001b[2K\rhalt: not halted', 'two\nlines', 'rtl \u202eevil'];
+    const exits = await Promise.all(reasons.map((reason) => btcbot(['halt', '--reason', reason], env()).exited));
+    for (const [i, { code, stderr }] of exits.entries()) {
+      expect(code, JSON.stringify(reasons[i])).toBe(2);
+      expect(stderr).toContain('--reason must not contain control characters');
+    }
+    expect(await getHalt(db.pool)).toBeNull();
+  });
+
+  test('status shows a stored reason with control characters escaped, in text and in JSON', async () => {
+    const reason = 'drift\u001b[2J\u001b[Hhalt: not halted\u009b31m';
+    await setHalt(db.pool, { reason, haltedAt: new Date().toISOString(), by: 'old\rversion' });
+    try {
+      const text = await btcbot(['status'], env()).exited;
+      expect(text.code).toBe(0);
+      expect(RAW_CONTROL.test(text.stdout)).toBe(false);
+      expect(text.stdout).toContain('by old\\u000dversion: drift\\u001b[2J\\u001b[Hhalt: not halted\\u009b31m');
+      const json = await btcbot(['status', '--json'], env()).exited;
+      expect(RAW_CONTROL.test(json.stdout)).toBe(false);
+      expect((JSON.parse(json.stdout) as { halt: { reason: string } }).halt.reason).toBe(reason); // the same value, escaped
+    } finally {
+      await clearHalt(db.pool);
+    }
+  });
+});
+
+describe('secrets from files', () => {
+  const file = (name: string, text: string, mode: number): string => {
+    const path = join(dir, name);
+    writeFileSync(path, `${text}\n`);
+    chmodSync(path, mode);
+    return path;
+  };
+
+  test('doctor reads the key and secret from *_FILE, signs with them, and warns that the secret file is readable by others', async () => {
+    const keyFile = file('api_key', simulator.credentials.apiKey, 0o600);
+    const secretFile = file('api_secret', simulator.credentials.apiSecret, 0o644);
+    const { stdout } = await btcbot(['doctor'], {
+      ...env(), BTCTURK_BASE_URL: simulator.url, BTCTURK_API_KEY_FILE: keyFile, BTCTURK_API_SECRET_FILE: secretFile,
+    }).exited;
+    expect(stdout).toMatch(/ok\s+credentials\s+key sim-…0001: balances readable/);
+    expect(stdout).toContain(`warn  secret files`);
+    expect(stdout).toContain(`BTCTURK_API_SECRET_FILE=${secretFile} is readable by other users (mode 0644): chmod 600 ${secretFile}`);
+    expect(stdout).not.toContain(simulator.credentials.apiSecret);
+  });
+
+  test('a worker given both BTCTURK_API_SECRET and BTCTURK_API_SECRET_FILE refuses to start, naming both', async () => {
+    const secretFile = file('api_secret_2', simulator.credentials.apiSecret, 0o600);
+    const { code, stderr } = await btcbot(['worker'], {
+      ...env(), BTCTURK_BASE_URL: simulator.url, BTCTURK_API_KEY: simulator.credentials.apiKey,
+      BTCTURK_API_SECRET: simulator.credentials.apiSecret, BTCTURK_API_SECRET_FILE: secretFile,
+    }).exited;
+    expect(code).toBe(2);
+    expect(stderr).toContain('BTCTURK_API_SECRET and BTCTURK_API_SECRET_FILE are both set: set only one');
+    expect(stderr).not.toContain(simulator.credentials.apiSecret);
+  });
+});
