@@ -65,7 +65,7 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env): Promise<numb
   }
   let temporalSecurity: TemporalConnection | null = null;
   try {
-    temporalSecurity = temporalConnection(env.TEMPORAL_ADDRESS?.trim() || '127.0.0.1:7233', env);
+    temporalSecurity = temporalConnection((infra ?? loadControlSettings(env)).temporalAddress, env);
   } catch (err) {
     problems.push(message(err));
   }

@@ -2,7 +2,7 @@
 // (node:tls, ALPN h2, client certificates required) stands in front of its plaintext port. A real
 // `btcbot worker` and a real `btcbot stage4-run` reach Temporal only through it, with the
 // certificates this test makes; a client without a certificate does not get in.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as connectTcp, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
 import { listCycleAudits } from '../../src/store/audit.js';
 import { temporalConnection } from '../../src/temporal-connection.js';
-import { makeTestPki, type TestPki } from '../support/certs.js';
+import { makeTestPki, writePem, type TestPki } from '../support/certs.js';
 import { btcbot, type Proc } from './cli-harness.js';
 import { createTestDatabase, uniqueId } from './harness.js';
 
@@ -56,12 +56,7 @@ async function startTlsProxy(upstream: string, pki: TestPki): Promise<TlsProxy> 
 
 const pki = makeTestPki();
 const dir = mkdtempSync(join(tmpdir(), 'btcbot-tls-'));
-const pem = (name: string, text: string): string => {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  chmodSync(path, 0o600);
-  return path;
-};
+const pem = (name: string, text: string): string => writePem(dir, name, text);
 const files = {
   TEMPORAL_TLS_CERT: pem('client.crt', pki.client.cert),
   TEMPORAL_TLS_KEY: pem('client.key', pki.client.key),

@@ -3,6 +3,8 @@
 // Just enough DER for a v3 certificate with ECDSA P-256 keys and the extensions TLS stacks check
 // (rustls in the worker's native core is strict: v3, SAN, CA basic constraints, key usage).
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 function length(n: number): Buffer {
   if (n < 0x80) return Buffer.from([n]);
@@ -116,4 +118,12 @@ export function makeTestPki(): TestPki {
     client: strip(issue('btcbot-worker', ca.signer, { ca: false, usage: CLIENT_AUTH })),
     strangerClient: strip(issue('intruder', otherCa.signer, { ca: false, usage: CLIENT_AUTH })),
   };
+}
+
+/** Write `text` to `dir/name`, mode 0600 (as key material should be); returns the path. */
+export function writePem(dir: string, name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  chmodSync(path, 0o600);
+  return path;
 }

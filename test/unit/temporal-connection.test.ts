@@ -1,19 +1,14 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { temporalConnection } from '../../src/temporal-connection.js';
-import { makeTestPki } from '../support/certs.js';
+import { makeTestPki, writePem } from '../support/certs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'btcbot-tls-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const pki = makeTestPki();
-const file = (name: string, text: string): string => {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  chmodSync(path, 0o600);
-  return path;
-};
+const file = (name: string, text: string): string => writePem(dir, name, text);
 const paths = {
   TEMPORAL_TLS_CERT: file('client.crt', pki.client.cert),
   TEMPORAL_TLS_KEY: file('client.key', pki.client.key),
