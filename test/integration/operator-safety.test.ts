@@ -62,12 +62,15 @@ describe('secrets from files', () => {
     return path;
   };
 
-  test('doctor reads the key and secret from *_FILE, signs with them, and warns that the secret file is readable by others', async () => {
+  test('doctor reads the key and secret from *_FILE, signs with them, warns that the secret file is readable by others, and (armed) reminds once what the key should allow', async () => {
     const keyFile = file('api_key', simulator.credentials.apiKey, 0o600);
     const secretFile = file('api_secret', simulator.credentials.apiSecret, 0o644);
     const { stdout } = await btcbot(['doctor'], {
       ...env(), BTCTURK_BASE_URL: simulator.url, BTCTURK_API_KEY_FILE: keyFile, BTCTURK_API_SECRET_FILE: secretFile,
+      KILL_SWITCH: 'false', DRY_RUN: 'false', LIVE_TRADING: 'true', LIVE_TRADING_ACK: 'I_UNDERSTAND',
     }).exited;
+    expect(stdout.split('\n').filter((l) => l.startsWith('note: live trading is armed'))).toHaveLength(1);
+    expect(stdout).toContain('no withdrawal permission');
     expect(stdout).toMatch(/ok\s+credentials\s+key sim-…0001: balances readable/);
     expect(stdout).toContain(`warn  secret files`);
     expect(stdout).toContain(`BTCTURK_API_SECRET_FILE=${secretFile} is readable by other users (mode 0644): chmod 600 ${secretFile}`);
