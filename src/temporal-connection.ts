@@ -28,8 +28,6 @@ export interface TemporalConnection {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export const TEMPORAL_TLS_VARIABLES = ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CA', 'TEMPORAL_TLS_SERVER_NAME'] as const;
-
 const set = (env: Env, name: string): string | null => env[name]?.trim() || null;
 
 function pemFile(env: Env, name: string, kind: 'certificate' | 'private key'): Buffer | null {
