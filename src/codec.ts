@@ -2,7 +2,10 @@
 // results, signals, queries and memos are stored encrypted with AES-256-GCM. Search attributes,
 // workflow ids and failure messages are not payloads and stay readable; they never carry secrets.
 // Every worker and client of the namespace must use the same key; the UI shows ciphertext unless
-// given a codec endpoint.
+// given a codec endpoint. With a key, decoding refuses anything not encrypted with it: a workflow
+// started, signalled or scheduling activities without the key (another workflow on the namespace
+// calling btcbot's executeAction, `temporal workflow start` from anyone who can reach the server)
+// never reaches btcbot's code. The key is what proves a payload came from one of ours.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
@@ -44,7 +47,12 @@ export class EncryptionCodec implements PayloadCodec {
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((p) => {
       const encoding = p.metadata?.encoding ? Buffer.from(p.metadata.encoding).toString() : '';
-      if (encoding !== ENCODING) return p;
+      if (encoding !== ENCODING) {
+        throw new PayloadDecryptError(
+          `payload is not encrypted (encoding ${JSON.stringify(encoding.slice(0, 40))}): with BTCBOT_PAYLOAD_KEY set only payloads ` +
+            'encrypted with that key are accepted (sent by a client or workflow without the key)',
+        );
+      }
       const keyId = Buffer.from(p.metadata?.['encryption-key-id'] ?? []).toString();
       if (keyId !== this.keyId) throw new PayloadDecryptError(`payload encrypted with key id ${JSON.stringify(keyId)}, not ${JSON.stringify(this.keyId)}`);
       const data = Buffer.from(p.data ?? []);
