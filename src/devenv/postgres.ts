@@ -240,6 +240,8 @@ export async function stopLocalPostgres(dataDir: string): Promise<boolean> {
 
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
+  // A connection cut mid-query rejects that query; without a listener it would also crash the process.
+  client.on('error', () => {});
   await client.connect();
   try {
     return await fn(client);
@@ -279,34 +281,66 @@ async function provision(adminUrl: string, appPassword: string): Promise<void> {
 
 /**
  * Create database `name` if missing. With `owner`, that role owns it, its `public` schema and
- * everything already in there (a database made by an older version), and nobody else may connect.
+ * everything in there (a database made by an older version too), and nobody else may connect.
  */
 export async function createDatabaseIfMissing(adminUrl: string, name: string, owner?: string): Promise<void> {
-  const handOverNeeded = await withClient(adminUrl, async (c) => {
-    const r = await c.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [name]);
-    if (r.rowCount !== 0) return r.rows[0]!.owner !== (owner ?? r.rows[0]!.owner);
+  await withClient(adminUrl, async (c) => {
+    const r = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (r.rowCount !== 0) return;
     await c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}${owner ? ` OWNER ${pg.escapeIdentifier(owner)}` : ''}`).catch((err: unknown) => {
       if (!raced(err)) throw err;
     });
-    return true;
   });
-  if (handOverNeeded && owner) await handOver(databaseUrl(adminUrl, name), name, owner);
+  if (owner) await handOver(databaseUrl(adminUrl, name), owner);
 }
 
-async function handOver(adminDbUrl: string, name: string, owner: string): Promise<void> {
+/**
+ * What in the connected database is not yet `owner`'s: the database, the public schema, and each
+ * object in that schema that has an owner of its own (a table's indexes and sequences follow it).
+ * Empty means the hand-over is complete; this list, never the database's owner alone, decides it.
+ */
+const NOT_OWNED = `
+  WITH r AS (SELECT oid FROM pg_roles WHERE rolname = $1)
+  SELECT 'DATABASE' AS kind, quote_ident(datname) AS object FROM pg_database, r WHERE datname = current_database() AND datdba <> r.oid
+  UNION ALL
+  SELECT 'SCHEMA', 'public' FROM pg_namespace, r WHERE nspname = 'public' AND nspowner <> r.oid
+  UNION ALL
+  SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
+         'public.' || quote_ident(c.relname)
+    FROM pg_class c, r
+   WHERE c.relnamespace = 'public'::regnamespace AND c.relowner <> r.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+  UNION ALL
+  SELECT 'ROUTINE', 'public.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')' FROM pg_proc p, r WHERE p.pronamespace = 'public'::regnamespace AND p.proowner <> r.oid
+  UNION ALL
+  SELECT 'TYPE', 'public.' || quote_ident(t.typname) FROM pg_type t, r
+   WHERE t.typnamespace = 'public'::regnamespace AND t.typowner <> r.oid AND t.typtype IN ('e', 'd', 'r')`;
+
+/**
+ * Give `owner` the database of `adminDbUrl` and everything in its public schema, and close it to
+ * everyone else. One transaction: an interrupted hand-over (Ctrl-C, a crash, a dropped
+ * connection) leaves everything as it was, and the next start does all of it again.
+ */
+async function handOver(adminDbUrl: string, owner: string): Promise<void> {
   const o = pg.escapeIdentifier(owner);
   await withClient(adminDbUrl, async (c) => {
-    await c.query(`ALTER DATABASE ${pg.escapeIdentifier(name)} OWNER TO ${o}`);
-    await c.query(`REVOKE ALL ON DATABASE ${pg.escapeIdentifier(name)} FROM PUBLIC`);
-    await c.query(`ALTER SCHEMA public OWNER TO ${o}`);
-    await c.query('REVOKE ALL ON SCHEMA public FROM PUBLIC');
-    // Tables, views and free-standing sequences; a table's own sequences follow it.
-    const objects = await c.query<{ name: string }>(
-      `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))`,
-    );
-    for (const { name: rel } of objects.rows) await c.query(`ALTER TABLE public.${pg.escapeIdentifier(rel)} OWNER TO ${o}`);
+    const pending = (await c.query<{ kind: string; object: string }>(NOT_OWNED, [owner])).rows;
+    if (pending.length === 0) return;
+    await c.query('BEGIN');
+    try {
+      const db = await c.query<{ name: string }>('SELECT quote_ident(current_database()) AS name');
+      await c.query(`ALTER DATABASE ${db.rows[0]!.name} OWNER TO ${o}`);
+      await c.query(`REVOKE ALL ON DATABASE ${db.rows[0]!.name} FROM PUBLIC`);
+      await c.query(`ALTER SCHEMA public OWNER TO ${o}`);
+      await c.query('REVOKE ALL ON SCHEMA public FROM PUBLIC');
+      for (const { kind, object } of pending) {
+        if (kind !== 'DATABASE' && kind !== 'SCHEMA') await c.query(`ALTER ${kind} ${object} OWNER TO ${o}`);
+      }
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
   });
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { findPostgresBin, LOCAL_APP_ROLE, LOCAL_ADMIN_ROLE, PASSWORD_FILE, startLocalPostgres, type RunningPostgres } from '../../src/devenv/postgres.js';
-import { freePort } from '../../src/devenv/process.js';
+import { freePort, waitUntil } from '../../src/devenv/process.js';
 import { createPool } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrations.js';
 
@@ -123,34 +123,45 @@ describe('the local cluster', () => {
   });
 });
 
+/** A cluster exactly as the old code made it: initdb --auth=trust, pg_ctl started with the whole environment, migrated, one row. */
+async function legacyCluster(name: string) {
+  const bin = findPostgresBin()!;
+  const dataDir = join(dir, name);
+  const pgData = join(dataDir, 'pgdata');
+  mkdirSync(pgData, { recursive: true });
+  chmodSync(dataDir, 0o755);
+  const owner = asRoot ? readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'))!.split(':') : null;
+  if (owner) chownSync(pgData, Number(owner[2]), Number(owner[3]));
+  chmodSync(pgData, 0o700);
+  const asOwner = (cmd: string, args: string[]) => (asRoot ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args]) : spawnSync(cmd, args));
+  expect(asOwner(join(bin, 'initdb'), ['-D', pgData, '-U', 'btcbot', '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync']).status).toBe(0);
+  const port = await freePort();
+  writeFileSync(join(dataDir, 'btcbot-cluster.json'), JSON.stringify({ port }));
+  const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${pgData} -c fsync=off`;
+  expect(asOwner(join(bin, 'pg_ctl'), ['-D', pgData, '-l', join(pgData, 'server.log'), '-o', opts, '-w', 'start']).status).toBe(0);
+  const url = `postgres://btcbot@127.0.0.1:${port}`;
+  const admin = new pg.Client({ connectionString: `${url}/postgres` });
+  await admin.connect();
+  await admin.query('CREATE DATABASE btcbot');
+  await admin.end();
+  const oldPool = createPool(`${url}/btcbot`, 1);
+  await migrate(oldPool);
+  await oldPool.query(`INSERT INTO runtime_state (key, value) VALUES ('canary', '{"kept": true}')`);
+  await oldPool.end();
+  return {
+    dataDir, pgData, port, url, oldPid: postmasterPid(pgData),
+    stop: () => asOwner(join(bin, 'pg_ctl'), ['-D', pgData, '-m', 'immediate', '-w', 'stop']),
+  };
+}
+
+const stateOf = (dataDir: string): { auth?: string } => JSON.parse(readFileSync(join(dataDir, 'btcbot-cluster.json'), 'utf8'));
+
 describe('a cluster made by an older version (trust authentication)', () => {
   test('is secured in place on first use: passwords required, data kept and owned by the app role, secrets gone from the server', async () => {
-    const bin = findPostgresBin()!;
-    const dataDir = join(dir, 'legacy');
-    const pgData = join(dataDir, 'pgdata');
-    mkdirSync(pgData, { recursive: true });
-    chmodSync(dataDir, 0o755);
-    const owner = asRoot ? readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'))!.split(':') : null;
-    if (owner) chownSync(pgData, Number(owner[2]), Number(owner[3]));
-    chmodSync(pgData, 0o700);
-    const asOwner = (cmd: string, args: string[]) => (asRoot ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args]) : spawnSync(cmd, args));
-    // Exactly what the old code did: initdb --auth=trust, pg_ctl started with the whole environment.
-    expect(asOwner(join(bin, 'initdb'), ['-D', pgData, '-U', 'btcbot', '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync']).status).toBe(0);
-    const legacyPort = await freePort();
-    writeFileSync(join(dataDir, 'btcbot-cluster.json'), JSON.stringify({ port: legacyPort }));
-    const opts = `-p ${legacyPort} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${pgData} -c fsync=off`;
-    expect(asOwner(join(bin, 'pg_ctl'), ['-D', pgData, '-l', join(pgData, 'server.log'), '-o', opts, '-w', 'start']).status).toBe(0);
-    const oldPid = postmasterPid(pgData);
+    const legacy = await legacyCluster('legacy');
+    const { dataDir, pgData, oldPid } = legacy;
+    const legacyPort = legacy.port;
     expect(environOf(oldPid)).toContain(`BTCTURK_API_SECRET=${CANARIES.BTCTURK_API_SECRET}`); // the old leak, reproduced
-    const legacyUrl = `postgres://btcbot@127.0.0.1:${legacyPort}`;
-    const admin = new pg.Client({ connectionString: `${legacyUrl}/postgres` });
-    await admin.connect();
-    await admin.query('CREATE DATABASE btcbot');
-    await admin.end();
-    const oldPool = createPool(`${legacyUrl}/btcbot`, 1);
-    await migrate(oldPool);
-    await oldPool.query(`INSERT INTO runtime_state (key, value) VALUES ('canary', '{"kept": true}')`);
-    await oldPool.end();
 
     const lines: string[] = [];
     const secured = await startLocalPostgres({ dataDir, log: (l) => lines.push(l) });
@@ -159,6 +170,7 @@ describe('a cluster made by an older version (trust authentication)', () => {
       expect(await authRequest(legacyPort, 'btcbot')).toBe(10);
       expect(await connectError({ host: '127.0.0.1', port: legacyPort, user: 'btcbot', password: 'guess', database: 'btcbot' })).toBe('28P01');
       expect(mode(join(dataDir, PASSWORD_FILE))).toBe(0o600);
+      expect(stateOf(dataDir).auth).toBe('scram-sha-256');
 
       const pool = createPool(secured.url, 1);
       try {
@@ -174,7 +186,49 @@ describe('a cluster made by an older version (trust authentication)', () => {
       expect(newPid).not.toBe(oldPid); // restarted, so the old environment is gone
       for (const value of Object.values(CANARIES)) expect(environOf(newPid).some((e) => e.includes(value))).toBe(false);
     } finally {
-      asOwner(join(bin, 'pg_ctl'), ['-D', pgData, '-m', 'immediate', '-w', 'stop']);
+      legacy.stop();
+    }
+  });
+
+  test('securing it, interrupted half-way through the hand-over, changes nothing; the next start completes it and the app reads its tables', async () => {
+    const legacy = await legacyCluster('legacy-interrupted');
+    try {
+      // The interruption: a lock on one table holds the hand-over there; then its connection is cut.
+      const locker = new pg.Client({ connectionString: `${legacy.url}/btcbot` });
+      await locker.connect();
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE public.runtime_state IN ACCESS EXCLUSIVE MODE');
+      const first = startLocalPostgres({ dataDir: legacy.dataDir, log: () => {} }).then(() => 'finished', (e: Error) => `failed: ${e.message}`);
+      const watcher = new pg.Client({ connectionString: `${legacy.url}/postgres` });
+      await watcher.connect();
+      await waitUntil(async () => {
+        const r = await watcher.query(`SELECT pid FROM pg_stat_activity WHERE query LIKE 'ALTER TABLE public.%OWNER TO%' AND wait_event_type = 'Lock'`);
+        if (r.rowCount === 0) return false;
+        await watcher.query('SELECT pg_terminate_backend($1)', [r.rows[0].pid]);
+        return true;
+      }, { timeoutMs: 30_000, intervalMs: 20, what: 'the hand-over blocked on the lock' });
+      expect(await first).toMatch(/^failed: terminating connection/);
+      await locker.query('ROLLBACK');
+      await locker.end();
+      // All or nothing: the database is still the old role's, and the cluster is not recorded as secured.
+      const owner = await watcher.query("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'btcbot'");
+      expect(owner.rows).toEqual([{ owner: 'btcbot' }]);
+      await watcher.end();
+      expect(stateOf(legacy.dataDir).auth).toBeUndefined();
+
+      // The operator runs btcbot again.
+      const secured = await startLocalPostgres({ dataDir: legacy.dataDir, log: () => {} });
+      expect(stateOf(legacy.dataDir).auth).toBe('scram-sha-256');
+      const pool = createPool(secured.url, 1);
+      try {
+        const owners = await pool.query("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'");
+        expect(owners.rows).toEqual([{ tableowner: LOCAL_APP_ROLE }]);
+        expect((await pool.query(`SELECT value FROM runtime_state WHERE key = 'canary'`)).rows).toEqual([{ value: { kept: true } }]);
+      } finally {
+        await pool.end();
+      }
+    } finally {
+      legacy.stop();
     }
   });
 });
