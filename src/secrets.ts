@@ -2,6 +2,7 @@
 // mounted): a file keeps the value out of `docker inspect` and out of every child's environment.
 // A file, or a `.env`, that other users can read is reported, never silently accepted.
 import { readFileSync, statSync } from 'node:fs';
+import { registerSecret } from './redaction.js';
 
 /** Every secret the project reads; each may come as X or as X_FILE, never both. */
 export const SECRET_VARIABLES = ['BTCTURK_API_KEY', 'BTCTURK_API_SECRET', 'BTCBOT_PAYLOAD_KEY', 'TEMPORAL_API_KEY'] as const;
@@ -18,14 +19,17 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 const set = (v: string | undefined): string | null => (v === undefined || v.trim() === '' ? null : v.trim());
 
-/** The value of X, or the contents of the file X_FILE names (trimmed); null when neither is set. */
+/**
+ * The value of X, or the contents of the file X_FILE names (trimmed); null when neither is set.
+ * Whatever is read is registered for redaction: no log line or error message shows it afterwards.
+ */
 export function readSecret(env: Env, name: SecretVariable): string | null {
   const direct = set(env[name]);
   const file = set(env[`${name}_FILE`]);
   if (direct !== null && file !== null) throw new SecretConfigError(`${name} and ${name}_FILE are both set: set only one`);
-  if (file === null) return direct;
-  const value = readTextFile(`${name}_FILE`, file).trim();
+  const value = file === null ? direct : readTextFile(`${name}_FILE`, file).trim();
   if (value === '') throw new SecretConfigError(`${name}_FILE=${file} is empty`);
+  if (value !== null) registerSecret(value);
   return value;
 }
 

@@ -36,6 +36,31 @@ describe('redaction', () => {
     expect(redact('Authorization: Bearer eyJhbGciOi.x.y')).toBe('Authorization: [redacted]');
   });
 
+  // Not registered: another process's environment dump, a secret before it was registered, a key of another service.
+  const VALUE = 'Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA';
+  it.each([
+    ['an environment dump line', `child failed; env: BTCTURK_API_SECRET=${VALUE}`],
+    ['a prefixed header', `request headers: x-api-secret: ${VALUE}`],
+    ['an OAuth-style field', `client_secret=${VALUE}&grant_type=x`],
+    ['JSON with a prefixed key', `{"btcturk_api_secret":"${VALUE}"}`],
+    ['a secret after the word, space separated', `invalid secret ${VALUE} supplied`],
+    ['the Temporal API key in an environment dump', `TEMPORAL_API_KEY=${VALUE}`],
+    ['a Basic authorization header', `Authorization: Basic ${VALUE}`],
+    ['an x-api-key header', `x-api-key: ${VALUE}`],
+    ['the payload key', `BTCBOT_PAYLOAD_KEY="${VALUE}"`],
+    ['a bearer token in prose', `sent Bearer ${VALUE} to the server`],
+  ])('removes an unregistered credential in %s', (_name, text) => {
+    const out = redact(text);
+    expect(out).not.toContain(VALUE);
+    expect(out).toContain('[redacted]');
+  });
+
+  it('keeps the rest of the line, and the name of the field, readable', () => {
+    expect(redact(`child failed; env: BTCTURK_API_SECRET=${VALUE} LOG_LEVEL=info`)).toBe('child failed; env: BTCTURK_API_SECRET=[redacted] LOG_LEVEL=info');
+    expect(redact(`Authorization: Basic ${VALUE}, next`)).toBe('Authorization: [redacted], next');
+    expect(redact(`invalid secret ${VALUE} supplied`)).toBe('invalid secret [redacted] supplied');
+  });
+
   it('leaves ordinary prose alone, even when it talks about secrets', () => {
     for (const prose of [
       'BTCTurk API secret must be valid base64 (standard alphabet, padded)',
@@ -45,6 +70,11 @@ describe('redaction', () => {
       'BTCTURK_API_KEY and BTCTURK_API_SECRET (or their *_FILE forms) must be set together',
       'GET /api/v1/users/balances: 401 Unauthorized - Invalid Signature',
       'order 31500000124 FAILED_MIN_TOTAL_AMOUNT at 2026-01-01T00:00:00.000Z',
+      'BTCTURK_API_SECRET_FILE=/run/secrets/btcturk_api_secret cannot be read (ENOENT)',
+      'TEMPORAL_TLS_KEY=/etc/temporal/client.key is not the key of TEMPORAL_TLS_CERT=/etc/temporal/client.pem',
+      'the secret key 31500000124123456789 is a trade id here (digits only)',
+      'the API key has no withdrawal permission; keep the secret in a 0600 file',
+      'basic checks passed; bearer of the key token',
     ]) {
       expect(redact(prose)).toBe(prose);
     }

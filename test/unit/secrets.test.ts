@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dataConverterFromEnv } from '../../src/codec.js';
 import { readSecret, secretFileWarnings } from '../../src/secrets.js';
+import { redact } from '../../src/redaction.js';
 import { loadInfraSettings } from '../../src/settings.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'btcbot-secrets-'));
@@ -52,6 +53,15 @@ describe('secrets from files (*_FILE, Docker secrets)', () => {
     );
     const empty = secretFile('empty', '\n');
     expect(() => readSecret({ BTCTURK_API_SECRET_FILE: empty }, 'BTCTURK_API_SECRET')).toThrow(`BTCTURK_API_SECRET_FILE=${empty} is empty`);
+  });
+
+  it('every secret read, from the variable or its file, is registered for redaction (TEMPORAL_API_KEY too)', () => {
+    const temporalKey = 'tmprl-canary-api-key-0a1b2c3d';
+    const fileSecret = 'canary-from-a-file-9f8e7d6c';
+    expect(redact(`dial failed with ${temporalKey}`)).toContain(temporalKey); // not yet known
+    readSecret({ TEMPORAL_API_KEY: temporalKey }, 'TEMPORAL_API_KEY');
+    readSecret({ BTCTURK_API_KEY_FILE: secretFile('registered', `${fileSecret}\n`) }, 'BTCTURK_API_KEY');
+    expect(redact(`dial failed with ${temporalKey} and ${fileSecret}`)).toBe('dial failed with [redacted] and [redacted]');
   });
 
   it('a malformed key read from a file is an error that does not quote the file contents', () => {
