@@ -1,7 +1,7 @@
 // Secrets from the environment, or from files (`X_FILE=/run/secrets/x`, as Docker secrets are
 // mounted): a file keeps the value out of `docker inspect` and out of every child's environment.
 // A file, or a `.env`, that other users can read is reported, never silently accepted.
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { registerSecret } from './redaction.js';
 
 /** Every secret the project reads; each may come as X or as X_FILE, never both. */
@@ -33,14 +33,41 @@ export function readSecret(env: Env, name: SecretVariable): string | null {
   return value;
 }
 
-/** A file a variable names, with an error that names both and never quotes the contents. */
-export function readTextFile(variable: string, path: string): string {
+/** Largest secret file read (a key or a token is a few hundred bytes). */
+export const MAX_SECRET_FILE_BYTES = 64 * 1024;
+
+/**
+ * A file a variable names, with an error that names both and never quotes the contents. Only a
+ * regular file of at most `maxBytes`: a FIFO, a device (/dev/zero) or a directory is refused at
+ * once instead of hanging start-up or reading without end. Opened non-blocking, so even opening
+ * a FIFO with no writer returns.
+ */
+export function readTextFile(variable: string, path: string, maxBytes = MAX_SECRET_FILE_BYTES): string {
+  let fd: number;
   try {
-    return readFileSync(path, 'utf8');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new SecretConfigError(`${variable}=${path} cannot be read (${code})`);
+    throw new SecretConfigError(`${variable}=${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new SecretConfigError(`${variable}=${path} is not a regular file (${fileKind(st)})`);
+    if (st.size > maxBytes) throw new SecretConfigError(`${variable}=${path} is ${st.size} bytes, more than the ${maxBytes} a key file may hold`);
+    return readFileSync(fd, 'utf8');
+  } catch (err) {
+    if (err instanceof SecretConfigError) throw err;
+    throw new SecretConfigError(`${variable}=${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a file';
 }
 
 /** The mode bits a group or other users have, or null when the file is private (or missing). */
@@ -74,9 +101,9 @@ export function secretFileWarnings(env: Env, envFiles: readonly string[] = ['.en
     if (mode === null) continue;
     let text: string;
     try {
-      text = readFileSync(path, 'utf8');
+      text = readTextFile(path, path);
     } catch {
-      continue;
+      continue; // not a readable regular file: whoever loads it reports that
     }
     const secret = ENV_FILE_SECRET.exec(text)?.[1];
     if (secret !== undefined) warnings.push(`${path} holds ${secret} and ${fix(path, mode)}`);

@@ -28,13 +28,16 @@ export interface TemporalConnection {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** A CA file may be a whole bundle (the system's is ~200 KiB). */
+const MAX_PEM_FILE_BYTES = 4 * 1024 * 1024;
+
 const set = (env: Env, name: string): string | null => env[name]?.trim() || null;
 
 function pemFile(env: Env, name: string, kind: 'certificate' | 'private key'): Buffer | null {
   const path = set(env, name);
   if (path === null) return null;
   if (path.startsWith('-----BEGIN')) throw new SecretConfigError(`${name} must be the path of a PEM file, not the PEM text itself`);
-  const text = readTextFile(name, path);
+  const text = readTextFile(name, path, MAX_PEM_FILE_BYTES);
   try {
     if (kind === 'certificate') new X509Certificate(text);
     else createPrivateKey(text);

@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dataConverterFromEnv } from '../../src/codec.js';
-import { readSecret, secretFileWarnings } from '../../src/secrets.js';
+import { MAX_SECRET_FILE_BYTES, readSecret, secretFileWarnings } from '../../src/secrets.js';
 import { redact } from '../../src/redaction.js';
 import { loadInfraSettings } from '../../src/settings.js';
 
@@ -53,6 +54,21 @@ describe('secrets from files (*_FILE, Docker secrets)', () => {
     );
     const empty = secretFile('empty', '\n');
     expect(() => readSecret({ BTCTURK_API_SECRET_FILE: empty }, 'BTCTURK_API_SECRET')).toThrow(`BTCTURK_API_SECRET_FILE=${empty} is empty`);
+  });
+
+  it('a FIFO, a device or a directory is refused at once with an error naming the variable, never read (start-up would hang)', () => {
+    const fifo = join(dir, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    expect(() => readSecret({ BTCTURK_API_SECRET_FILE: fifo }, 'BTCTURK_API_SECRET')).toThrow(`BTCTURK_API_SECRET_FILE=${fifo} is not a regular file (a FIFO)`);
+    expect(() => readSecret({ BTCTURK_API_KEY_FILE: '/dev/zero' }, 'BTCTURK_API_KEY')).toThrow('BTCTURK_API_KEY_FILE=/dev/zero is not a regular file (a device)');
+    expect(() => readSecret({ TEMPORAL_API_KEY_FILE: dir }, 'TEMPORAL_API_KEY')).toThrow(`TEMPORAL_API_KEY_FILE=${dir} is not a regular file (a directory)`);
+    expect(secretFileWarnings({}, [fifo])).toEqual([]); // a FIFO as the env file does not hang the check either
+  });
+
+  it('a file larger than 64 KiB is refused, naming the variable', () => {
+    const big = secretFile('big', 'x'.repeat(MAX_SECRET_FILE_BYTES + 1));
+    expect(() => readSecret({ BTCBOT_PAYLOAD_KEY_FILE: big }, 'BTCBOT_PAYLOAD_KEY')).toThrow(`BTCBOT_PAYLOAD_KEY_FILE=${big} is ${MAX_SECRET_FILE_BYTES + 1} bytes`);
+    expect(readSecret({ BTCBOT_PAYLOAD_KEY_FILE: secretFile('max', 'y'.repeat(MAX_SECRET_FILE_BYTES)) }, 'BTCBOT_PAYLOAD_KEY')).toHaveLength(MAX_SECRET_FILE_BYTES);
   });
 
   it('every secret read, from the variable or its file, is registered for redaction (TEMPORAL_API_KEY too)', () => {
