@@ -3,7 +3,7 @@
 // it needs to run (the postmaster and the dev server live on; their /proc/<pid>/environ is
 // readable by whatever runs as their user).
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { accessSync, chmodSync, constants, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { accessSync, chmodSync, constants, lstatSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
 import { delimiter, join } from 'node:path';
 
@@ -62,18 +62,55 @@ export async function runOrThrow(cmd: string, args: readonly string[], options: 
   return r.stdout;
 }
 
+/** Why another user could meddle with what is in `st` (a directory), or null. */
+function sharedBy(st: Stats): string | null {
+  if ((st.mode & 0o1000) !== 0) return 'a shared directory (sticky, like /tmp)';
+  if ((st.mode & 0o002) !== 0) return 'a shared directory (world-writable)';
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) return `owned by another user (uid ${st.uid})`;
+  return null;
+}
+
+/**
+ * Refuse `dir` (chosen by `variable`) when it exists and is not ours alone: btcbot keeps passwords
+ * and cycle histories under it and tightens what it puts there, never what others put there.
+ */
+export function refuseSharedDir(dir: string, variable: string): void {
+  let st: Stats;
+  try {
+    st = statSync(dir);
+  } catch {
+    return; // missing: it will be created, private
+  }
+  if (!st.isDirectory()) throw new DevEnvError(`${variable}=${dir} is not a directory`);
+  const why = sharedBy(st);
+  if (why !== null) {
+    throw new DevEnvError(`${variable}=${dir} is ${why}: btcbot keeps private files there; point ${variable} at a directory of its own, e.g. ${join(dir, 'btcbot')}`);
+  }
+}
+
 /**
  * A directory only its owner reads: 0700, or 0711 when another user (the cluster's `postgres`,
- * when we are root) must pass through it. Files already in it lose group and other access: older
- * versions left them 0644 (the dev server's dev.db holds every cycle's history).
+ * when we are root) must pass through it. Made when missing. An existing one is changed only when
+ * it is btcbot's own (`own`: a directory btcbot made, like `.data/temporal`; not one the operator
+ * named); then files in it that we own lose group and other access (older versions left them
+ * 0644: the dev server's dev.db holds every cycle's history). A shared or foreign existing
+ * directory is refused, never tightened.
  */
-export function makePrivateDir(dir: string, { passThrough = false }: { passThrough?: boolean } = {}): string {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+export function makePrivateDir(dir: string, { passThrough = false, own = true }: { passThrough?: boolean; own?: boolean } = {}): string {
+  const created = mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
+  if (!created) {
+    const why = sharedBy(statSync(dir));
+    if (why !== null) throw new DevEnvError(`${dir} is ${why}: btcbot keeps private files there and will not use it`);
+    if (!own) return dir;
+  }
   chmodSync(dir, passThrough ? 0o711 : 0o700);
+  if (created) return dir;
+  const uid = process.getuid?.();
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     const st = lstatSync(path);
-    if (st.isFile() && (st.mode & 0o077) !== 0) chmodSync(path, st.mode & 0o700);
+    if (st.isFile() && st.uid === uid && (st.mode & 0o077) !== 0) chmodSync(path, st.mode & 0o700);
   }
   return dir;
 }

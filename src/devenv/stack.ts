@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporalConnection, type TemporalConnectOptions } from '../temporal-connection.js';
 import { ensurePostgres, stopLocalPostgres } from './postgres.js';
-import { DevEnvError, isPortOpen, isProcessAlive, makePrivateDir } from './process.js';
+import { DevEnvError, isPortOpen, isProcessAlive, makePrivateDir, refuseSharedDir } from './process.js';
 import {
   ensureSearchAttributes,
   ensureTemporalCli,
@@ -37,9 +37,15 @@ interface TemporalState {
 export const DEFAULT_TEMPORAL_PORT = 7233;
 export const DEFAULT_UI_PORT = 8233;
 
-/** Where `up` keeps its services' state: BTCBOT_DATA_DIR, default `<project>/.data`. */
+/**
+ * Where `up` keeps its services' state: BTCBOT_DATA_DIR, default `<project>/.data`. A shared
+ * directory (sticky like /tmp, world-writable, or another user's) is refused, naming the variable.
+ */
 export function localDataDir(projectRoot: string, env: NodeJS.ProcessEnv = process.env): string {
-  return env.BTCBOT_DATA_DIR?.trim() || join(projectRoot, '.data');
+  const named = env.BTCBOT_DATA_DIR?.trim();
+  if (!named) return join(projectRoot, '.data');
+  refuseSharedDir(named, 'BTCBOT_DATA_DIR');
+  return named;
 }
 
 function portFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -55,8 +61,12 @@ export async function ensureLocalStack(
   log: (line: string) => void,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<LocalStack> {
-  // Only ours; as root, the cluster's postgres user must pass through to .data/postgres.
-  const dataDir = makePrivateDir(localDataDir(projectRoot, env), { passThrough: process.getuid?.() === 0 && !env.DATABASE_URL });
+  // Only ours; as root, the cluster's postgres user must pass through to .data/postgres. A
+  // directory the operator named is made private when missing, and otherwise left as it is.
+  const dataDir = makePrivateDir(localDataDir(projectRoot, env), {
+    passThrough: process.getuid?.() === 0 && !env.DATABASE_URL,
+    own: !env.BTCBOT_DATA_DIR?.trim(),
+  });
   const started: string[] = [];
   const namespace = env.TEMPORAL_NAMESPACE?.trim() || 'default';
 
