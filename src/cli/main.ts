@@ -121,7 +121,7 @@ export async function main(argv: string[]): Promise<number> {
       const reason = (v.reason ?? 'operator halt').trim();
       if (reason === '' || reason.length > 500) throw new UsageError('--reason must be 1-500 characters');
       // It is stored, signalled to running cycles and printed by `status`: one plain line of text.
-      if (hasControlCharacters(reason)) throw new UsageError('--reason must not contain control characters (newlines, escapes, bidirectional overrides)');
+      if (hasControlCharacters(reason)) throw new UsageError('--reason must not contain control characters (newlines, escapes, bidirectional, zero-width or other invisible format characters)');
       return halt({ reason, cancelOpen: v['cancel-open'] ?? false });
     }
     case 'resume':

@@ -24,11 +24,11 @@ afterAll(async () => {
 });
 
 const env = () => ({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: inject('temporalAddress') });
-const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/;
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\p{Cf}\u2028\u2029]/u;
 
 describe('halt --reason and status', () => {
   test('a --reason with control characters is refused with exit 2, and nothing is halted', async () => {
-    const reasons = ['ok\u001b[2K\rhalt: not halted', 'two\nlines', 'rtl \u202eevil'];
+    const reasons = ['ok\u001b[2K\rhalt: not halted', 'two\nlines', 'rtl \u202eevil', 'line\u2028separator', 'zero\u200bwidth', 'alm\u061cx'];
     const exits = await Promise.all(reasons.map((reason) => btcbot(['halt', '--reason', reason], env()).exited));
     for (const [i, { code, stderr }] of exits.entries()) {
       expect(code, JSON.stringify(reasons[i])).toBe(2);
