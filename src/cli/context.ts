@@ -9,6 +9,7 @@ import { localDataDir } from '../devenv/stack.js';
 import { migrate } from '../store/migrations.js';
 import { createPool, type Pool } from '../store/db.js';
 import { secretFileWarnings } from '../secrets.js';
+import { printable } from './printable.js';
 import { loadInfraSettings, type InfraSettings } from '../settings.js';
 import { temporalConnection } from '../temporal-connection.js';
 
@@ -82,5 +83,6 @@ export function describeGates(gates: GateSettings, dryRunRequested = false): str
 export function formatTable(rows: ReadonlyArray<readonly [string, string]>, indent = '  '): string {
   if (rows.length === 0) return '';
   const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${indent}${k.padEnd(width)}  ${v}`.trimEnd()).join('\n');
+  // Values carry stored text (halt reasons, cycle messages, errors): never raw control characters.
+  return rows.map(([k, v]) => `${indent}${k.padEnd(width)}  ${printable(v)}`.trimEnd()).join('\n');
 }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { freePort } from '../../src/devenv/process.js';
 import type { RunningSimulator } from '../../src/simulator/server.js';
 import { listCycleAudits } from '../../src/store/audit.js';
+import { clearHalt, setHalt } from '../../src/store/runtime.js';
 import { btcbot } from './cli-harness.js';
 import { startCycleStack, uniqueId, type CycleStack } from './harness.js';
 
@@ -50,6 +51,29 @@ describe('btcbot stage4-run', () => {
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('already existed; not started again');
     expect(await listCycleAudits(db.pool, { cycleId })).toHaveLength(1);
+  });
+
+  test('a halt row stored by an older version with control characters is printed escaped by stage4-run, halt and resume', async () => {
+    const RAW = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
+    const escaped = 'by old\\u000dversion: drift\\u001b[2J\\u001b[Hhalt: not halted\\u2028\\u200bx';
+    await setHalt(db.pool, { reason: 'drift\u001b[2J\u001b[Hhalt: not halted\u2028\u200bx', haltedAt: new Date().toISOString(), by: 'old\rversion' });
+    try {
+      const run = await btcbot(['stage4-run', '--dry-run', '--cycle-id', uniqueId('cli-halted')], clientEnv()).exited;
+      expect(run.code).toBe(2);
+      expect(RAW.test(run.stdout.replace(/\n/g, ''))).toBe(false);
+      expect(run.stdout).toContain('drift\\u001b[2J\\u001b[Hhalt: not halted\\u2028\\u200bx'); // the message line and the summary
+      const dbEnv = { ...clientEnv(), DATABASE_URL: db.url };
+      const again = await btcbot(['halt', '--reason', 'again'], dbEnv).exited;
+      expect(again.stdout).toContain(`already halted since`);
+      expect(again.stdout).toContain(escaped);
+      expect(RAW.test(again.stdout.replace(/\n/g, ''))).toBe(false);
+      const resumed = await btcbot(['resume'], dbEnv).exited;
+      expect(resumed.code).toBe(0);
+      expect(resumed.stdout).toContain(escaped);
+      expect(RAW.test(resumed.stdout.replace(/\n/g, ''))).toBe(false);
+    } finally {
+      await clearHalt(db.pool);
+    }
   });
 
   test('an unknown option exits 2 with the usage text and starts nothing', async () => {
