@@ -245,7 +245,10 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
 
   let port = 0;
   const server: Server = createServer((req, res) => {
-    const refused = refuseForeign(req, port);
+    // One parse of the URL for the checks and the routing: `/./__sim/reset` is `/__sim/reset` to both.
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const path = url.pathname.toLowerCase().replace(/(.)\/$/, '$1');
+    const refused = refuseForeign(req, path, port);
     if (refused !== null) {
       req.resume();
       return send(res, refused);
@@ -257,8 +260,6 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
       if (size <= 1_000_000) chunks.push(c);
     });
     req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      const path = url.pathname.toLowerCase().replace(/(.)\/$/, '$1');
       const bodyText = Buffer.concat(chunks).toString('utf8');
       const work = path.startsWith('/__sim/')
         ? Promise.resolve().then(() => send(res, control.handle(req.method ?? 'GET', path, url, bodyText)))
@@ -313,11 +314,11 @@ const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/i;
  * And a cross-origin page can send a POST without a preflight only as a form or text/plain, so
  * the control plane takes nothing but JSON.
  */
-function refuseForeign(req: IncomingMessage, port: number): Reply | null {
+function refuseForeign(req: IncomingMessage, path: string, port: number): Reply | null {
   if (!LOOPBACK_HOST.test(req.headers.host ?? '')) {
     return { status: 421, body: { error: `this simulator answers only to Host 127.0.0.1:${port} or localhost:${port}` } };
   }
-  const control = (req.url ?? '').toLowerCase().startsWith('/__sim/');
+  const control = path.startsWith('/__sim/');
   if (control && req.method !== 'GET' && !/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
     return { status: 415, body: { error: 'control requests other than GET must be application/json' } };
   }

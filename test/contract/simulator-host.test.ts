@@ -1,6 +1,7 @@
 // DNS rebinding from a local browser: a page on evil.example whose name resolves to 127.0.0.1 can
 // reach the simulator, but its requests carry `Host: evil.example`; and without a CORS preflight
 // it can POST only forms or text/plain. Neither may read or change the simulator.
+import { connect } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
@@ -22,6 +23,19 @@ const call = async (path: string, opts: { method?: 'GET' | 'POST'; host?: string
   return { status: res.statusCode, text: await res.body.text() };
 };
 
+/** The status of a POST whose request line carries `path` byte for byte. */
+function rawPost(path: string, type: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: sim.port }, () => {
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${sim.port}\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
+    let answer = '';
+    socket.on('data', (b: Buffer) => (answer += b.toString('latin1')));
+    socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0)));
+    socket.on('error', reject);
+  });
+}
+
 describe('the simulator answers only its own host and takes control writes only as JSON', () => {
   it('a foreign Host header is refused on the control plane and on the API, and changes nothing', async () => {
     const before = sim.engine.groundTruth().balances;
@@ -39,6 +53,15 @@ describe('the simulator answers only its own host and takes control writes only 
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', undefined]) {
       const r = await call('/__sim/balances', { method: 'POST', ...(type ? { type } : {}), body: JSON.stringify({ balances: { TRY: '1' } }) });
       expect(r.status, String(type)).toBe(415);
+    }
+    expect(sim.engine.groundTruth().balances).toEqual(before);
+  });
+
+  it('the content-type rule sees the path the router sees: /./__sim/, /x/../__sim/, %2E and upper-case spellings are refused as text/plain too', async () => {
+    const before = sim.engine.groundTruth().balances;
+    // Sent as written (an HTTP client would normalise the path first; a browser's form need not).
+    for (const path of ['/./__sim/balances', '/x/../__sim/balances', '/%2E/__sim/balances', '/__SIM/balances']) {
+      expect(await rawPost(path, 'text/plain', JSON.stringify({ balances: { TRY: '1' } })), path).toBe(415);
     }
     expect(sim.engine.groundTruth().balances).toEqual(before);
   });
