@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { createPool, type Pool } from '../store/db.js';
 import { migrate } from '../store/migrations.js';
-import { DevEnvError, freePort, isExecutable, makePrivateDir, run, runOrThrow, which } from './process.js';
+import { DevEnvError, freePort, isExecutable, makePrivateDir, run, runOrThrow, which, withLockFile } from './process.js';
 
 export const LOCAL_DB_NAME = 'btcbot';
 /** What the application connects as: owns its database and the schema in it; not a superuser. */
@@ -145,11 +145,25 @@ export async function startLocalPostgres(opts: LocalPostgresOptions): Promise<Ru
   }
   const { dataDir } = opts;
   const log = opts.log ?? ((line: string) => console.error(`[btcbot] ${line}`));
-  const stateFile = join(dataDir, 'btcbot-cluster.json');
   const owner = clusterOwnerIds();
-  const pgData = join(dataDir, 'pgdata');
   makePrivateDir(dataDir, { passThrough: owner !== null });
+  // One process at a time sets the cluster up: two creating it at once would each write their own
+  // passwords, and only one initdb can win (a cluster nobody could log into).
+  return withLockFile(join(dataDir, SETUP_LOCK), `setting up the local cluster in ${dataDir}`, () => setUp(bin, opts, owner, log));
+}
 
+/** Held while one process creates, secures, starts or provisions the cluster. */
+const SETUP_LOCK = 'setup.lock';
+
+async function setUp(
+  bin: string,
+  opts: LocalPostgresOptions,
+  owner: { uid: number; gid: number } | null,
+  log: (line: string) => void,
+): Promise<RunningPostgres> {
+  const { dataDir } = opts;
+  const stateFile = join(dataDir, 'btcbot-cluster.json');
+  const pgData = join(dataDir, 'pgdata');
   if (!existsSync(join(pgData, 'PG_VERSION'))) {
     if (owner && (await run('runuser', ['-u', 'postgres', '--', 'test', '-x', dataDir])).code !== 0) {
       throw new DevEnvError(

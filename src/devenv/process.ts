@@ -3,7 +3,7 @@
 // it needs to run (the postmaster and the dev server live on; their /proc/<pid>/environ is
 // readable by whatever runs as their user).
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { accessSync, chmodSync, constants, lstatSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { accessSync, chmodSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
 import { delimiter, join } from 'node:path';
 
@@ -113,6 +113,43 @@ export function makePrivateDir(dir: string, { passThrough = false, own = true }:
     if (st.isFile() && st.uid === uid && (st.mode & 0o077) !== 0) chmodSync(path, st.mode & 0o700);
   }
   return dir;
+}
+
+/**
+ * Run `fn` holding an exclusive lock file (created with O_EXCL, holding our pid): a second process
+ * (or a second call in this one) waits until the first is done. A lock whose holder has died is
+ * taken over. After `timeoutMs` of waiting on a live holder, a DevEnvError names the file.
+ */
+export async function withLockFile<T>(path: string, what: string, fn: () => Promise<T>, { timeoutMs = 180_000 } = {}): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let holder = Number.NaN;
+    try {
+      holder = Number(readFileSync(path, 'utf8').trim());
+    } catch {
+      continue; // released in between: try again
+    }
+    // An empty file is a holder between its open and its write: alive.
+    if (Number.isInteger(holder) && holder > 0 && !isProcessAlive(holder)) {
+      rmSync(path, { force: true }); // a crash left it
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new DevEnvError(`${what}: another btcbot process (pid ${holder}) has held ${path} for ${timeoutMs / 1000} s; if none is running, remove that file`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(path, { force: true });
+  }
 }
 
 export function isExecutable(path: string): boolean {

@@ -123,6 +123,27 @@ describe('the local cluster', () => {
   });
 });
 
+describe('two processes creating the same new cluster at once', () => {
+  test('one creates it while the other waits; both end up with the same working password', async () => {
+    const dataDir = join(dir, 'raced');
+    const both = await Promise.allSettled([startLocalPostgres({ dataDir, ephemeral: true }), startLocalPostgres({ dataDir, ephemeral: true })]);
+    try {
+      expect(both.map((r) => (r.status === 'rejected' ? String(r.reason) : 'started'))).toEqual(['started', 'started']);
+      const [a, b] = both.map((r) => (r as PromiseFulfilledResult<RunningPostgres>).value);
+      expect(a!.url).toBe(b!.url);
+      const app = new pg.Client({ connectionString: a!.url });
+      await app.connect(); // the password on disk is the cluster's
+      await app.end();
+      expect(readFileSync(join(dataDir, PASSWORD_FILE), 'utf8')).toContain(decodeURIComponent(new URL(a!.url).password));
+    } finally {
+      for (const r of both) if (r.status === 'fulfilled') await r.value.stop();
+      const bin = findPostgresBin()!;
+      const pgData = join(dataDir, 'pgdata');
+      spawnSync(...((asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, 'pg_ctl'), '-D', pgData, '-m', 'immediate', '-w', 'stop']] : [join(bin, 'pg_ctl'), ['-D', pgData, '-m', 'immediate', '-w', 'stop']]) as [string, string[]]));
+    }
+  });
+});
+
 /** A cluster exactly as the old code made it: initdb --auth=trust, pg_ctl started with the whole environment, migrated, one row. */
 async function legacyCluster(name: string) {
   const bin = findPostgresBin()!;
