@@ -4,6 +4,7 @@
 // cluster, starting it if needed, as every command does.
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
+import { dataConverterFromEnv } from '../codec.js';
 import { ensurePostgres } from '../devenv/postgres.js';
 import { localDataDir } from '../devenv/stack.js';
 import { parseTradingConfig, toGateSettings, type TradingConfig } from '../domain/config.js';
@@ -18,6 +19,7 @@ import { getHalt } from '../store/runtime.js';
 import { temporalConnection, type TemporalConnection } from '../temporal-connection.js';
 import { redactUrl } from '../redaction.js';
 import { connectClient, describeGates, loadControlSettings, projectRoot } from './context.js';
+import { CLOSE_IT, exposureOf, isLoopbackAddress, realMoneyRefusal } from './exposure.js';
 import { EXIT } from './errors.js';
 
 /** BTCTurk rejects signed requests whose timestamp is off by more than this. */
@@ -69,6 +71,12 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env): Promise<numb
   } catch (err) {
     problems.push(message(err));
   }
+  let payloadKey = false;
+  try {
+    payloadKey = dataConverterFromEnv(env) !== undefined;
+  } catch (err) {
+    problems.push(message(err));
+  }
   const configError = problems.length > 0;
   checks.push({
     name: 'config',
@@ -98,7 +106,9 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env): Promise<numb
     checks.push({ name: 'gates', ok: false, detail: 'skipped: configuration error' });
   }
   checks.push(postgres.check, ...temporal);
-  if (temporalSecurity) checks.push(securityCheck(temporalSecurity));
+  const decision = trading ? evaluateGates(toGateSettings(trading), false) : null;
+  const armed = decision?.outcome === 'run' && decision.mode === 'live';
+  if (temporalSecurity) checks.push(securityCheck(temporalSecurity, payloadKey, { armed, infra }));
   checks.push(...(await checkExchange(env, infra)));
   const unsafeFiles = secretFileWarnings(env);
   checks.push(
@@ -109,8 +119,7 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env): Promise<numb
 
   const width = Math.max(...checks.map((c) => c.name.length));
   for (const c of checks) console.log(`${c.ok ? (c.warn ? 'warn' : 'ok  ') : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}`);
-  const decision = trading ? evaluateGates(toGateSettings(trading), false) : null;
-  if (decision?.outcome === 'run' && decision.mode === 'live') console.log(`note: ${LIVE_KEY_REMINDER}`);
+  if (armed) console.log(`note: ${LIVE_KEY_REMINDER}`);
   const failed = checks.filter((c) => !c.ok).map((c) => c.name);
   if (configError) {
     console.log('configuration error: fix the variable(s) named above');
@@ -152,16 +161,32 @@ async function checkPostgres(
   }
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/;
-
-function securityCheck(t: TemporalConnection): Check {
-  if (t.plaintext && !LOOPBACK.test(t.options.address)) {
+/**
+ * What protects the Temporal connection, and who else can drive the worker through it. FAIL when
+ * a worker with this configuration would refuse to start (real money over an open Temporal).
+ */
+function securityCheck(t: TemporalConnection, payloadKey: boolean, worker: { armed: boolean; infra: InfraSettings | null }): Check {
+  const name = 'temporal security';
+  const exposure = exposureOf(t.options, payloadKey);
+  const refusal = worker.infra?.exchangeBaseUrl
+    ? realMoneyRefusal({ armed: worker.armed, hasCredentials: worker.infra.credentials !== null, exchangeBaseUrl: worker.infra.exchangeBaseUrl, exposure })
+    : null;
+  if (refusal !== null) return { name, ok: false, detail: `${t.security}; a worker refuses to start: ${refusal}` };
+  const cleartext = t.plaintext && !isLoopbackAddress(t.options.address)
+    ? `; gRPC in cleartext to ${t.options.address}: outside a private network set TEMPORAL_TLS_* (mTLS) or TEMPORAL_API_KEY`
+    : '';
+  if (exposure.authenticated) return { name, ok: true, detail: `${t.security}${payloadKey ? '; payloads encrypted (BTCBOT_PAYLOAD_KEY)' : ''}` };
+  if (payloadKey) {
     return {
-      name: 'temporal security', ok: true, warn: true,
-      detail: `${t.security}: gRPC in cleartext to ${t.options.address}; outside a private network set TEMPORAL_TLS_* (mTLS) or TEMPORAL_API_KEY`,
+      name, ok: true, warn: cleartext !== '',
+      detail: `${t.security}; payloads encrypted (BTCBOT_PAYLOAD_KEY): ${exposure.audience} sees workflow ids and search attributes only${cleartext}`,
     };
   }
-  return { name: 'temporal security', ok: true, detail: t.security };
+  return {
+    name, ok: true, warn: true,
+    detail: `${t.security}, no BTCBOT_PAYLOAD_KEY: ${exposure.audience} can read every cycle's payloads (balances, positions, orders), ` +
+      `workflow ids and search attributes, and start workflows that drive this worker; ${CLOSE_IT}${cleartext}`,
+  };
 }
 
 async function checkTemporal(infra: InfraSettings, env: NodeJS.ProcessEnv): Promise<Check[]> {

@@ -19,6 +19,7 @@ import { createLogger } from '../observability/logger.js';
 import { installRuntime, metricsAddressFromEnv } from '../observability/runtime.js';
 import { redactUrl } from '../redaction.js';
 import { log, projectRoot } from './context.js';
+import { exposureLine, exposureOf } from './exposure.js';
 
 export async function up({ once }: { once: boolean }): Promise<number> {
   const settings = loadCycleSettings();
@@ -56,6 +57,7 @@ export async function up({ once }: { once: boolean }): Promise<number> {
       ['exchange', `BTCTurk simulator at ${simulator.url}`],
       ['database', redactUrl(stack.databaseUrl)],
       ['temporal', `${stack.temporalAddress} (namespace ${stack.namespace})`],
+      ['exposure', exposureLine(exposureOf(stack.temporalOptions, dataConverter !== undefined))],
       ...(stack.uiUrl ? ([['ui', workflowUiUrl(stack.uiUrl, stack.namespace, workflowId)]] as Array<[string, string]>) : []),
       ['list', `${cli} workflow list --address ${stack.temporalAddress}`],
     ])}\n`);

@@ -3,6 +3,8 @@
 // JSON logs go to stdout (LOG_LEVEL); short status lines for a person go to stderr.
 import { NativeConnection } from '@temporalio/worker';
 import { dataConverterFromEnv } from '../codec.js';
+import { parseTradingConfig, toGateSettings } from '../domain/config.js';
+import { blockReason } from '../domain/gates.js';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
 import { createLogger } from '../observability/logger.js';
 import { installRuntime, metricsAddressFromEnv } from '../observability/runtime.js';
@@ -10,6 +12,16 @@ import { loadInfraSettings, SettingsError } from '../settings.js';
 import { temporalConnection } from '../temporal-connection.js';
 import { createCycleWorker } from '../worker.js';
 import { log, openDatabase, warnAboutSecretFiles } from './context.js';
+import { exposureOf, realMoneyRefusal } from './exposure.js';
+
+/** Whether this worker's own gates allow live writes. A malformed gate variable is not armed (its cycles fail on it). */
+function liveArmed(env: NodeJS.ProcessEnv): boolean {
+  try {
+    return blockReason(toGateSettings(parseTradingConfig(env))) === null;
+  } catch {
+    return false;
+  }
+}
 
 export async function runWorker(): Promise<number> {
   const infra = loadInfraSettings();
@@ -18,7 +30,14 @@ export async function runWorker(): Promise<number> {
       'BTCTURK_BASE_URL is required for a worker (the simulator: `btcbot simulator`; the exchange: https://api.btcturk.com)',
     );
   }
+  // Every check that needs no network comes first: a refusal never leaves a connection behind.
   const temporal = temporalConnection(infra.temporalAddress);
+  const dataConverter = dataConverterFromEnv();
+  const refusal = realMoneyRefusal({
+    armed: liveArmed(process.env), hasCredentials: infra.credentials !== null, exchangeBaseUrl: infra.exchangeBaseUrl,
+    exposure: exposureOf(temporal.options, dataConverter !== undefined),
+  });
+  if (refusal !== null) throw new SettingsError(`refusing to start: ${refusal}`);
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
   for (const warning of warnAboutSecretFiles()) logger.warn({ event: 'secret_file_readable' }, warning);
   const metricsAddress = metricsAddressFromEnv(process.env, null);
@@ -32,7 +51,7 @@ export async function runWorker(): Promise<number> {
   const connection = await NativeConnection.connect(temporal.options);
   try {
     const worker = await createCycleWorker({
-      connection, namespace: infra.temporalNamespace, taskQueue: infra.taskQueue, dataConverter: dataConverterFromEnv(),
+      connection, namespace: infra.temporalNamespace, taskQueue: infra.taskQueue, dataConverter,
       deps: { pool, exchange, env: process.env, hasCredentials: infra.credentials !== null, logger },
     });
     const ready = {

