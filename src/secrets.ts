@@ -83,11 +83,14 @@ function othersCanRead(path: string): string | null {
 /** `NAME=value` with a non-empty value (not `NAME=`, `NAME=""` or `NAME= # comment`). */
 const ENV_FILE_SECRET = new RegExp(`^[ \\t]*(?:export[ \\t]+)?(${SECRET_VARIABLES.join('|')})[ \\t]*=[ \\t]*(?!["'\`]?[ \\t]*(?:#|$)|""|''|\`\`)`, 'm');
 
+/** The env files checked when none is named: what `docker compose` reads. */
+export const DEFAULT_ENV_FILES: readonly string[] = ['.env'];
+
 /**
  * One line per secret-bearing file that a group or other users can read: every X_FILE, the TLS
- * key, and each of `envFiles` (`.env`) that assigns a secret a value.
+ * key, and each of `envFiles` (the env files in use) that assigns a secret a value.
  */
-export function secretFileWarnings(env: Env, envFiles: readonly string[] = ['.env']): string[] {
+export function secretFileWarnings(env: Env, envFiles: readonly string[]): string[] {
   const warnings: string[] = [];
   const fix = (path: string, mode: string) => `is readable by other users (mode ${mode}): chmod 600 ${path}`;
   const files = [...SECRET_VARIABLES.map((n) => `${n}_FILE`), ...KEY_FILE_VARIABLES];

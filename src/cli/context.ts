@@ -63,8 +63,8 @@ export async function connectClient(
 }
 
 /** Secret files (and `.env`) that other users can read, each said once on stderr. */
-export function warnAboutSecretFiles(env: NodeJS.ProcessEnv = process.env): string[] {
-  const warnings = secretFileWarnings(env);
+export function warnAboutSecretFiles(envFiles: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  const warnings = secretFileWarnings(env, envFiles);
   for (const w of warnings) log(`warning: ${w}`);
   return warnings;
 }

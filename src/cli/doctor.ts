@@ -11,7 +11,7 @@ import { parseTradingConfig, toGateSettings, type TradingConfig } from '../domai
 import { evaluateGates } from '../domain/gates.js';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
 import { loadInfraSettings, type InfraSettings } from '../settings.js';
-import { secretFileWarnings } from '../secrets.js';
+import { DEFAULT_ENV_FILES, secretFileWarnings } from '../secrets.js';
 import { SEARCH_ATTRIBUTES } from '../shared.js';
 import { createPool } from '../store/db.js';
 import { MIGRATIONS } from '../store/migrations.js';
@@ -48,7 +48,8 @@ const message = (err: unknown): string => {
   return `${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}`.split('\n')[0]!.slice(0, 300);
 };
 
-export async function doctor(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** `envFiles`: the env files in use, checked for secrets other users can read. */
+export async function doctor(env: NodeJS.ProcessEnv = process.env, { envFiles = DEFAULT_ENV_FILES }: { envFiles?: readonly string[] } = {}): Promise<number> {
   const checks: Check[] = [];
 
   // config: both halves are parsed separately, so every bad variable is named, not only the first.
@@ -110,10 +111,10 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env): Promise<numb
   const armed = decision?.outcome === 'run' && decision.mode === 'live';
   if (temporalSecurity) checks.push(securityCheck(temporalSecurity, payloadKey, { armed, infra }));
   checks.push(...(await checkExchange(env, infra)));
-  const unsafeFiles = secretFileWarnings(env);
+  const unsafeFiles = secretFileWarnings(env, envFiles);
   checks.push(
     unsafeFiles.length === 0
-      ? { name: 'secret files', ok: true, detail: 'no secret file or .env is readable by other users' }
+      ? { name: 'secret files', ok: true, detail: `no secret file or env file (${envFiles.join(', ') || 'none'}) is readable by other users` }
       : { name: 'secret files', ok: true, warn: true, detail: unsafeFiles.join('; ') },
   );
 

@@ -9,6 +9,7 @@ import { createBtcturkExchange } from '../exchange/btcturk/client.js';
 import { createLogger } from '../observability/logger.js';
 import { installRuntime, metricsAddressFromEnv } from '../observability/runtime.js';
 import { loadInfraSettings, SettingsError } from '../settings.js';
+import { DEFAULT_ENV_FILES } from '../secrets.js';
 import { temporalConnection } from '../temporal-connection.js';
 import { createCycleWorker } from '../worker.js';
 import { log, openDatabase, warnAboutSecretFiles } from './context.js';
@@ -23,7 +24,8 @@ function liveArmed(env: NodeJS.ProcessEnv): boolean {
   }
 }
 
-export async function runWorker(): Promise<number> {
+/** `envFiles`: the env files in use, checked for secrets other users can read. */
+export async function runWorker({ envFiles = DEFAULT_ENV_FILES }: { envFiles?: readonly string[] } = {}): Promise<number> {
   const infra = loadInfraSettings();
   if (!infra.exchangeBaseUrl) {
     throw new SettingsError(
@@ -39,7 +41,7 @@ export async function runWorker(): Promise<number> {
   });
   if (refusal !== null) throw new SettingsError(`refusing to start: ${refusal}`);
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
-  for (const warning of warnAboutSecretFiles()) logger.warn({ event: 'secret_file_readable' }, warning);
+  for (const warning of warnAboutSecretFiles(envFiles)) logger.warn({ event: 'secret_file_readable' }, warning);
   const metricsAddress = metricsAddressFromEnv(process.env, null);
   installRuntime({ logger, sdkLevel: process.env.BTCBOT_SDK_LOG_LEVEL, metricsAddress });
 
