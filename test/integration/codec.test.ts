@@ -1,9 +1,7 @@
 // Payload encryption end to end: the cycle runs with an encrypting worker and client, and what
 // Temporal stores is ciphertext; what is sent without the key never reaches btcbot's code.
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, Worker as TemporalWorker } from '@temporalio/worker';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { waitUntil } from '../../src/devenv/process.js';
 import { listCycleAudits } from '../../src/store/audit.js';
@@ -15,14 +13,14 @@ import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
 import { createCycleWorker } from '../../src/worker.js';
 import type { Worker } from '@temporalio/worker';
-import { connectTemporal, createTestDatabase, uniqueId } from './harness.js';
+import { connectTemporal, createRogueWorker, createTestDatabase, uniqueId } from './harness.js';
 
 const dataConverter = dataConverterFromEnv({ BTCBOT_PAYLOAD_KEY: randomBytes(32).toString('base64') })!;
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let simulator: RunningSimulator;
 let worker: Worker;
-let rogueWorker: TemporalWorker;
+let rogueWorker: Worker;
 let running: Promise<unknown>;
 const taskQueue = uniqueId('codec');
 const rogueQueue = uniqueId('codec-rogue');
@@ -34,11 +32,7 @@ beforeAll(async () => {
     connection: temporal.nativeConnection, namespace: 'default', taskQueue, dataConverter,
     deps: { pool: db.pool, exchange }, workflowBundle: temporal.workflowBundle,
   });
-  // Someone without the key, running their own workflow code (plaintext payloads).
-  const rogueBundle = await bundleWorkflowCode({
-    workflowsPath: fileURLToPath(new URL('../support/rogue-workflow.ts', import.meta.url)), logger: new DefaultLogger('WARN'),
-  });
-  rogueWorker = await TemporalWorker.create({ connection: temporal.nativeConnection, namespace: 'default', taskQueue: rogueQueue, workflowBundle: rogueBundle });
+  rogueWorker = await createRogueWorker(temporal.nativeConnection, rogueQueue); // no key: plaintext payloads
   running = Promise.all([worker.run(), rogueWorker.run()]);
 });
 

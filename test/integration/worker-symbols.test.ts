@@ -2,8 +2,6 @@
 // cycle's symbols; an armed worker trades only those in its own SYMBOLS and reports the rest. And
 // anyone who can run a workflow can schedule btcbot's write activity directly: the worker checks
 // every write at the activity boundary too.
-import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, DefaultLogger, Worker as TemporalWorker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runCycle } from '../../src/cli/cycles.js';
 import type { GateSettings } from '../../src/domain/gates.js';
@@ -17,7 +15,7 @@ import { Decimal } from '../../src/domain/decimal.js';
 import { createCycleWorker } from '../../src/worker.js';
 import { CANCEL_OWN_ORDERS_WORKFLOW, type CancelOwnOrdersResult } from '../../src/workflows/definitions.js';
 import type { Worker } from '@temporalio/worker';
-import { connectTemporal, createTestDatabase, uniqueId } from './harness.js';
+import { connectTemporal, createRogueWorker, createTestDatabase, uniqueId } from './harness.js';
 
 const ARMED: GateSettings = { killSwitch: false, dryRun: false, liveTrading: true, liveTradingAck: 'I_UNDERSTAND' };
 const ARMED_ENV = { KILL_SWITCH: 'false', DRY_RUN: 'false', LIVE_TRADING: 'true', LIVE_TRADING_ACK: 'I_UNDERSTAND' };
@@ -27,7 +25,7 @@ let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let simulator: RunningSimulator;
 let exchange: Exchange;
 let worker: Worker;
-let rogueWorker: TemporalWorker;
+let rogueWorker: Worker;
 let running: Promise<unknown>;
 const taskQueue = uniqueId('symbols');
 const rogueQueue = uniqueId('rogue');
@@ -40,11 +38,7 @@ beforeAll(async () => {
     // The worker is armed and configured for BTC_TRY only; the simulator lists ETHTRY and SOLTRY too.
     deps: { pool: db.pool, exchange, env: { ...ARMED_ENV, SYMBOLS: 'BTC_TRY' }, hasCredentials: true },
   });
-  // Someone else's worker, running their own workflow code on their own task queue.
-  const rogueBundle = await bundleWorkflowCode({
-    workflowsPath: fileURLToPath(new URL('../support/rogue-workflow.ts', import.meta.url)), logger: new DefaultLogger('WARN'),
-  });
-  rogueWorker = await TemporalWorker.create({ connection: temporal.nativeConnection, namespace: 'default', taskQueue: rogueQueue, workflowBundle: rogueBundle });
+  rogueWorker = await createRogueWorker(temporal.nativeConnection, rogueQueue);
   running = Promise.all([worker.run(), rogueWorker.run()]);
 });
 
