@@ -18,14 +18,16 @@ export function report(figure: Record<string, unknown>): void {
 }
 
 /** BENCH_DATABASE_URL, else a throwaway local cluster (never the user's DATABASE_URL). */
-export async function benchDatabase(): Promise<{ url: string; stop(): Promise<void> }> {
-  if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, stop: async () => {} };
+export async function benchDatabase(): Promise<{ url: string; adminUrl: string; stop(): Promise<void> }> {
+  const given = process.env.BENCH_DATABASE_URL;
+  if (given) return { url: given, adminUrl: databaseUrl(given, 'postgres'), stop: async () => {} };
   const dir = mkdtempSync(join(tmpdir(), 'btcbot-bench-'));
-  chmodSync(dir, 0o755);
+  chmodSync(dir, 0o711); // as root, the cluster's postgres user passes through
   // Durable settings (fsync on): the figure is what a real deployment would see.
   const pg = await startLocalPostgres({ dataDir: join(dir, 'postgres') });
   return {
     url: pg.url,
+    adminUrl: pg.adminUrl,
     stop: async () => {
       await pg.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -97,16 +99,15 @@ export async function startBenchStack(): Promise<BenchStack> {
     stops.unshift(() => nativeConnection.close(), () => connection.close());
     const pools: Pool[] = [];
     stops.unshift(async () => Promise.all(pools.map((p) => p.end())));
-    const adminUrl = databaseUrl(db.url, 'postgres');
     return {
       address: server.address,
       client: new Client({ connection, namespace: 'default' }),
       nativeConnection,
       workflowBundle,
       database: async (name) => {
-        const db = await createMigratedDatabase(adminUrl, name);
-        pools.push(db.pool);
-        return db;
+        const created = await createMigratedDatabase(db, name);
+        pools.push(created.pool);
+        return created;
       },
       stop,
     };

@@ -118,7 +118,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
   const rng = new Random(options.seed);
   const dir = mkdtempSync(join(tmpdir(), 'btcbot-chaos-'));
-  chmodSync(dir, 0o755); // as root, the Postgres cluster runs as the postgres user
+  chmodSync(dir, 0o711); // as root, the Postgres cluster runs as the postgres user: it passes through
   mkdirSync(join(dir, 'temporal'));
   const taskQueue = `chaos-${options.seed}`;
   const symbols = options.symbols;

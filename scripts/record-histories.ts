@@ -26,7 +26,8 @@ import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { runCycle, type CycleRun } from '../src/cli/cycles.js';
-import { createMigratedDatabase, databaseUrl, startLocalPostgres } from '../src/devenv/postgres.js';
+import { createMigratedDatabase, startLocalPostgres, type RunningPostgres } from '../src/devenv/postgres.js';
+import { redactUrl } from '../src/redaction.js';
 import { fillRestingBuys } from '../src/simulator/scenarios.js';
 import { freePort } from '../src/devenv/process.js';
 import { ensureTemporalCli, startTemporalDevServer } from '../src/devenv/temporal.js';
@@ -57,7 +58,7 @@ interface Stack {
   client: Client;
   nativeConnection: NativeConnection;
   workflowBundle: WorkflowBundleWithSourceMap;
-  adminUrl: string;
+  postgres: Pick<RunningPostgres, 'url' | 'adminUrl'>;
 }
 
 /** One scenario's world: its own database, simulator, exchange client and worker. */
@@ -77,7 +78,7 @@ async function fixture(
   opts: { workerEnv?: Record<string, string>; credentials?: boolean; gates?: GateSettings; dryRunRequested?: boolean } = {},
 ): Promise<Fixture> {
   const name = `btcbot_replay_${++dbCounter}`;
-  const { pool } = await createMigratedDatabase(stack.adminUrl, name);
+  const { pool } = await createMigratedDatabase(stack.postgres, name);
   const simulator = await startSimulator({ seed: 7 });
   const credentials = opts.credentials ?? true;
   const exchange = createBtcturkExchange({ baseUrl: simulator.url, ...(credentials ? { credentials: simulator.credentials } : {}) });
@@ -266,7 +267,7 @@ async function main(): Promise<void> {
   const only = process.argv.slice(2);
   for (const name of only) if (!SCENARIOS[name]) throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
   const dir = mkdtempSync(join(tmpdir(), 'btcbot-record-'));
-  chmodSync(dir, 0o755); // the Postgres cluster runs as the postgres user when we are root
+  chmodSync(dir, 0o711); // the Postgres cluster runs as the postgres user when we are root: it passes through
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const stops: Array<() => Promise<void>> = [];
   try {
@@ -277,7 +278,7 @@ async function main(): Promise<void> {
       bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }),
     ]);
     stops.push(() => server.stop(), () => postgres.stop());
-    log(`Temporal ${server.address}, Postgres ${postgres.url}`);
+    log(`Temporal ${server.address}, Postgres ${redactUrl(postgres.url)}`);
     const [nativeConnection, connection] = await Promise.all([
       NativeConnection.connect({ address: server.address }),
       Connection.connect({ address: server.address }),
@@ -287,7 +288,7 @@ async function main(): Promise<void> {
       client: new Client({ connection, namespace: 'default', identity: 'btcbot-replay-recorder' }),
       nativeConnection,
       workflowBundle,
-      adminUrl: databaseUrl(postgres.url, 'postgres'),
+      postgres,
     };
     mkdirSync(HISTORIES_DIR, { recursive: true });
     for (const [scenario, run] of Object.entries(SCENARIOS)) {

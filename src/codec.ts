@@ -2,10 +2,14 @@
 // results, signals, queries and memos are stored encrypted with AES-256-GCM. Search attributes,
 // workflow ids and failure messages are not payloads and stay readable; they never carry secrets.
 // Every worker and client of the namespace must use the same key; the UI shows ciphertext unless
-// given a codec endpoint.
+// given a codec endpoint. With a key, decoding refuses anything not encrypted with it: a workflow
+// started, signalled or scheduling activities without the key (another workflow on the namespace
+// calling btcbot's executeAction, `temporal workflow start` from anyone who can reach the server)
+// never reaches btcbot's code. The key is what proves a payload came from one of ours.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
+import { readSecret } from './secrets.js';
 
 const { Payload: PayloadProto } = proto.temporal.api.common.v1;
 const ENCODING = 'binary/encrypted';
@@ -43,7 +47,12 @@ export class EncryptionCodec implements PayloadCodec {
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((p) => {
       const encoding = p.metadata?.encoding ? Buffer.from(p.metadata.encoding).toString() : '';
-      if (encoding !== ENCODING) return p;
+      if (encoding !== ENCODING) {
+        throw new PayloadDecryptError(
+          `payload is not encrypted (encoding ${JSON.stringify(encoding.slice(0, 40))}): with BTCBOT_PAYLOAD_KEY set only payloads ` +
+            'encrypted with that key are accepted (sent by a client or workflow without the key)',
+        );
+      }
       const keyId = Buffer.from(p.metadata?.['encryption-key-id'] ?? []).toString();
       if (keyId !== this.keyId) throw new PayloadDecryptError(`payload encrypted with key id ${JSON.stringify(keyId)}, not ${JSON.stringify(this.keyId)}`);
       const data = Buffer.from(p.data ?? []);
@@ -60,9 +69,9 @@ export class EncryptionCodec implements PayloadCodec {
   }
 }
 
-/** The data converter for this process: encrypted when BTCBOT_PAYLOAD_KEY is set, else the default. */
+/** The data converter for this process: encrypted when BTCBOT_PAYLOAD_KEY (or its _FILE) is set, else the default. */
 export function dataConverterFromEnv(env: NodeJS.ProcessEnv = process.env): DataConverter | undefined {
-  const raw = env.BTCBOT_PAYLOAD_KEY?.trim();
+  const raw = readSecret(env, 'BTCBOT_PAYLOAD_KEY');
   if (!raw) return undefined;
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(raw)) throw new PayloadKeyError('BTCBOT_PAYLOAD_KEY must be base64');
   const keyId = env.BTCBOT_PAYLOAD_KEY_ID?.trim() || 'k1';

@@ -1,6 +1,7 @@
 // Process settings from the environment: where Temporal, Postgres and the exchange are.
 // Trading settings (gates, symbols, limits) are parsed by src/domain/config.ts.
 import { validateBaseUrl } from './exchange/btcturk/http.js';
+import { readSecret } from './secrets.js';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './shared.js';
 
 export class SettingsError extends Error {
@@ -29,10 +30,11 @@ export function validateExchangeBaseUrl(raw: string): string {
 }
 
 export function loadInfraSettings(env: NodeJS.ProcessEnv = process.env): InfraSettings {
-  const apiKey = env.BTCTURK_API_KEY?.trim() || null;
-  const apiSecret = env.BTCTURK_API_SECRET?.trim() || null;
+  // Each from the variable or from its *_FILE (Docker secrets), never both.
+  const apiKey = readSecret(env, 'BTCTURK_API_KEY');
+  const apiSecret = readSecret(env, 'BTCTURK_API_SECRET');
   if ((apiKey === null) !== (apiSecret === null)) {
-    throw new SettingsError('BTCTURK_API_KEY and BTCTURK_API_SECRET must be set together');
+    throw new SettingsError('BTCTURK_API_KEY and BTCTURK_API_SECRET (or their *_FILE forms) must be set together');
   }
   return {
     temporalAddress: env.TEMPORAL_ADDRESS?.trim() || '127.0.0.1:7233',

@@ -7,16 +7,18 @@ import { executionActivities } from './execution.js';
 import { marketActivities } from './market.js';
 import { prepareActivities } from './prepare.js';
 import { reconcileActivities } from './reconcile.js';
+import { guardWrites } from './write-guard.js';
 
 export type { ActivityDeps } from './deps.js';
 
 export function createActivities(deps: ActivityDeps) {
-  return {
+  // Exchange writes are checked against the worker's own configuration, whoever scheduled them.
+  return guardWrites({
     ...prepareActivities(deps),
     ...marketActivities(deps),
     ...reconcileActivities(deps),
     ...accountingActivities(deps),
     ...executionActivities(deps),
     ...auditActivities(deps),
-  };
+  }, deps);
 }

@@ -8,7 +8,10 @@ import { evaluateGates, type GateSettings } from '../domain/gates.js';
 import { localDataDir } from '../devenv/stack.js';
 import { migrate } from '../store/migrations.js';
 import { createPool, type Pool } from '../store/db.js';
+import { secretFileWarnings } from '../secrets.js';
+import { printable } from './printable.js';
 import { loadInfraSettings, type InfraSettings } from '../settings.js';
+import { temporalConnection } from '../temporal-connection.js';
 
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -24,24 +27,14 @@ export async function openDatabase(env = process.env): Promise<{ pool: Pool; url
   return { pool, url };
 }
 
-/** A connection string with any password masked, for printing. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '<unparseable url>';
-  }
-}
-
 /**
  * Where Temporal and Postgres are, for operator commands (halt, resume, status, schedule). Exchange
  * variables are ignored on purpose: a malformed BTCTURK_* value must never stop an operator from
  * halting trading or reading its state.
  */
 export function loadControlSettings(env: NodeJS.ProcessEnv = process.env): InfraSettings {
-  return loadInfraSettings({ ...env, BTCTURK_BASE_URL: undefined, BTCTURK_API_KEY: undefined, BTCTURK_API_SECRET: undefined });
+  const ignored = ['BTCTURK_BASE_URL', 'BTCTURK_API_KEY', 'BTCTURK_API_SECRET', 'BTCTURK_API_KEY_FILE', 'BTCTURK_API_SECRET_FILE'];
+  return loadInfraSettings({ ...env, ...Object.fromEntries(ignored.map((name) => [name, undefined])) });
 }
 
 /** Temporal could not be reached: a one-line message and exit 1, no stack. */
@@ -52,11 +45,13 @@ export class TemporalUnreachableError extends Error {
 /** A Temporal client for one command; `close()` when done. */
 export async function connectClient(
   settings: Pick<InfraSettings, 'temporalAddress' | 'temporalNamespace'>,
-  { connectTimeout = '5s' }: { connectTimeout?: string } = {},
+  { connectTimeout = '5s', env = process.env }: { connectTimeout?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ client: Client; connection: Connection; close(): Promise<void> }> {
+  // A bad TLS variable is a configuration error (exit 2), not an unreachable server.
+  const { options } = temporalConnection(settings.temporalAddress, env);
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: settings.temporalAddress, connectTimeout });
+    connection = await Connection.connect({ ...options, connectTimeout });
   } catch (err) {
     throw new TemporalUnreachableError(`cannot reach Temporal at ${settings.temporalAddress}: ${(err as Error).message}`);
   }
@@ -65,6 +60,13 @@ export async function connectClient(
     connection,
     close: () => connection.close(),
   };
+}
+
+/** Secret files (and `.env`) that other users can read, each said once on stderr. */
+export function warnAboutSecretFiles(envFiles: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  const warnings = secretFileWarnings(env, envFiles);
+  for (const w of warnings) log(`warning: ${w}`);
+  return warnings;
 }
 
 /** What mode a cycle started with these gates would get, and why, in one line. */
@@ -81,5 +83,6 @@ export function describeGates(gates: GateSettings, dryRunRequested = false): str
 export function formatTable(rows: ReadonlyArray<readonly [string, string]>, indent = '  '): string {
   if (rows.length === 0) return '';
   const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${indent}${k.padEnd(width)}  ${v}`.trimEnd()).join('\n');
+  // Values carry stored text (halt reasons, cycle messages, errors): never raw control characters.
+  return rows.map(([k, v]) => `${indent}${k.padEnd(width)}  ${printable(v)}`.trimEnd()).join('\n');
 }

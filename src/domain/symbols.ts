@@ -36,3 +36,28 @@ export function uniqueSymbols(raw: readonly string[]): PairSymbol[] {
 export function compareSymbols(a: PairSymbol, b: PairSymbol): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * The worker decides what it trades: of the symbols a cycle asks for (in the starter's order,
+ * deduped), those the worker configures, and the rest as given (an unparseable one included),
+ * to be reported and skipped. Never throws: a starter's bad input must not stall the workflow.
+ */
+export function configuredSymbols(
+  requested: readonly string[],
+  configured: readonly string[],
+): { trade: PairSymbol[]; notConfigured: string[] } {
+  const mine = new Set(configured.map(toPairSymbol));
+  const trade = new Set<PairSymbol>();
+  const notConfigured: string[] = [];
+  for (const raw of requested) {
+    let symbol: PairSymbol | null = null;
+    try {
+      symbol = toPairSymbol(raw);
+    } catch (err) {
+      if (!(err instanceof InvalidSymbolError)) throw err;
+    }
+    if (symbol !== null && mine.has(symbol)) trade.add(symbol);
+    else if (!notConfigured.includes(symbol ?? raw)) notConfigured.push(symbol ?? raw);
+  }
+  return { trade: [...trade], notConfigured };
+}

@@ -2,6 +2,7 @@
 // Temporal uses for non-retryable matching. Retry policy is decided by class in one place:
 // `RETRY_POLICY` below. Messages never contain secrets: signatures and API secrets are not passed
 // to these constructors, and `redact()` scrubs anything that looks like one from server text.
+import { redact } from '../redaction.js';
 
 export type ErrorDisposition =
   /** The exchange answered and said no. Retrying the same request gives the same answer. */
@@ -150,29 +151,8 @@ export function isRetryableRead(err: unknown): boolean {
 }
 
 // Secrets never reach an error message by construction (the HTTP layer does not pass headers or
-// the secret to these constructors). As a second line of defence every message is scrubbed of
-// registered secrets (API secrets are registered when a client is built), of anything shaped like
-// an HMAC-SHA256 base64 digest, and of header-style `x-signature: ...` fragments.
-const registeredSecrets = new Set<string>();
-const SHA256_BASE64 = /[A-Za-z0-9+/]{43}=/g;
-const SECRET_HEADER = /(x-signature|apisecret|api_secret|secret)(["'\s:=]+)([^\s"',}]+)/gi;
-
-export function registerSecret(secret: string): void {
-  if (secret.length >= 8) registeredSecrets.add(secret);
-}
-
-/** Longest text kept in an error message; the rest is cut (a 10 MB server message is not a message). */
-const MAX_MESSAGE_CHARS = 2_000;
-
-export function redact(text: string): string {
-  let out = text;
-  // Registered secrets first, on the whole text, so a cut can never leave part of one behind.
-  for (const secret of registeredSecrets) out = out.split(secret).join('[redacted]');
-  if (out.length > MAX_MESSAGE_CHARS) out = `${out.slice(0, MAX_MESSAGE_CHARS)}…[truncated]`;
-  return out
-    .replace(SECRET_HEADER, (_m, k: string, sep: string) => `${k}${sep}[redacted]`)
-    .replace(SHA256_BASE64, '[redacted]');
-}
+// the secret to these constructors). As a second line of defence every message is redacted
+// (src/redaction.ts): registered secrets, signature-shaped digests, credential fields.
 
 function sanitizeCause(cause: unknown): unknown {
   if (cause instanceof Error) {

@@ -1,8 +1,8 @@
 // Structured JSON logs (pino). Credentials never reach a log line: known secret-bearing fields are
 // censored by path, and every string is scrubbed of registered secrets and signature-shaped text
-// (the same scrubber the exchange client applies to its errors).
+// (src/redaction.ts, which the exchange client applies to its errors too).
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { redact } from '../exchange/errors.js';
+import { redact } from '../redaction.js';
 
 export type { Logger };
 

@@ -32,7 +32,8 @@ export class SimulatorControl {
   private async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const res = await request(new URL(path, this.baseUrl), {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      // The simulator takes control writes only as JSON (a browser's cross-origin form cannot be).
+      headers: method === 'GET' ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? null : JSON.stringify(body),
     });
     const text = await res.body.text();

@@ -243,7 +243,16 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
 
   const control = new ControlHandlers(engine, settings, faults, requests, auth, limiter, seed);
 
+  let port = 0;
   const server: Server = createServer((req, res) => {
+    // One parse of the URL for the checks and the routing: `/./__sim/reset` is `/__sim/reset` to both.
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const path = url.pathname.toLowerCase().replace(/(.)\/$/, '$1');
+    const refused = refuseForeign(req, path, port);
+    if (refused !== null) {
+      req.resume();
+      return send(res, refused);
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
@@ -251,8 +260,6 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
       if (size <= 1_000_000) chunks.push(c);
     });
     req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      const path = url.pathname.toLowerCase().replace(/(.)\/$/, '$1');
       const bodyText = Buffer.concat(chunks).toString('utf8');
       const work = path.startsWith('/__sim/')
         ? Promise.resolve().then(() => send(res, control.handle(req.method ?? 'GET', path, url, bodyText)))
@@ -271,7 +278,7 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
       resolve();
     });
   });
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
   let closed: Promise<void> | null = null;
   return {
@@ -295,6 +302,27 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
       return closed;
     },
   };
+}
+
+/** Host names that mean this machine; anything else reached us through DNS rebinding. */
+const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/i;
+
+/**
+ * DNS rebinding: a web page whose own name resolves to 127.0.0.1 reaches this server from a local
+ * browser, but its requests carry that name as Host; only loopback names are answered. (The port
+ * is not compared: a page cannot choose its Host, and a proxy in front of us keeps the one it got.)
+ * And a cross-origin page can send a POST without a preflight only as a form or text/plain, so
+ * the control plane takes nothing but JSON.
+ */
+function refuseForeign(req: IncomingMessage, path: string, port: number): Reply | null {
+  if (!LOOPBACK_HOST.test(req.headers.host ?? '')) {
+    return { status: 421, body: { error: `this simulator answers only to Host 127.0.0.1:${port} or localhost:${port}` } };
+  }
+  const control = path.startsWith('/__sim/');
+  if (control && req.method !== 'GET' && !/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
+    return { status: 415, body: { error: 'control requests other than GET must be application/json' } };
+  }
+  return null;
 }
 
 function countByRoute(requests: readonly RequestLogEntry[]): Record<string, number> {

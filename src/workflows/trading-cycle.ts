@@ -9,6 +9,7 @@ import {
 import { BLOCK_MESSAGES, blockReason, evaluateGates, type TradingMode } from '../domain/gates.js';
 import { marksFromQuotes } from '../domain/market.js';
 import { planCycle } from '../domain/plan.js';
+import { configuredSymbols } from '../domain/symbols.js';
 import { toPairSymbol } from '../domain/types.js';
 import { ACTIVITY_HEARTBEAT_TIMEOUT, NON_RETRYABLE_ERROR_TYPES as NON_RETRYABLE, SA_MODE, SA_OUTCOME, SA_SYMBOLS } from '../shared.js';
 import { CycleReport } from './cycle-report.js';
@@ -105,10 +106,18 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
       return finish('skipped', { message: `another cycle is running for this account (${ctx.lease.holder})` });
     }
     const config = tradingConfigFromWire(ctx.config);
+    // The worker decides what it trades: a symbol its SYMBOLS lacks is reported and skipped.
+    const { trade: symbols, notConfigured } = configuredSymbols(input.symbols, ctx.config.symbols);
+    report.alerts.push(...notConfigured.map((s) => `symbol_not_configured:${s}`));
+    if (symbols.length === 0) {
+      report.count('blocked_by_policy');
+      report.decisions.push('policy_block:symbols_not_configured:worker');
+      return finish('blocked', { message: 'worker: none of the requested symbols is in its SYMBOLS' });
+    }
 
     // 3. Market: rules, marks, balance, open orders. Failing symbols sit this cycle out.
     step = 'market';
-    const market = await fetchMarket({ symbols: input.symbols, mode, config: ctx.config, hasCredentials: ctx.hasCredentials });
+    const market = await fetchMarket({ symbols, mode, config: ctx.config, hasCredentials: ctx.hasCredentials });
     const failedOpenOrders = market.openOrders.filter((s) => s.status === 'failed').map((s) => s.symbol);
     report.add({
       pairs_listed: market.pairsListed, symbols_unavailable: market.unavailable.length,
@@ -138,7 +147,7 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
     const pnl = pnlSnapshotFromWire(acct.pnl);
     const plan = planCycle({
       cycleId, nowMs, mode, config,
-      symbols: input.symbols.map(toPairSymbol),
+      symbols,
       excludedSymbols: [...market.unavailable, ...market.markFailures.map((f) => f.symbol), ...failedOpenOrders, ...acct.failedSymbols].map(toPairSymbol),
       rules: new Map(market.rules.map(rulesFromWire).map((r) => [r.symbol, r])),
       marks: marksFromQuotes(market.quotes.map(quoteFromWire)).marks,

@@ -1,11 +1,12 @@
 // The `btcbot` command as a user runs it: real processes, exit codes, printed output.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { freePort } from '../../src/devenv/process.js';
 import type { RunningSimulator } from '../../src/simulator/server.js';
 import { listCycleAudits } from '../../src/store/audit.js';
+import { clearHalt, setHalt } from '../../src/store/runtime.js';
 import { btcbot } from './cli-harness.js';
 import { startCycleStack, uniqueId, type CycleStack } from './harness.js';
 
@@ -50,6 +51,29 @@ describe('btcbot stage4-run', () => {
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('already existed; not started again');
     expect(await listCycleAudits(db.pool, { cycleId })).toHaveLength(1);
+  });
+
+  test('a halt row stored by an older version with control characters is printed escaped by stage4-run, halt and resume', async () => {
+    const RAW = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
+    const escaped = 'by old\\u000dversion: drift\\u001b[2J\\u001b[Hhalt: not halted\\u2028\\u200bx';
+    await setHalt(db.pool, { reason: 'drift\u001b[2J\u001b[Hhalt: not halted\u2028\u200bx', haltedAt: new Date().toISOString(), by: 'old\rversion' });
+    try {
+      const run = await btcbot(['stage4-run', '--dry-run', '--cycle-id', uniqueId('cli-halted')], clientEnv()).exited;
+      expect(run.code).toBe(2);
+      expect(RAW.test(run.stdout.replace(/\n/g, ''))).toBe(false);
+      expect(run.stdout).toContain('drift\\u001b[2J\\u001b[Hhalt: not halted\\u2028\\u200bx'); // the message line and the summary
+      const dbEnv = { ...clientEnv(), DATABASE_URL: db.url };
+      const again = await btcbot(['halt', '--reason', 'again'], dbEnv).exited;
+      expect(again.stdout).toContain(`already halted since`);
+      expect(again.stdout).toContain(escaped);
+      expect(RAW.test(again.stdout.replace(/\n/g, ''))).toBe(false);
+      const resumed = await btcbot(['resume'], dbEnv).exited;
+      expect(resumed.code).toBe(0);
+      expect(resumed.stdout).toContain(escaped);
+      expect(RAW.test(resumed.stdout.replace(/\n/g, ''))).toBe(false);
+    } finally {
+      await clearHalt(db.pool);
+    }
   });
 
   test('an unknown option exits 2 with the usage text and starts nothing', async () => {
@@ -110,13 +134,16 @@ describe('btcbot worker', () => {
 describe('btcbot up --once', () => {
   test('on an empty data dir starts Temporal and Postgres, runs a dry-run cycle, prints the UI URL and exits 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'btcbot-up-'));
-    chmodSync(dataDir, 0o755); // as root, the Postgres cluster runs as the postgres user
+    chmodSync(dataDir, 0o711); // as root, the Postgres cluster runs as the postgres user: it passes through
     const [temporalPort, uiPort] = [await freePort(), await freePort()];
+    // The operator's shell holds the secrets: the servers `up` leaves running must not.
+    const secrets = { BTCTURK_API_KEY: 'canary-up-key-1234', BTCTURK_API_SECRET: 'Y2FuYXJ5LXVwLXNlY3JldA==', BTCBOT_PAYLOAD_KEY: Buffer.alloc(32, 3).toString('base64') };
     const env = {
       BTCBOT_DATA_DIR: dataDir,
       BTCBOT_TEMPORAL_PORT: String(temporalPort),
       BTCBOT_UI_PORT: String(uiPort),
       TEMPORAL_CLI_PATH: inject('temporalCliPath'),
+      ...secrets,
     };
     try {
       const { code, stdout, stderr } = await btcbot(['up', '--once'], env).exited;
@@ -125,6 +152,21 @@ describe('btcbot up --once', () => {
       expect(stdout).toMatch(/mode\s+dry_run/);
       expect(stdout).toContain(`Temporal UI: http://127.0.0.1:${uiPort}`);
       expect(stdout).toContain('cycle_audit row written');
+      // The dev server authenticates nobody: the summary says what other local users see.
+      expect(stdout).toMatch(new RegExp(`exposure\\s+no authentication: every local user \\(127\\.0\\.0\\.1:${temporalPort}\\) sees workflow ids and search attributes; payloads encrypted \\(BTCBOT_PAYLOAD_KEY\\)`));
+      // Nobody else reads what it left: private directories and files, servers without our secrets.
+      // The data directory itself is the operator's (they named it): left as they made it.
+      const mode = (p: string) => statSync(join(dataDir, p)).mode & 0o777;
+      expect([mode('.'), mode('postgres'), mode('temporal'), mode('temporal/dev.db'), mode('postgres/pgpass')]).toEqual(
+        [0o711, process.getuid?.() === 0 ? 0o711 : 0o700, 0o700, 0o600, 0o600],
+      );
+      const postmaster = Number(readFileSync(join(dataDir, 'postgres/pgdata/postmaster.pid'), 'utf8').split('\n')[0]);
+      const devServer = (JSON.parse(readFileSync(join(dataDir, 'temporal/server.json'), 'utf8')) as { pid: number }).pid;
+      for (const pid of [postmaster, devServer]) {
+        const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+        expect(environ).toContain('PATH=');
+        for (const [name, value] of Object.entries(secrets)) expect(environ.includes(value) || environ.includes(`${name}=`), `${pid} ${name}`).toBe(false);
+      }
       // The services outlive --once so the run can be inspected; `down` stops them.
       const down = await btcbot(['down'], env).exited;
       expect(down.code).toBe(0);

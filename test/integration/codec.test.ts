@@ -1,23 +1,29 @@
 // Payload encryption end to end: the cycle runs with an encrypting worker and client, and what
-// Temporal stores is ciphertext.
+// Temporal stores is ciphertext; what is sent without the key never reaches btcbot's code.
 import { randomBytes } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { waitUntil } from '../../src/devenv/process.js';
+import { listCycleAudits } from '../../src/store/audit.js';
+import { asClientOrderId } from '../../src/domain/types.js';
+import { getOrderByClientId } from '../../src/store/orders.js';
 import { dataConverterFromEnv } from '../../src/codec.js';
 import { runCycle } from '../../src/cli/cycles.js';
 import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
 import { createCycleWorker } from '../../src/worker.js';
 import type { Worker } from '@temporalio/worker';
-import { connectTemporal, createTestDatabase, uniqueId } from './harness.js';
+import { connectTemporal, createRogueWorker, createTestDatabase, uniqueId } from './harness.js';
 
 const dataConverter = dataConverterFromEnv({ BTCBOT_PAYLOAD_KEY: randomBytes(32).toString('base64') })!;
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let simulator: RunningSimulator;
 let worker: Worker;
-let running: Promise<void>;
+let rogueWorker: Worker;
+let running: Promise<unknown>;
 const taskQueue = uniqueId('codec');
+const rogueQueue = uniqueId('codec-rogue');
 
 beforeAll(async () => {
   [temporal, db, simulator] = await Promise.all([connectTemporal(), createTestDatabase(), startSimulator()]);
@@ -26,11 +32,13 @@ beforeAll(async () => {
     connection: temporal.nativeConnection, namespace: 'default', taskQueue, dataConverter,
     deps: { pool: db.pool, exchange }, workflowBundle: temporal.workflowBundle,
   });
-  running = worker.run();
+  rogueWorker = await createRogueWorker(temporal.nativeConnection, rogueQueue); // no key: plaintext payloads
+  running = Promise.all([worker.run(), rogueWorker.run()]);
 });
 
 afterAll(async () => {
   worker?.shutdown();
+  rogueWorker?.shutdown();
   await running;
   await simulator?.close();
   await db?.drop();
@@ -63,4 +71,34 @@ test('with BTCBOT_PAYLOAD_KEY a cycle runs normally and its history holds only c
   }
   // Without the key the result cannot be read.
   await expect(temporal.client.workflow.getHandle(workflowId).result()).rejects.toThrow();
+});
+
+test('a cycle started without the key never runs: its first workflow task fails to decode, nothing is audited', async () => {
+  const workflowId = uniqueId('cycle-plain');
+  const handle = await temporal.client.workflow.start('tradingCycle', {
+    taskQueue, workflowId,
+    args: [{ gates: { killSwitch: true, dryRun: true, liveTrading: false, liveTradingAck: null }, dryRunRequested: true, symbols: ['SOLTRY'], trigger: 'no-key' }],
+  });
+  try {
+    let failure = '';
+    await waitUntil(async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      failure = events.find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure?.message ?? '';
+      return failure !== '';
+    }, { timeoutMs: 30_000, intervalMs: 200, what: 'the workflow task failure' });
+    expect(failure).toMatch(/not encrypted/);
+    expect((await handle.describe()).status.name).toBe('RUNNING'); // stuck, not run: no activity was scheduled
+    expect(await listCycleAudits(db.pool, { cycleId: workflowId })).toEqual([]);
+  } finally {
+    await handle.terminate('test done');
+  }
+});
+
+test('a foreign workflow without the key scheduling executeAction on our queue is refused before the activity runs', async () => {
+  const action = { kind: 'submit', clientOrderId: 'rogue-plain-1', symbol: 'SOLTRY', side: 'buy', price: '1', qty: '1', reason: 'new_intent', afterCancelOf: [] };
+  const outcome = await temporal.client.workflow
+    .execute('rogueExecute', { taskQueue: rogueQueue, workflowId: uniqueId('rogue-plain'), args: [taskQueue, { cycleId: 'rogue', mode: 'dry_run', nowMs: Date.now(), action }] })
+    .then(() => 'ran', (err: Error & { cause?: Error & { cause?: Error } }) => err.cause?.cause?.message ?? err.message);
+  expect(outcome).toMatch(/not encrypted/);
+  expect(await getOrderByClientId(db.pool, asClientOrderId('rogue-plain-1'))).toBeNull(); // a dry-run submit would have recorded it
 });

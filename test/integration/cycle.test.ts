@@ -19,7 +19,8 @@ let simulator: RunningSimulator;
 let taskQueue: string;
 
 beforeAll(async () => {
-  stack = await startCycleStack('cycle-test');
+  // DOGE_TRY is configured on the worker but not listed by the simulator.
+  stack = await startCycleStack('cycle-test', { env: { SYMBOLS: 'BTC_TRY,ETH_TRY,SOL_TRY,DOGE_TRY' } });
   ({ temporal, db, simulator, taskQueue } = stack);
 });
 

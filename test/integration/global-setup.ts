@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
-import { databaseUrl, startLocalPostgres } from '../../src/devenv/postgres.js';
+import { startLocalPostgres } from '../../src/devenv/postgres.js';
 import { freePort } from '../../src/devenv/process.js';
 import { ensureTemporalCli, startTemporalDevServer } from '../../src/devenv/temporal.js';
 
@@ -14,7 +14,7 @@ const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = mkdtempSync(join(tmpdir(), 'btcbot-it-'));
-  chmodSync(dir, 0o755); // the Postgres cluster runs as the postgres user when we are root
+  chmodSync(dir, 0o711); // the Postgres cluster runs as the postgres user when we are root: it passes through
   const cli = await ensureTemporalCli(projectRoot, (l) => console.error(`[global-setup] ${l}`));
   const [server, postgres] = await Promise.all([
     freePort().then((port) =>
@@ -24,7 +24,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   ]);
   project.provide('temporalAddress', server.address);
   project.provide('temporalCliPath', cli.path);
-  project.provide('postgresAdminUrl', databaseUrl(postgres.url, 'postgres'));
+  // The passwords the cluster generated (read from its password file), in the URLs.
+  project.provide('postgresAdminUrl', postgres.adminUrl);
+  project.provide('postgresUrl', postgres.url);
   return async () => {
     await Promise.allSettled([server.stop(), postgres.stop()]);
     rmSync(dir, { recursive: true, force: true });
@@ -35,6 +37,9 @@ declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
     temporalCliPath: string;
+    /** The cluster's superuser: for creating and dropping databases. */
     postgresAdminUrl: string;
+    /** The application role (what tests connect as), on the `btcbot` database. */
+    postgresUrl: string;
   }
 }

@@ -1,12 +1,12 @@
 // Helpers for integration tests on the real stack.
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { createMigratedDatabase } from '../../src/devenv/postgres.js';
 import type { Pool } from '../../src/store/db.js';
-import type { Worker } from '@temporalio/worker';
 import type { ActivityDeps } from '../../src/activities/index.js';
 import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
 import type { Exchange } from '../../src/exchange/port.js';
@@ -21,7 +21,7 @@ export async function createTestDatabase(
 ): Promise<{ pool: Pool; url: string; drop(): Promise<void> }> {
   const adminUrl = inject('postgresAdminUrl');
   const name = `btcbot_test_${randomBytes(4).toString('hex')}`;
-  const { url, pool } = await createMigratedDatabase(adminUrl, name, { migrated });
+  const { url, pool } = await createMigratedDatabase({ adminUrl, url: inject('postgresUrl') }, name, { migrated });
   return {
     pool,
     url,
@@ -63,6 +63,18 @@ export async function connectTemporal(): Promise<{
       await nativeConnection.close();
     },
   };
+}
+
+/**
+ * Someone else's worker, on their own task queue, running their own workflow code
+ * (test/support/rogue-workflow.ts: it schedules btcbot's executeAction on btcbot's queue), with no
+ * payload key. Call `run()` on it.
+ */
+export async function createRogueWorker(nativeConnection: NativeConnection, taskQueue: string): Promise<Worker> {
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: fileURLToPath(new URL('../support/rogue-workflow.ts', import.meta.url)), logger: new DefaultLogger('WARN'),
+  });
+  return Worker.create({ connection: nativeConnection, namespace: 'default', taskQueue, workflowBundle });
 }
 
 /** Everything a cycle needs, for one test file: Temporal, a fresh database, the simulator, a worker. */

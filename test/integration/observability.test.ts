@@ -1,7 +1,11 @@
-// A real `btcbot worker` process with real-looking credentials: its JSON logs, its Prometheus
-// metrics, and a scan of everything it leaves behind (logs, workflow histories, every database row,
-// error messages) for the API key and secret.
+// A real `btcbot worker` process with real-looking credentials, given as files (Docker secrets):
+// its JSON logs, its Prometheus metrics, and a scan of everything it leaves behind (logs, workflow
+// histories, every database row, error messages, `status --json`) for the API key and secret.
+// (TEMPORAL_API_KEY needs TLS: temporal-tls.test.ts scans for it.)
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { runCycle, type CycleRun } from '../../src/cli/cycles.js';
@@ -17,6 +21,15 @@ import { connectTemporal, createTestDatabase, uniqueId } from './harness.js';
 const ARMED: GateSettings = { killSwitch: false, dryRun: false, liveTrading: true, liveTradingAck: 'I_UNDERSTAND' };
 const apiKey = `ak${randomBytes(12).toString('hex')}`;
 const apiSecret = randomBytes(32).toString('base64');
+const secretsDir = mkdtempSync(join(tmpdir(), 'btcbot-obs-secrets-'));
+const secretFile = (name: string, value: string): string => {
+  const path = join(secretsDir, name);
+  writeFileSync(path, `${value}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return path;
+};
+/** The credentials as the worker and every command get them: files, as Docker mounts secrets. */
+const credentialFiles = { BTCTURK_API_KEY_FILE: secretFile('btcturk_api_key', apiKey), BTCTURK_API_SECRET_FILE: secretFile('btcturk_api_secret', apiSecret) };
 
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -41,7 +54,7 @@ beforeAll(async () => {
   ]);
   worker = btcbot(['worker'], {
     TEMPORAL_ADDRESS: inject('temporalAddress'), BTCBOT_TASK_QUEUE: taskQueue, DATABASE_URL: db.url,
-    BTCTURK_BASE_URL: simulator.url, BTCTURK_API_KEY: apiKey, BTCTURK_API_SECRET: apiSecret,
+    BTCTURK_BASE_URL: simulator.url, ...credentialFiles,
     KILL_SWITCH: 'false', DRY_RUN: 'false', LIVE_TRADING: 'true', LIVE_TRADING_ACK: 'I_UNDERSTAND', SYMBOLS: 'BTC_TRY',
     BTCBOT_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`, LOG_LEVEL: 'debug', BTCBOT_SDK_LOG_LEVEL: 'debug',
   });
@@ -69,6 +82,7 @@ afterAll(async () => {
   await simulator?.close();
   await db?.drop();
   await temporal?.close();
+  rmSync(secretsDir, { recursive: true, force: true });
 });
 
 describe('btcbot worker observability', () => {
@@ -95,11 +109,17 @@ describe('btcbot worker observability', () => {
     expect(finished.find((l) => l.cycle_id === runs[3]!.workflowId)).toMatchObject({ outcome: 'failed', error_class: 'AccountingIntegrityError' });
   });
 
-  test('the API key and secret appear in no log line, workflow history, database row or error message', async () => {
+  test('the API key and secret, read from *_FILE, appear in no log line, workflow history, database row, error message or status --json', async () => {
     const workerExit = await stopWorker();
+    const status = await btcbot(['status', '--json', '--cycles', '10'], {
+      TEMPORAL_ADDRESS: inject('temporalAddress'), BTCBOT_TASK_QUEUE: taskQueue, DATABASE_URL: db.url, ...credentialFiles,
+    }).exited;
+    expect(status.code, status.stderr).toBe(0);
     const haystacks: Array<[string, string]> = [
       ['worker stdout', workerExit.stdout],
       ['worker stderr', workerExit.stderr],
+      ['status --json', status.stdout],
+      ['status stderr', status.stderr],
     ];
     for (const run of runs) {
       const history = await temporal.client.workflow.getHandle(run.workflowId).fetchHistory();
@@ -116,6 +136,7 @@ describe('btcbot worker observability', () => {
     // The scan is not vacuous: it saw the cycles and the failure.
     expect(haystacks.find(([name]) => name === 'table cycle_audit')?.[1]).toContain('AccountingIntegrityError');
     expect(workerExit.stdout).toContain('cycle_finished');
+    expect((JSON.parse(status.stdout) as { cycles: unknown[] }).cycles).toHaveLength(runs.length);
     for (const [name, text] of haystacks) {
       expect(text.includes(apiKey), `${name} contains the API key`).toBe(false);
       expect(text.includes(apiSecret), `${name} contains the API secret`).toBe(false);

@@ -31,9 +31,11 @@ describe('EncryptionCodec', () => {
     await expect(codec.decode([other!])).rejects.toBeInstanceOf(PayloadDecryptError);
   });
 
-  test('passes unencrypted payloads through on decode (histories from before encryption)', async () => {
-    const [dec] = await codec.decode([payload]);
-    expect(defaultPayloadConverter.fromPayload(dec!)).toEqual({ symbol: 'BTCTRY', price: '3400000' });
+  test('refuses an unencrypted payload: only holders of the key can start cycles or schedule activities', async () => {
+    await expect(codec.decode([payload])).rejects.toThrow(PayloadDecryptError);
+    await expect(codec.decode([payload])).rejects.toThrow(/not encrypted .*"json\/plain"/);
+    const nullPayload = defaultPayloadConverter.toPayload(undefined);
+    await expect(codec.decode([nullPayload])).rejects.toThrow(/not encrypted/);
   });
 });
 

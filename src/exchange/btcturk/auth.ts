@@ -2,7 +2,8 @@
 // base64(HMAC-SHA256(key = base64decode(secret), message = utf8(key + stamp))). Stamps strictly
 // increase per signer (a collision or a clock step back bumps by 1 ms).
 import { createHmac } from 'node:crypto';
-import { ExchangeConfigError, registerSecret } from '../errors.js';
+import { registerSecret } from '../../redaction.js';
+import { ExchangeConfigError } from '../errors.js';
 
 export interface ApiCredentials {
   readonly apiKey: string;
@@ -20,6 +21,7 @@ export function validateCredentials(credentials: ApiCredentials): { apiKey: stri
     throw new ExchangeConfigError('missing BTCTurk API credentials: both an API key and an API secret are required');
   }
   registerSecret(secret);
+  registerSecret(apiKey);
   if (/\s/.test(apiKey)) throw new ExchangeConfigError('BTCTurk API key must not contain whitespace');
   // It travels as the X-PCK header: anything but printable ASCII would be refused by the HTTP stack.
   if (!/^[\x21-\x7e]+$/.test(apiKey)) throw new ExchangeConfigError('BTCTurk API key must be printable ASCII');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidSymbolError, pairOf, splitPair, toPairSymbol, uniqueSymbols } from '../../../src/domain/symbols.js';
+import { configuredSymbols, InvalidSymbolError, pairOf, splitPair, toPairSymbol, uniqueSymbols } from '../../../src/domain/symbols.js';
 
 describe('symbols', () => {
   it('every spelling of a pair canonicalises to one value', () => {
@@ -31,5 +31,19 @@ describe('symbols', () => {
 
   it('uniqueSymbols canonicalises and removes duplicates keeping first order (runner test 4, defect 24)', () => {
     expect(uniqueSymbols(['btc_try', 'BTC_TRY', 'ETHTRY', 'eth_try'])).toEqual(['BTCTRY', 'ETHTRY']);
+  });
+});
+
+describe('configuredSymbols: the worker decides what it trades', () => {
+  it('keeps the requested symbols the worker configures, in request order; the rest are returned to report', () => {
+    expect(configuredSymbols(['ETHTRY', 'btc_try', 'DOGETRY', 'BTCTRY'], ['BTCTRY', 'ETHTRY'])).toEqual({
+      trade: ['ETHTRY', 'BTCTRY'],
+      notConfigured: ['DOGETRY'],
+    });
+  });
+
+  it('never throws on a starter\'s garbage: an unparseable symbol is reported as given', () => {
+    expect(configuredSymbols(['BTCTRY', '../../etc', ''], ['BTCTRY'])).toEqual({ trade: ['BTCTRY'], notConfigured: ['../../etc', ''] });
+    expect(configuredSymbols(['XRPTRY'], ['BTCTRY'])).toEqual({ trade: [], notConfigured: ['XRPTRY'] });
   });
 });

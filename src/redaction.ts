@@ -1,0 +1,77 @@
+// Redaction: one small module that exchange errors, the logger and every printed URL use.
+// It must be precise both ways. Registered secrets (the configured API key and secret, and the
+// secret's other spellings, every *_FILE secret, TEMPORAL_API_KEY) go wherever they appear. Beyond
+// those, only text that is shaped like a credential goes: an HMAC-SHA256 digest in base64 (an
+// X-Signature), the value of a credential-named field written as `name: value` or `name=value`
+// (`BTCTURK_API_SECRET=…`, `x-api-key: …`, `Authorization: Basic …`), and a credential-shaped token
+// right after a credential word (`secret Zm9v…`). Ordinary prose that merely mentions a secret
+// ("API secret must be valid base64") stays as it is.
+
+const MARK = '[redacted]';
+
+const registeredSecrets = new Set<string>();
+
+/** Remember a secret so that it is removed from every text redacted afterwards (≥ 8 characters). */
+export function registerSecret(secret: string): void {
+  if (secret.length >= 8) registeredSecrets.add(secret);
+}
+
+/** A base64 HMAC-SHA256 digest (44 characters ending in `=`) standing alone, not inside a longer token. */
+const SHA256_BASE64 = /(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{43}=(?![A-Za-z0-9+/=])/g;
+
+/** Words that name a credential. A field's name may carry a prefix (`BTCTURK_API_SECRET`, `x-api-key`, `client_secret`). */
+const CREDENTIAL_NAME =
+  '(?:api[_-]?secret|client[_-]?secret|secret|api[_-]?key|payload[_-]?key|private[_-]?key|secret[_-]?key|access[_-]?key|' +
+  'password|passwd|x-signature|signature|x-pck|authorization|access[_-]?token|token)';
+
+/**
+ * `x-signature: abc`, `"btcturk_api_secret":"abc"`, `TEMPORAL_API_KEY=abc`, `Authorization: Basic abc`:
+ * a field named like a credential (the whole name: `BTCTURK_API_SECRET_FILE=/path` is a path, kept),
+ * then `:` or `=`, then its value (an auth scheme and its credential together).
+ */
+const CREDENTIAL_FIELD = new RegExp(
+  `(?<![A-Za-z0-9_-])((?:[A-Za-z0-9]+[_-])*?${CREDENTIAL_NAME})(?![A-Za-z0-9_-])(["']?\\s*[:=]\\s*["']?)` +
+    `((?:(?:basic|bearer|digest|token|negotiate)\\s+)?[^\\s"',;&}]+)`,
+  'gi',
+);
+
+/**
+ * `invalid secret Zm9vYmFy... supplied`, `Bearer eyJhbGciOi...`: a credential word, a space, then a
+ * token shaped like a credential: 16 or more characters of base64/url-safe text with letters and
+ * digits both. Prose goes on ("API secret must be valid base64", "password authentication failed").
+ */
+const CREDENTIAL_WORD = new RegExp(
+  `(?<![A-Za-z0-9_-])((?:[A-Za-z0-9]+[_-])*?(?:${CREDENTIAL_NAME}|key|bearer|basic))(\\s+)` +
+    '(?=[A-Za-z0-9+/=_.~-]*[0-9])(?=[A-Za-z0-9+/=_.~-]*[A-Za-z])[A-Za-z0-9+/=_.~-]{16,}(?![A-Za-z0-9+/=_.~-])',
+  'gi',
+);
+
+/** Longest text kept; the rest is cut (a 10 MB server message is not a message). */
+export const MAX_REDACTED_CHARS = 2_000;
+
+export function redact(text: string): string {
+  let out = text;
+  // Registered secrets first, on the whole text, so a cut can never leave part of one behind.
+  for (const secret of registeredSecrets) out = out.split(secret).join(MARK);
+  if (out.length > MAX_REDACTED_CHARS) out = `${out.slice(0, MAX_REDACTED_CHARS)}…[truncated]`;
+  return out
+    .replace(CREDENTIAL_FIELD, (_m, name: string, sep: string) => `${name}${sep}${MARK}`)
+    .replace(CREDENTIAL_WORD, (_m, name: string, space: string) => `${name}${space}${MARK}`)
+    .replace(SHA256_BASE64, MARK);
+}
+
+/** Query parameters that carry a password in libpq and pg connection strings. */
+const PASSWORD_PARAM = /pass/i;
+
+/** A connection string with its password masked, wherever it is (user info or `?password=`), for printing. */
+export function redactUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return '<unparseable url>';
+  }
+  if (u.password) u.password = '***';
+  for (const key of [...u.searchParams.keys()]) if (PASSWORD_PARAM.test(key)) u.searchParams.set(key, '***');
+  return u.toString();
+}
