@@ -1,8 +1,17 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so `npx btcbot ...` works from a clone without a build step.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+// The `btcbot` command: the compiled CLI (dist/, built by `npm run build`, which `npm ci` runs),
+// imported into THIS process. There is no child process, so a signal from a terminal, a process
+// manager, systemd or `docker stop` reaches the code that handles it. In development,
+// `npm run btcbot -- <args>` runs the TypeScript sources through tsx instead.
+import { existsSync } from 'node:fs';
 
-const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-const r = spawnSync(process.execPath, ['--import', 'tsx', main, ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+const main = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  console.error('btcbot: no compiled build in dist/: run `npm run build` (`npm ci` runs it for you)');
+  process.exit(2);
+}
+const { buildFreshness } = await import('../dist/build-info.js');
+if (buildFreshness() === 'stale') {
+  console.error('[btcbot] warning: dist/ was built from other sources than src/ holds now; run `npm run build` (or `npm run btcbot -- ...` to run the sources)');
+}
+await import(main.href);

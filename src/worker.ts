@@ -1,13 +1,29 @@
 // The worker process: Temporal connection, activities, task queue, graceful shutdown.
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Context as ActivityContext } from '@temporalio/activity';
 import { NativeConnection, Worker, type ActivityInterceptors, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities/index.js';
 
+const compiled = !import.meta.url.endsWith('.ts');
+
 /** Path of the workflow entry point, .ts under tsx/vitest and .js when compiled. */
-export const workflowsPath = fileURLToPath(
-  new URL(`./workflows/index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
-);
+export const workflowsPath = fileURLToPath(new URL(`./workflows/index${compiled ? '.js' : '.ts'}`, import.meta.url));
+
+/** The bundle `npm run build` writes (and checks against the committed histories) next to dist/worker.js. */
+export const prebuiltBundlePath = fileURLToPath(new URL('./workflow-bundle.js', import.meta.url));
+
+/**
+ * The workflow code a worker runs. Compiled, it loads the prebuilt bundle: no webpack at start, and
+ * the code that runs is the code the build checked (Temporal's recommended production setup). From
+ * the sources (tsx, vitest) it bundles them at start, so an edit takes effect without a build.
+ */
+function workflowCode(bundle: WorkerOptions['workflowBundle'] | undefined): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (bundle) return { workflowBundle: bundle };
+  if (!compiled) return { workflowsPath };
+  if (!existsSync(prebuiltBundlePath)) throw new Error(`no workflow bundle at ${prebuiltBundlePath}: run \`npm run build\``);
+  return { workflowBundle: { codePath: prebuiltBundlePath } };
+}
 
 export interface CycleWorkerOptions {
   connection: NativeConnection;
@@ -48,7 +64,7 @@ export function createCycleWorker(opts: CycleWorkerOptions): Promise<Worker> {
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    ...workflowCode(opts.workflowBundle),
     activities: createActivities(opts.deps),
     interceptors: { activity: [heartbeating] },
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
