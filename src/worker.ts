@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Context as ActivityContext } from '@temporalio/activity';
 import { NativeConnection, Worker, type ActivityInterceptors, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities/index.js';
+import type { ActivityTracker } from './observability/health.js';
 
 const compiled = !import.meta.url.endsWith('.ts');
 
@@ -34,7 +35,16 @@ export interface CycleWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Payload encryption (see src/codec.ts); the same converter must be used by every client. */
   dataConverter?: WorkerOptions['dataConverter'];
+  /** Shown to Temporal as the pollers' identity (`btcbot doctor` reads the configuration hash in it). */
+  identity?: string;
+  /** Sees every activity start and finish, for the health endpoint (src/observability/health.ts). */
+  activityTracker?: ActivityTracker;
 }
+
+/** On SIGINT/SIGTERM: stop polling, let in-flight activities finish for the grace time; give up
+ *  after the force time. A process manager must wait at least the force time (compose: stop_grace_period). */
+export const SHUTDOWN_GRACE_TIME = '10s';
+export const SHUTDOWN_FORCE_TIME = '30s';
 
 /** How often every activity reports liveness; the workflow's heartbeat timeout is a few of these. */
 export const HEARTBEAT_INTERVAL_MS = 1_000;
@@ -65,13 +75,13 @@ export function createCycleWorker(opts: CycleWorkerOptions): Promise<Worker> {
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     ...workflowCode(opts.workflowBundle),
-    activities: createActivities(opts.deps),
+    activities: opts.activityTracker ? opts.activityTracker.track(createActivities(opts.deps)) : createActivities(opts.deps),
     interceptors: { activity: [heartbeating] },
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
+    ...(opts.identity ? { identity: opts.identity } : {}),
     maxCachedWorkflows: 100,
     maxConcurrentActivityTaskExecutions: 20,
-    // On SIGINT/SIGTERM: stop polling, let in-flight activities finish for up to 10 s.
-    shutdownGraceTime: '10s',
-    shutdownForceTime: '30s',
+    shutdownGraceTime: SHUTDOWN_GRACE_TIME,
+    shutdownForceTime: SHUTDOWN_FORCE_TIME,
   });
 }
