@@ -22,6 +22,9 @@ export interface LocalStack {
   uiUrl: string | null;
   temporalCli: TemporalCli;
   databaseUrl: string;
+  dataDir: string;
+  /** The dev server's pid when `up` manages it; null for an operator-provided TEMPORAL_ADDRESS. */
+  temporalPid: number | null;
   /** What this call started (as opposed to found running). */
   started: string[];
 }
@@ -40,12 +43,51 @@ export function localDataDir(projectRoot: string, env: NodeJS.ProcessEnv = proce
   return env.BTCBOT_DATA_DIR?.trim() || join(projectRoot, '.data');
 }
 
-function portFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function portFromEnv<T extends number | null>(env: NodeJS.ProcessEnv, name: string, fallback: T): number | T {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new DevEnvError(`${name} must be a port number`);
   return port;
+}
+
+/** Where `up` records what it set up, for every later command (see `applyStackRecord`). */
+export const STACK_RECORD_FILE = 'stack.json';
+
+/** What `btcbot up` set up, written to `<data dir>/stack.json`. Holds no secret. */
+export interface StackRecord {
+  temporal: {
+    address: string;
+    namespace: string;
+    uiUrl: string | null;
+    /** The dev server `up` started (null: an operator-provided TEMPORAL_ADDRESS). */
+    pid: number | null;
+  };
+  /** The project's local cluster, or an operator-provided DATABASE_URL (password masked). */
+  postgres: { local: true; dataDir: string } | { local: false; url: string };
+  recordedAt: string;
+}
+
+function readJson<T>(file: string): T | null {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null;
+}
+
+export function readStackRecord(dataDir: string): StackRecord | null {
+  return readJson<StackRecord>(join(dataDir, STACK_RECORD_FILE));
+}
+
+export function writeStackRecord(dataDir: string, record: StackRecord): void {
+  writeFileSync(join(dataDir, STACK_RECORD_FILE), `${JSON.stringify(record, null, 2)}\n`);
+}
+
+/** The dev server an earlier `up` started, if that process still runs (a reused pid is not ours). */
+function runningDevServer(pid: number): boolean {
+  if (!isProcessAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('start-dev');
+  } catch {
+    return true; // no /proc (not Linux): trust the pid
+  }
 }
 
 export async function ensureLocalStack(
@@ -60,6 +102,7 @@ export async function ensureLocalStack(
   const temporalCli = await ensureTemporalCli(projectRoot, log);
   let temporalAddress = env.TEMPORAL_ADDRESS?.trim() || '';
   let uiUrl: string | null = null;
+  let pid: number | null = null;
   if (temporalAddress) {
     // An operator-provided server: use it as is.
     if (!(await namespaceReady(temporalAddress, namespace))) {
@@ -67,15 +110,31 @@ export async function ensureLocalStack(
     }
   } else {
     const stateFile = join(ensureDir(join(dataDir, 'temporal')), 'server.json');
-    const state = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as TemporalState) : null;
-    const port = state?.port ?? portFromEnv(env, 'BTCBOT_TEMPORAL_PORT', DEFAULT_TEMPORAL_PORT);
-    const uiPort = state?.uiPort ?? portFromEnv(env, 'BTCBOT_UI_PORT', DEFAULT_UI_PORT);
+    const state = readJson<TemporalState>(stateFile);
+    const ours = state !== null && runningDevServer(state.pid);
+    const askedPort = portFromEnv(env, 'BTCBOT_TEMPORAL_PORT', null);
+    const askedUiPort = portFromEnv(env, 'BTCBOT_UI_PORT', null);
+    // A server an earlier `up` started keeps its ports; a new one takes the ports asked for, else
+    // the previous ones (the UI links printed before stay valid), else the defaults.
+    const port = ours ? state.port : (askedPort ?? state?.port ?? DEFAULT_TEMPORAL_PORT);
+    const uiPort = ours ? state.uiPort : (askedUiPort ?? state?.uiPort ?? DEFAULT_UI_PORT);
     temporalAddress = `127.0.0.1:${port}`;
     uiUrl = `http://127.0.0.1:${uiPort}`;
-    if (!(await namespaceReady(temporalAddress, namespace))) {
-      if (await isPortOpen(port)) {
-        throw new DevEnvError(`port ${port} is taken by something that is not a Temporal server; set TEMPORAL_ADDRESS`);
+    if (ours && askedPort !== null && askedPort !== state.port) {
+      log(`BTCBOT_TEMPORAL_PORT=${askedPort}, but the dev server an earlier \`btcbot up\` started runs on ${state.port}: using it (\`btcbot down\`, then \`up\`, to move it)`);
+    }
+    if (ours) {
+      pid = state.pid;
+      if (!(await namespaceReady(temporalAddress, namespace))) {
+        throw new DevEnvError(`the Temporal dev server started by an earlier \`btcbot up\` (pid ${state.pid}) does not answer on ${temporalAddress}; \`btcbot down\` stops it`);
       }
+    } else if (await isPortOpen(port)) {
+      // Whatever answers here, this data directory did not start it: never act on someone else's server.
+      const what = (await namespaceReady(temporalAddress, namespace)) ? 'a Temporal server that `btcbot up` did not start' : 'something that is not a Temporal server';
+      throw new DevEnvError(
+        `port ${port} is taken by ${what}; set TEMPORAL_ADDRESS=${temporalAddress} to use it on purpose, or BTCBOT_TEMPORAL_PORT to start our own on another port`,
+      );
+    } else {
       log(`starting the Temporal dev server on ${temporalAddress} (UI ${uiUrl}) with ${temporalCli.path}`);
       const server = await startTemporalDevServer({
         cliPath: temporalCli.path,
@@ -86,6 +145,7 @@ export async function ensureLocalStack(
         detached: true,
       });
       writeFileSync(stateFile, JSON.stringify({ pid: server.pid, port, uiPort } satisfies TemporalState));
+      pid = server.pid;
       started.push('temporal');
     }
   }
@@ -101,7 +161,53 @@ export async function ensureLocalStack(
   const postgres = await ensurePostgres({ dataDir: join(dataDir, 'postgres') }, env);
   if (!env.DATABASE_URL) started.push('postgres');
 
-  return { temporalAddress, namespace, uiUrl, temporalCli, databaseUrl: postgres.url, started };
+  return { temporalAddress, namespace, uiUrl, temporalCli, databaseUrl: postgres.url, dataDir, temporalPid: pid, started };
+}
+
+/** Where the record told a command to look, and what it should tell the operator about it. */
+export interface StackResolution {
+  /** Variables set from the record (so far only TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE). */
+  applied: string[];
+  recordFile: string;
+  /** Lines for stderr: the command is about to use a server it may not expect. */
+  notices: string[];
+}
+
+/**
+ * Point a command at the stack `btcbot up` recorded, unless TEMPORAL_ADDRESS says otherwise; say
+ * so whenever the server about to be used is not the one the record names (or there is none).
+ */
+export function applyStackRecord(projectRoot: string, env: NodeJS.ProcessEnv, sourceOf: (name: string) => string): StackResolution {
+  const dataDir = localDataDir(projectRoot, env);
+  const recordFile = join(dataDir, STACK_RECORD_FILE);
+  const record = readStackRecord(dataDir);
+  const applied: string[] = [];
+  const notices: string[] = [];
+  const running = record?.temporal.pid == null ? null : runningDevServer(record.temporal.pid);
+  const explicit = env.TEMPORAL_ADDRESS?.trim();
+  if (explicit) {
+    if (record && running !== false && record.temporal.address !== explicit) {
+      notices.push(`TEMPORAL_ADDRESS=${explicit} (${sourceOf('TEMPORAL_ADDRESS')}) is used, not the server \`btcbot up\` recorded at ${record.temporal.address}`);
+    }
+  } else if (record) {
+    env.TEMPORAL_ADDRESS = record.temporal.address;
+    applied.push('TEMPORAL_ADDRESS');
+    if (!env.TEMPORAL_NAMESPACE?.trim() && record.temporal.namespace !== 'default') {
+      env.TEMPORAL_NAMESPACE = record.temporal.namespace;
+      applied.push('TEMPORAL_NAMESPACE');
+    }
+    if (running === false) {
+      notices.push(`the Temporal dev server \`btcbot up\` recorded at ${record.temporal.address} is not running (start it again with \`btcbot up\`)`);
+    }
+  } else {
+    notices.push(
+      `TEMPORAL_ADDRESS is not set and \`btcbot up\` has recorded no server in ${dataDir}: using 127.0.0.1:${DEFAULT_TEMPORAL_PORT}, which btcbot did not start`,
+    );
+  }
+  if (record && !record.postgres.local && !env.DATABASE_URL?.trim()) {
+    notices.push(`\`btcbot up\` used DATABASE_URL=${record.postgres.url}, but DATABASE_URL is not set here: using the local cluster in ${join(dataDir, 'postgres')}`);
+  }
+  return { applied, recordFile, notices };
 }
 
 /** Stop the services a previous `btcbot up` left running. Returns what was stopped. */
@@ -111,7 +217,7 @@ export async function stopLocalStack(projectRoot: string, env: NodeJS.ProcessEnv
   const stateFile = join(dataDir, 'temporal', 'server.json');
   if (existsSync(stateFile)) {
     const { pid } = JSON.parse(readFileSync(stateFile, 'utf8')) as TemporalState;
-    if (isProcessAlive(pid)) {
+    if (runningDevServer(pid)) {
       await stopProcess(pid);
       stopped.push('temporal');
     }
