@@ -14,7 +14,6 @@ import {
 import { TRADING_CYCLE_WORKFLOW } from '../workflows/definitions.js';
 import type { CycleInput } from '../workflows/types.js';
 import { WORKFLOW_ID_PREFIX } from '../shared.js';
-import { validateExchangeBaseUrl } from '../settings.js';
 import { connectClient, describeGates, formatTable, loadControlSettings, log } from './context.js';
 import { loadCycleSettings } from './cycle-settings.js';
 import { EXIT, UsageError } from './errors.js';
@@ -75,7 +74,7 @@ export async function schedule(cmd: ScheduleCommand): Promise<number> {
   // Read the trading settings before connecting: a bad gate variable is a config error (exit 2),
   // and a symbol the exchange does not list is one too: nothing is created.
   const cycleSettings = cmd.sub === 'create' ? loadCycleSettings() : null;
-  if (cycleSettings) await checkSymbolsBeforeStart(cycleSettings.symbols, exchangeUrlForCheck(), log);
+  if (cycleSettings) await checkSymbolsBeforeStart(cycleSettings.symbols, process.env, log);
   const temporal = await connectClient(infra);
   try {
     const { client } = temporal;
@@ -165,18 +164,6 @@ export async function schedule(cmd: ScheduleCommand): Promise<number> {
 }
 
 const actionWorkflowId = (scheduleId: string): string => `${WORKFLOW_ID_PREFIX}${scheduleId}`;
-
-/** BTCTURK_BASE_URL for the SYMBOLS check, or null (with a reason on stderr) when it cannot be used. */
-function exchangeUrlForCheck(env: NodeJS.ProcessEnv = process.env): string | null {
-  const raw = env.BTCTURK_BASE_URL?.trim();
-  if (!raw) return null;
-  try {
-    return validateExchangeBaseUrl(raw);
-  } catch (err) {
-    log(`warning: SYMBOLS not checked against the exchange: ${(err as Error).message}`);
-    return null;
-  }
-}
 
 /** The schedules that start tradingCycle, one line each (their spec, state and what they trade). */
 async function listSchedules(client: Client): Promise<number> {

@@ -7,6 +7,7 @@ import { ConfigError } from '../domain/errors.js';
 import { toPairSymbol, type PairSymbol } from '../domain/types.js';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
 import type { Exchange } from '../exchange/port.js';
+import { validateExchangeBaseUrl } from '../settings.js';
 
 /** One read of the exchange's pair list (public endpoint), classified. */
 export async function readListing(exchange: Exchange, symbols: readonly PairSymbol[]): Promise<SymbolListing> {
@@ -33,14 +34,23 @@ export function notTradableWarning(listing: SymbolListing): string | null {
 /**
  * For commands that start cycles (`schedule create`, `stage4-run`): refuse unknown symbols; warn,
  * and go on, when the pairs cannot be read (the worker checks again at start and every cycle).
+ * These commands otherwise ignore the exchange variables, so a bad BTCTURK_BASE_URL is a warning.
  */
 export async function checkSymbolsBeforeStart(
   symbols: readonly string[],
-  exchangeBaseUrl: string | null,
+  env: NodeJS.ProcessEnv,
   warn: (line: string) => void,
 ): Promise<void> {
-  if (!exchangeBaseUrl) {
+  const raw = env.BTCTURK_BASE_URL?.trim();
+  if (!raw) {
     warn('SYMBOLS not checked against the exchange: BTCTURK_BASE_URL is not set here (workers check them when they start)');
+    return;
+  }
+  let exchangeBaseUrl: string;
+  try {
+    exchangeBaseUrl = validateExchangeBaseUrl(raw);
+  } catch (err) {
+    warn(`SYMBOLS not checked against the exchange: ${(err as Error).message}`);
     return;
   }
   const exchange = createBtcturkExchange({ baseUrl: exchangeBaseUrl, timeoutMs: 5_000, retry: { maxAttempts: 1 } });
