@@ -1,9 +1,15 @@
-// No Docker engine runs here, so the deployment files are checked for structure and safe defaults.
+// The deployment files: docker-compose.yml, the Dockerfile, the setup scripts and .env.example.
+// No Docker engine (and here no compose plugin) runs in the test environment, so the structure
+// carries the weight; `docker compose config` also runs wherever the compose plugin is installed.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { TRADING_CONFIG_VARIABLES } from '../../src/domain/config.js';
+import { searchAttributeCliArgs } from '../../src/shared.js';
+import { SHUTDOWN_FORCE_TIME } from '../../src/worker.js';
+import { HEALTH_PATH } from '../../src/observability/health.js';
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -15,36 +21,201 @@ function sourceFiles(dir: string): string[] {
 interface Service {
   image?: string;
   build?: unknown;
+  command?: string[];
+  entrypoint?: string[];
   ports?: string[];
   environment?: Record<string, string>;
-  depends_on?: unknown;
+  env_file?: unknown;
+  depends_on?: Record<string, { condition: string }>;
+  volumes?: string[];
+  profiles?: string[];
+  network_mode?: string;
+  stop_grace_period?: string;
+  healthcheck?: { test?: string[]; disable?: boolean };
+  init?: boolean;
 }
 
-const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as { services: Record<string, Service> };
+const composeText = readFileSync('docker-compose.yml', 'utf8');
+const compose = parse(composeText) as { services: Record<string, Service> };
+const services = compose.services;
+const svc = (name: string): Service => {
+  const s = services[name];
+  if (!s) throw new Error(`no service ${name} in docker-compose.yml`);
+  return s;
+};
+
+/** `30s`, `1m30s`, `45s` → seconds. */
+function seconds(duration: string): number {
+  const m = /^(?:(\d+)m)?(?:(\d+)s)?$/.exec(duration);
+  if (!m || duration === '') throw new Error(`not a duration: ${duration}`);
+  return Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0);
+}
+
+/** The Dockerfile as stages of instructions (continuation lines joined, comments dropped). */
+function dockerfileStages(text: string): Array<{ from: string; name: string | null; instructions: string[] }> {
+  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const stages: Array<{ from: string; name: string | null; instructions: string[] }> = [];
+  for (const line of lines) {
+    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
+    if (from) stages.push({ from: from[1]!, name: from[2] ?? null, instructions: [] });
+    else stages.at(-1)?.instructions.push(line);
+  }
+  return stages;
+}
+
+/** A release, optionally `@sha256:…`, not a floating tag like `16`, `1.31` or `latest`: `name:1.2.3…`,
+ *  or `postgres:16.15…` (Postgres releases have two parts). */
+const PINNED = /^(postgres:\d+\.\d+|[a-z0-9./_-]+:\d+\.\d+\.\d+)(-[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$/;
 
 describe('docker-compose.yml', () => {
-  test('runs Postgres, a Temporal server persisted in Postgres, the Temporal UI and a worker built from the Dockerfile', () => {
-    const { postgres, temporal, 'temporal-ui': ui, worker } = compose.services;
-    expect(postgres?.image).toMatch(/^postgres:/);
-    expect(temporal?.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
-    expect(ui?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
-    expect(worker?.build).toBe('.');
-    expect(existsSync('Dockerfile')).toBe(true);
+  test('Temporal is set up as Temporal documents for self-hosting: schema step, then the server, then the namespace', () => {
+    const images = Object.values(services).map((s) => s.image ?? '');
+    expect(images.some((i) => i.includes('auto-setup'))).toBe(false);
+    expect(svc('temporal').image).toMatch(/^temporalio\/server:/);
+    expect(svc('temporal').environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres', POSTGRES_USER: 'temporal' });
+    expect(svc('temporal-schema').image).toMatch(/^temporalio\/admin-tools:/);
+    expect(svc('temporal-schema').entrypoint).toEqual(['/bin/sh', '/deploy/setup-schema.sh']);
+    expect(svc('temporal').depends_on?.['temporal-schema']?.condition).toBe('service_completed_successfully');
+    expect(svc('temporal-setup').depends_on?.temporal?.condition).toBe('service_healthy');
+    // The server and its tools move together.
+    expect(svc('temporal').image!.split(':')[1]).toBe(svc('temporal-schema').image!.split(':')[1]);
+    expect(svc('temporal-setup').image).toBe(svc('temporal-schema').image);
+
+    const schema = readFileSync('deploy/temporal/setup-schema.sh', 'utf8');
+    for (const step of ['create', 'setup-schema -v 0.0', 'update-schema -d "$dir"']) expect(schema).toContain(`--db "$db" ${step}`);
+    expect(schema).toContain('for db in temporal temporal_visibility');
+    expect(schema).toContain('/temporal/versioned');
+    expect(schema).toContain('/visibility/versioned');
+  });
+
+  test("workers start only after the namespace and btcbot's search attributes are registered", () => {
+    expect(svc('worker').depends_on?.['temporal-setup']?.condition).toBe('service_completed_successfully');
+    expect(svc('temporal-setup').entrypoint).toEqual(['/bin/sh', '/deploy/setup-namespace.sh']);
+    const script = readFileSync('deploy/temporal/setup-namespace.sh', 'utf8');
+    const registered = [...script.matchAll(/^register (\w+) (\w+)$/gm)].map((m) => `${m[1]}=${m[2]}`);
+    const expected = searchAttributeCliArgs().filter((a) => a !== '--search-attribute');
+    expect(registered.sort()).toEqual(expected.sort());
+  });
+
+  test('every image is pinned by version; refreshing and digest pinning are explained', () => {
+    const images = Object.values(services).flatMap((s) => (s.image && !s.build ? [s.image] : []));
+    expect(images.length).toBeGreaterThanOrEqual(4);
+    for (const image of images) expect(image, image).toMatch(PINNED);
+    expect(composeText).toContain('docker buildx imagetools inspect');
+  });
+
+  test('passwords are required, never defaulted; the worker connects as its own role, not the superuser or Temporal', () => {
+    expect(svc('postgres').environment?.POSTGRES_PASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?.+\}$/);
+    expect(composeText).not.toMatch(/PASSWORD:-/);
+    expect(composeText).not.toMatch(/PWD:-/);
+
+    const url = new URL(svc('worker').environment!.DATABASE_URL!.replace(/\$\{[^}]+\}/, 'pw'));
+    expect(url.username).toBe('btcbot');
+    expect(url.host).toBe('postgres:5432');
+    expect(url.pathname).toBe('/btcbot');
+    expect(svc('worker').environment!.DATABASE_URL).toContain('${BTCBOT_DB_PASSWORD:?');
+    expect(svc('temporal').environment!.POSTGRES_USER).not.toBe(url.username);
+
+    // The roles come from the init script, mounted where the postgres image runs it once.
+    expect(svc('postgres').volumes).toContain('./deploy/postgres/10-roles.sh:/docker-entrypoint-initdb.d/10-roles.sh:ro');
+    const roles = readFileSync('deploy/postgres/10-roles.sh', 'utf8');
+    expect(roles).toMatch(/CREATE ROLE :"btcbot_user" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE/);
+    expect(roles).toMatch(/CREATE ROLE :"temporal_user" LOGIN CREATEDB NOSUPERUSER NOCREATEROLE/);
+    expect(roles).toMatch(/CREATE DATABASE :"btcbot_db" OWNER :"btcbot_user"/);
+
+    // The worker gets .env, but not the database passwords that are compose's.
+    for (const name of ['POSTGRES_PASSWORD', 'BTCBOT_DB_PASSWORD', 'TEMPORAL_DB_PASSWORD']) expect(svc('worker').environment![name]).toBe('');
+  });
+
+  test('the worker is stopped gracefully: a stop grace period longer than its shutdown force time', () => {
+    expect(seconds(svc('worker').stop_grace_period!)).toBeGreaterThan(seconds(SHUTDOWN_FORCE_TIME));
   });
 
   test('the worker reaches Temporal and Postgres by service name and defaults to the safe gates', () => {
-    const env = compose.services.worker!.environment!;
+    const env = svc('worker').environment!;
     expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
-    expect(env.DATABASE_URL).toMatch(/@postgres:5432\//);
     expect(env.KILL_SWITCH).toBe('${KILL_SWITCH:-true}');
     expect(env.DRY_RUN).toBe('${DRY_RUN:-true}');
     expect(env.LIVE_TRADING).toBe('${LIVE_TRADING:-false}');
+    expect(svc('worker').build).toBe('.');
+  });
+
+  test('the rehearsal profile runs the simulator where the worker reaches it on loopback', () => {
+    const sim = svc('simulator');
+    expect(sim.profiles).toEqual(['rehearsal']);
+    expect(sim.network_mode).toBe('service:worker');
+    expect(sim.command?.slice(0, 1)).toEqual(['simulator']);
+    expect(sim.image).toBe(svc('worker').image);
+    // Everything else runs without the profile.
+    expect(Object.entries(services).filter(([, s]) => s.profiles).map(([n]) => n)).toEqual(['simulator']);
   });
 
   test('published ports bind to loopback only', () => {
-    const ports = Object.values(compose.services).flatMap((s) => s.ports ?? []);
+    const ports = Object.values(services).flatMap((s) => s.ports ?? []);
     expect(ports.length).toBeGreaterThan(0);
     for (const p of ports) expect(p).toMatch(/^127\.0\.0\.1:/);
+  });
+
+  test('docker compose config accepts the file (where the compose plugin is installed)', () => {
+    // Structure first: every dependency names a service, every condition is one compose knows.
+    const conditions = new Set(['service_started', 'service_healthy', 'service_completed_successfully']);
+    for (const [name, s] of Object.entries(services)) {
+      for (const [dep, { condition }] of Object.entries(s.depends_on ?? {})) {
+        expect(services[dep], `${name} depends on ${dep}`).toBeDefined();
+        expect(conditions.has(condition), `${name}: ${condition}`).toBe(true);
+        if (condition === 'service_healthy') expect(services[dep]!.healthcheck?.test, `${dep} has a healthcheck`).toBeDefined();
+      }
+      for (const v of s.volumes ?? []) {
+        const host = v.split(':')[0]!;
+        if (host.startsWith('./')) expect(existsSync(host), `${name} mounts ${host}`).toBe(true);
+      }
+    }
+    const plugin = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' });
+    if (plugin.status !== 0) return; // no compose plugin here (this machine: docker CLI only); the checks above stand
+    const env = { ...process.env, POSTGRES_PASSWORD: 'x', BTCBOT_DB_PASSWORD: 'x', TEMPORAL_DB_PASSWORD: 'x', BTCTURK_BASE_URL: 'https://api.btcturk.com' };
+    const config = spawnSync('docker', ['compose', '--profile', 'rehearsal', 'config', '--quiet'], { encoding: 'utf8', env });
+    expect(config.status, config.stderr).toBe(0);
+    const missing = spawnSync('docker', ['compose', 'config', '--quiet'], { encoding: 'utf8', env: { ...env, POSTGRES_PASSWORD: '' } });
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain('POSTGRES_PASSWORD');
+  });
+});
+
+describe('Dockerfile', () => {
+  const stages = dockerfileStages(readFileSync('Dockerfile', 'utf8'));
+  const runtime = stages.at(-1)!;
+  const build = stages.find((s) => s.name === 'build');
+
+  test('a build stage compiles and checks; the runtime stage holds only the compiled output and production dependencies', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    for (const s of stages) expect(s.from, s.from).toMatch(PINNED);
+    expect(build?.instructions).toContain('RUN npm run build && npm prune --omit=dev');
+    const copies = runtime.instructions.filter((i) => i.startsWith('COPY'));
+    expect(copies.every((c) => c.startsWith('COPY --from=build '))).toBe(true);
+    const copied = copies.map((c) => c.split(/\s+/)[2]);
+    expect(copied).toEqual(expect.arrayContaining(['/app/dist', '/app/bin', '/app/node_modules', '/app/package.json']));
+    expect(copied.some((p) => p === '/app/src' || p?.includes('tsconfig'))).toBe(false);
+    expect(runtime.instructions.join('\n')).not.toMatch(/tsx/);
+  });
+
+  test('tini is PID 1 and runs the compiled bin with node, so docker stop reaches the worker', () => {
+    const entrypoint = runtime.instructions.find((i) => i.startsWith('ENTRYPOINT'))!;
+    expect(JSON.parse(entrypoint.slice('ENTRYPOINT'.length))).toEqual(['/usr/bin/tini', '--', 'node', '/app/bin/btcbot.js']);
+    expect(runtime.instructions.some((i) => /apt-get install .*\btini\b/.test(i))).toBe(true);
+    expect(runtime.instructions).toContain('CMD ["worker"]');
+  });
+
+  test("the HEALTHCHECK asks the worker's health endpoint, which the image turns on", () => {
+    const hc = runtime.instructions.find((i) => i.startsWith('HEALTHCHECK'))!;
+    expect(hc).toContain(HEALTH_PATH);
+    expect(hc).toContain('process.env.BTCBOT_HEALTH_ADDRESS');
+    expect(runtime.instructions.some((i) => /^ENV BTCBOT_HEALTH_ADDRESS=127\.0\.0\.1:\d+$/.test(i))).toBe(true);
+    expect(runtime.instructions).toContain('ENV KILL_SWITCH=true DRY_RUN=true LIVE_TRADING=false');
+  });
+
+  test('the build context never carries local state or secrets', () => {
+    const ignored = readFileSync('.dockerignore', 'utf8').split('\n');
+    for (const p of ['.env', 'node_modules', '.data', 'dist']) expect(ignored).toContain(p);
   });
 });
 
@@ -73,8 +244,9 @@ describe('.env.example', () => {
     expect(missing).toEqual([]);
   });
 
-  test('carries no credentials', () => {
+  test('carries no credentials, and leaves TEMPORAL_ADDRESS unset so the stack `btcbot up` recorded is found', () => {
     expect(vars.BTCTURK_API_KEY).toBe('');
     expect(vars.BTCTURK_API_SECRET).toBe('');
+    expect(vars.TEMPORAL_ADDRESS).toBe('');
   });
 });
