@@ -5,6 +5,7 @@ import {
   describeTradingConfig,
   parseTradingConfig,
   tradingConfigHash,
+  tradingConfigProblems,
   TRADING_CONFIG_VARIABLES,
   type TradingConfigVariable,
 } from '../domain/config.js';
@@ -79,27 +80,6 @@ export interface ConfigRow {
   source: ValueSource;
 }
 
-/** Each bad trading value on its own (so every one is named), then the cross-field rules. */
-function tradingProblems(env: NodeJS.ProcessEnv): string[] {
-  const problems: string[] = [];
-  for (const name of TRADING_CONFIG_VARIABLES) {
-    if (env[name] === undefined) continue;
-    try {
-      parseTradingConfig({ [name]: env[name] });
-    } catch (err) {
-      problems.push((err as Error).message);
-    }
-  }
-  if (problems.length === 0) {
-    try {
-      parseTradingConfig(env);
-    } catch (err) {
-      problems.push((err as Error).message);
-    }
-  }
-  return problems;
-}
-
 function parsedOrNull(env: NodeJS.ProcessEnv): ReturnType<typeof parseTradingConfig> | null {
   try {
     return parseTradingConfig(env);
@@ -127,7 +107,7 @@ export function configReport(env: NodeJS.ProcessEnv, sources: ConfigSources) {
     ['process', PROCESS_VARIABLES.map((v) => row(v.name, v.default, v.mask))],
   ];
 
-  const problems = tradingProblems(env);
+  const problems = tradingConfigProblems(env);
   try {
     loadWorkerSettings(env, { requireExchange: false });
   } catch (err) {

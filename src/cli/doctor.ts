@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import proto from '@temporalio/proto';
 import { ensurePostgres } from '../devenv/postgres.js';
 import { localDataDir } from '../devenv/stack.js';
-import { parseTradingConfig, toGateSettings, tradingConfigHash, type TradingConfig } from '../domain/config.js';
+import { parseTradingConfig, toGateSettings, tradingConfigHash, tradingConfigProblems, type TradingConfig } from '../domain/config.js';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
 import type { Exchange } from '../exchange/port.js';
 import { loadInfraSettings, type InfraSettings } from '../settings.js';
@@ -66,11 +66,9 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env, sources?: Pic
   let infra: InfraSettings | null = null;
   const problems: string[] = [];
   if (sources && sources.envFile.problems.length > 0) problems.push(describeProblems(sources.envFile));
-  try {
-    trading = parseTradingConfig(env);
-  } catch (err) {
-    problems.push(message(err));
-  }
+  const tradingProblems = tradingConfigProblems(env);
+  problems.push(...tradingProblems);
+  if (tradingProblems.length === 0) trading = parseTradingConfig(env);
   try {
     infra = loadInfraSettings(env);
   } catch (err) {

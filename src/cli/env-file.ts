@@ -40,7 +40,8 @@ export function parseEnvFile(text: string): ParsedEnvFile {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (line === '' || line.startsWith('#')) continue;
-    const m = ASSIGNMENT.exec(line);
+    // Matched untrimmed at the end: a quoted value may end in spaces before its line break.
+    const m = ASSIGNMENT.exec(lines[i]!.trimStart());
     if (!m) {
       const name = line.split('=')[0]!.replace(/^export\s+/, '').trim();
       problems.push({

@@ -223,12 +223,6 @@ const SCHEDULE: Record<string, Command> = {
         paused: (v.paused as boolean | undefined) ?? false,
       }),
   },
-  list: {
-    args: '', summary: "list btcbot's schedules",
-    help: 'List the schedules that run btcbot cycles: id, state, interval, next run, mode and symbols.',
-    options: {}, envFile: 'strict', stack: true,
-    run: () => schedule({ sub: 'list', scheduleId: DEFAULT_SCHEDULE_ID }),
-  },
   describe: scheduleCommand('describe', 'show a schedule', 'Show a schedule: spec, state, next runs, recent and running cycles, skipped and missed counts.'),
   pause: scheduleCommand('pause', 'pause it (a running cycle is not stopped)', 'Pause a schedule: no new cycles start. A running cycle is not stopped; `btcbot halt` stops it.'),
   unpause: scheduleCommand('unpause', 'resume it', 'Unpause a schedule: cycles start again at the next interval.'),
@@ -247,6 +241,12 @@ const SCHEDULE: Record<string, Command> = {
     }),
   },
   delete: scheduleCommand('delete', 'delete it (running cycles are not stopped: use halt)', 'Delete a schedule. Cycles it already started are not stopped; `btcbot halt` stops them.'),
+  list: {
+    args: '', summary: "list btcbot's schedules",
+    help: 'List the schedules that run btcbot cycles: id, state, interval, next run, mode and symbols.',
+    options: {}, envFile: 'strict', stack: true,
+    run: () => schedule({ sub: 'list', scheduleId: DEFAULT_SCHEDULE_ID }),
+  },
 };
 
 const GLOBAL_HELP: Array<[string, string]> = [

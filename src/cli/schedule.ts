@@ -101,7 +101,7 @@ export async function schedule(cmd: ScheduleCommand): Promise<number> {
         return EXIT.ok;
       }
       case 'list':
-        return listSchedules(client);
+        return await listSchedules(client);
       case 'describe':
         console.log(formatDescription(await handle.describe()));
         return EXIT.ok;

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { packageVersion } from '../build-info.js';
 import { dataConverterFromEnv } from '../codec.js';
-import { parseTradingConfig, tradingConfigHash, type TradingConfig } from '../domain/config.js';
+import { parseTradingConfig, tradingConfigHash, tradingConfigProblems, type TradingConfig } from '../domain/config.js';
 import { ConfigError } from '../domain/errors.js';
 import type { SymbolListing } from '../domain/listing.js';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
@@ -92,7 +92,9 @@ export function loadWorkerSettings(env: NodeJS.ProcessEnv, { requireExchange = t
       throw new ConfigError('DATABASE_URL', 'expected a postgres:// connection string');
     }
   });
-  const trading = attempt(() => parseTradingConfig(env));
+  const tradingProblems = tradingConfigProblems(env);
+  problems.push(...tradingProblems);
+  const trading = tradingProblems.length === 0 ? parseTradingConfig(env) : undefined;
   const logLevel = attempt(() => oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'));
   const sdkLevel = attempt(() => oneOf(env, 'BTCBOT_SDK_LOG_LEVEL', SDK_LOG_LEVELS, 'warn'));
   const metricsAddress = attempt(() => (hostPort(env, 'BTCBOT_METRICS_ADDRESS') === null ? null : metricsAddressFromEnv(env, null)));

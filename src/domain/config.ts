@@ -248,3 +248,29 @@ export function tradingConfigHash(config: TradingConfig): string {
   const shown = describeTradingConfig(config);
   return sha256Hex(TRADING_CONFIG_VARIABLES.map((name) => `${name}=${shown[name]}`).join('\n')).slice(0, 12);
 }
+
+/**
+ * Every problem of `env` as a trading configuration, each naming its variable: each variable is
+ * parsed on its own (so one bad value does not hide the next), then the rules across variables.
+ * Empty when parseTradingConfig(env) succeeds.
+ */
+export function tradingConfigProblems(env: Env): string[] {
+  const problems: string[] = [];
+  for (const name of TRADING_CONFIG_VARIABLES) {
+    if (env[name] === undefined) continue;
+    try {
+      parseTradingConfig({ [name]: env[name] });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(err.message);
+    }
+  }
+  if (problems.length > 0) return problems;
+  try {
+    parseTradingConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(err.message);
+  }
+  return problems;
+}
