@@ -26,7 +26,8 @@ interface Service {
   ports?: string[];
   environment?: Record<string, string>;
   env_file?: unknown;
-  depends_on?: Record<string, { condition: string }>;
+  /** The list form means `condition: service_started` for each. */
+  depends_on?: string[] | Record<string, { condition: string }>;
   volumes?: string[];
   profiles?: string[];
   network_mode?: string;
@@ -43,6 +44,8 @@ const svc = (name: string): Service => {
   if (!s) throw new Error(`no service ${name} in docker-compose.yml`);
   return s;
 };
+const dependsOn = (s: Service): Record<string, { condition: string }> =>
+  Array.isArray(s.depends_on) ? Object.fromEntries(s.depends_on.map((d) => [d, { condition: 'service_started' }])) : (s.depends_on ?? {});
 
 /** `30s`, `1m30s`, `45s` → seconds. */
 function seconds(duration: string): number {
@@ -75,8 +78,8 @@ describe('docker-compose.yml', () => {
     expect(svc('temporal').environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres', POSTGRES_USER: 'temporal' });
     expect(svc('temporal-schema').image).toMatch(/^temporalio\/admin-tools:/);
     expect(svc('temporal-schema').entrypoint).toEqual(['/bin/sh', '/deploy/setup-schema.sh']);
-    expect(svc('temporal').depends_on?.['temporal-schema']?.condition).toBe('service_completed_successfully');
-    expect(svc('temporal-setup').depends_on?.temporal?.condition).toBe('service_healthy');
+    expect(dependsOn(svc('temporal'))['temporal-schema']?.condition).toBe('service_completed_successfully');
+    expect(dependsOn(svc('temporal-setup')).temporal?.condition).toBe('service_healthy');
     // The server and its tools move together.
     expect(svc('temporal').image!.split(':')[1]).toBe(svc('temporal-schema').image!.split(':')[1]);
     expect(svc('temporal-setup').image).toBe(svc('temporal-schema').image);
@@ -89,7 +92,7 @@ describe('docker-compose.yml', () => {
   });
 
   test("workers start only after the namespace and btcbot's search attributes are registered", () => {
-    expect(svc('worker').depends_on?.['temporal-setup']?.condition).toBe('service_completed_successfully');
+    expect(dependsOn(svc('worker'))['temporal-setup']?.condition).toBe('service_completed_successfully');
     expect(svc('temporal-setup').entrypoint).toEqual(['/bin/sh', '/deploy/setup-namespace.sh']);
     const script = readFileSync('deploy/temporal/setup-namespace.sh', 'utf8');
     const registered = [...script.matchAll(/^register (\w+) (\w+)$/gm)].map((m) => `${m[1]}=${m[2]}`);
@@ -160,7 +163,7 @@ describe('docker-compose.yml', () => {
     // Structure first: every dependency names a service, every condition is one compose knows.
     const conditions = new Set(['service_started', 'service_healthy', 'service_completed_successfully']);
     for (const [name, s] of Object.entries(services)) {
-      for (const [dep, { condition }] of Object.entries(s.depends_on ?? {})) {
+      for (const [dep, { condition }] of Object.entries(dependsOn(s))) {
         expect(services[dep], `${name} depends on ${dep}`).toBeDefined();
         expect(conditions.has(condition), `${name}: ${condition}`).toBe(true);
         if (condition === 'service_healthy') expect(services[dep]!.healthcheck?.test, `${dep} has a healthcheck`).toBeDefined();
