@@ -16,6 +16,9 @@ const historiesDir = join(packageRoot, 'test/replay/histories');
 const step = (what: string) => console.error(`[build] ${what}`);
 
 async function main(): Promise<void> {
+  // Hashed before compiling: an edit made while the build runs leaves the build marked stale.
+  const hash = sourceHash();
+  if (hash === null) throw new Error('no src/ to build');
   rmSync(dist, { recursive: true, force: true });
   step('tsc -p tsconfig.build.json → dist/');
   const tsc = spawnSync(join(packageRoot, 'node_modules/.bin/tsc'), ['-p', join(packageRoot, 'tsconfig.build.json')], { stdio: 'inherit' });
@@ -41,8 +44,6 @@ async function main(): Promise<void> {
   for await (const r of results) if (r.error) failures.push(`${r.workflowId}: ${r.error.message.split('\n')[0]}`);
   if (failures.length > 0) throw new Error(`the workflow bundle does not replay the committed histories:\n  ${failures.join('\n  ')}`);
 
-  const hash = sourceHash();
-  if (hash === null) throw new Error('no src/ to record a source hash for');
   const info: BuildInfo = { version: packageVersion(), sourceHash: hash, builtAt: new Date().toISOString(), node: process.version, replayedHistories: histories.length };
   writeFileSync(join(dist, BUILD_INFO_FILE), `${JSON.stringify(info, null, 2)}\n`);
   step(`done: btcbot ${info.version}, sources ${hash.slice(0, 12)}`);

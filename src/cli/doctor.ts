@@ -21,20 +21,6 @@ import { describeProblems } from './env-file.js';
 import { EXIT } from './errors.js';
 import { notTradableWarning, readListing, unknownSymbolsError } from './symbols.js';
 
-async function checkSymbols(exchange: Exchange, trading: TradingConfig, scrub: (t: string) => string): Promise<Check> {
-  let listing: Awaited<ReturnType<typeof readListing>>;
-  try {
-    listing = await readListing(exchange, trading.symbols);
-  } catch (err) {
-    return { name: 'symbols', ok: false, detail: `the exchange's pairs could not be read: ${scrub(message(err))}` };
-  }
-  const unknown = unknownSymbolsError(listing);
-  if (unknown) return { name: 'symbols', ok: false, config: true, detail: unknown.message };
-  const notTradable = notTradableWarning(listing);
-  if (notTradable) return { name: 'symbols', ok: true, warn: true, detail: notTradable };
-  return { name: 'symbols', ok: true, detail: `${trading.symbols.join(', ')} listed and trading` };
-}
-
 /** BTCTurk rejects signed requests whose timestamp is off by more than this. */
 export const MAX_CLOCK_SKEW_MS = 5_000;
 
@@ -45,7 +31,7 @@ export interface Check {
   warn?: boolean;
   detail: string;
   /** This failure is a configuration error: doctor exits 2. */
-  config?: boolean;
+  configError?: boolean;
 }
 
 /** `sim-public-key-0001` → `sim-…0001`; short keys show nothing of themselves. */
@@ -110,7 +96,7 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env, sources?: Pic
   const width = Math.max(...checks.map((c) => c.name.length));
   for (const c of checks) console.log(`${c.ok ? (c.warn ? 'warn' : 'ok  ') : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}`);
   const failed = checks.filter((c) => !c.ok).map((c) => c.name);
-  if (configError || checks.some((c) => !c.ok && c.config)) {
+  if (configError || checks.some((c) => !c.ok && c.configError)) {
     console.log('configuration error: fix the variable(s) named above');
     return EXIT.blocked;
   }
@@ -229,6 +215,21 @@ export function compareWorkerConfig(identities: readonly string[], ourHash: stri
     return { name: 'worker config', ok: true, warn: true, detail: `${unknown.length} worker(s) do not report their configuration (an older btcbot, or not btcbot)` };
   }
   return { name: 'worker config', ok: true, detail: `every worker trades with this shell's configuration (${ourHash})` };
+}
+
+/** SYMBOLS against the pairs the exchange lists (an unknown one is a configuration error). */
+async function checkSymbols(exchange: Exchange, trading: TradingConfig, scrub: (t: string) => string): Promise<Check> {
+  let listing: Awaited<ReturnType<typeof readListing>>;
+  try {
+    listing = await readListing(exchange, trading.symbols);
+  } catch (err) {
+    return { name: 'symbols', ok: false, detail: `the exchange's pairs could not be read: ${scrub(message(err))}` };
+  }
+  const unknown = unknownSymbolsError(listing);
+  if (unknown) return { name: 'symbols', ok: false, configError: true, detail: unknown.message };
+  const notTradable = notTradableWarning(listing);
+  if (notTradable) return { name: 'symbols', ok: true, warn: true, detail: notTradable };
+  return { name: 'symbols', ok: true, detail: `${trading.symbols.join(', ')} listed and trading` };
 }
 
 async function checkExchange(env: NodeJS.ProcessEnv, infra: InfraSettings | null, trading: TradingConfig | null): Promise<Check[]> {

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
+import { UsageError } from './errors.js';
 
 export const DEFAULT_ENV_FILE = '.env';
 
@@ -159,7 +160,7 @@ export function extractEnvFileOption(argv: readonly string[]): { path: string | 
     }
     if (a === '--env-file' || a.startsWith('--env-file=')) {
       const value = a === '--env-file' ? argv[++i] : a.slice('--env-file='.length);
-      if (value === undefined || value === '' || value.startsWith('--')) throw new EnvFileError('--env-file needs a path');
+      if (value === undefined || value === '' || value.startsWith('--')) throw new UsageError('--env-file needs a path');
       path = value;
     } else {
       rest.push(a);

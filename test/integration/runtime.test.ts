@@ -122,6 +122,28 @@ describe('the compiled worker', () => {
     expect(tree[0]!.cmdline).toMatch(/^\S*node \S*\/btcbot --env-file \S+ worker$/);
   });
 
+  test('`npx btcbot worker` through a shell that does not exec (npm script-shell sh): the worker notices its parent went and stops gracefully', async () => {
+    const env = await workerEnv(uniqueId('runtime-sh'));
+    const emptyEnvFile = join(scratch, 'empty-sh.env');
+    writeFileSync(emptyEnvFile, '');
+    const npx = join(dirname(process.execPath), 'npx');
+    const proc = watch(spawn(npx, ['btcbot', '--env-file', emptyEnvFile, 'worker'], {
+      cwd: projectRoot,
+      env: cleanEnv({ ...env, npm_config_script_shell: 'sh', npm_config_yes: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }));
+    await proc.waitFor('worker ready');
+    const tree = descendants(proc.pid);
+    expect(tree.map((p) => p.cmdline.split(' ')[0])).toEqual(['sh', expect.stringMatching(/node$/)]);
+    const worker = tree[1]!;
+    proc.kill('SIGTERM'); // npm passes it to sh only; sh dies and the worker is orphaned
+    await proc.exited;
+    for (const deadline = Date.now() + 30_000; isProcessAlive(worker.pid) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+    expect(isProcessAlive(worker.pid)).toBe(false);
+    const { stderr } = await proc.exited; // the worker kept writing to the pipe npx left it
+    expect(stderr).toContain('the npx process that started this one exited: stopping as on SIGTERM');
+  });
+
   test("the package's bin, from a directory holding only what the Docker image copies: one process, no descendants; SIGTERM exits 0", async () => {
     // The runtime stage's COPY lines decide what is staged (node_modules is linked, not copied).
     const copies = readFileSync(join(projectRoot, 'Dockerfile'), 'utf8')
