@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
+import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { freePort } from '../../src/devenv/process.js';
 import { DEFAULT_PAIRS } from '../../src/simulator/pairs.js';
@@ -12,23 +12,21 @@ import { startSimulator, type RunningSimulator } from '../../src/simulator/serve
 import { listCycleAudits } from '../../src/store/audit.js';
 import { clearHalt, getHalt } from '../../src/store/runtime.js';
 import { btcbot as sources, harnessCwd, projectRoot } from './cli-harness.js';
-import { createTestDatabase, uniqueId } from './harness.js';
+import { startClientStack, uniqueId } from './harness.js';
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let stack: Awaited<ReturnType<typeof startClientStack>>;
+let db: typeof stack.db;
 let simulator: RunningSimulator;
-let connection: Connection;
 let client: Client;
 const scratch = mkdtempSync(join(tmpdir(), 'btcbot-config-'));
 
 beforeAll(async () => {
-  [db, simulator, connection] = await Promise.all([createTestDatabase(), startSimulator(), Connection.connect({ address: inject('temporalAddress') })]);
-  client = new Client({ connection, namespace: 'default' });
+  stack = await startClientStack();
+  ({ db, simulator, client } = stack);
 });
 
 afterAll(async () => {
-  await simulator?.close();
-  await db?.drop();
-  await connection?.close();
+  await stack?.close();
   rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -144,23 +142,25 @@ describe('the worker refuses a bad configuration before it serves anything', () 
   test('a symbol the exchange does not list: worker, doctor, schedule create and stage4-run exit 2 naming it; nothing is created or run', async () => {
     const env = { ...stackEnv(), BTCTURK_BASE_URL: simulator.url, SYMBOLS: 'FOO_TRY,BTC_TRY' };
     const named = 'SYMBOLS: FOOTRY is not a pair the exchange lists';
-    const worker = await btcbot(['worker'], env).exited;
+    const id = uniqueId('cfg-foo');
+    const cycleId = uniqueId('cfg-foo-cycle');
+    const [worker, doctor, create, run] = await Promise.all([
+      btcbot(['worker'], env).exited,
+      btcbot(['doctor'], env).exited,
+      btcbot(['schedule', 'create', '--id', id], env).exited,
+      btcbot(['stage4-run', '--dry-run', '--cycle-id', cycleId], env).exited,
+    ]);
     expect(worker.code).toBe(2);
     expect(worker.stderr).toContain(named);
     expect(worker.stderr).not.toContain('worker ready');
 
-    const doctor = await btcbot(['doctor'], env).exited;
     expect(doctor.code).toBe(2);
     expect(doctor.stdout).toMatch(new RegExp(`FAIL\\s+symbols\\s+${named}`));
 
-    const id = uniqueId('cfg-foo');
-    const create = await btcbot(['schedule', 'create', '--id', id], env).exited;
     expect(create.code).toBe(2);
     expect(create.stderr).toContain(named);
     expect(await scheduleGone(id)).toBe(true);
 
-    const cycleId = uniqueId('cfg-foo-cycle');
-    const run = await btcbot(['stage4-run', '--dry-run', '--cycle-id', cycleId], env).exited;
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(named);
     expect(await listCycleAudits(db.pool, { cycleId })).toEqual([]);

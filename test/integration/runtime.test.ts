@@ -6,18 +6,18 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { buildFreshness } from '../../src/build-info.js';
 import { runCycle } from '../../src/cli/cycles.js';
 import { freePort, isProcessAlive } from '../../src/devenv/process.js';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
+import type { RunningSimulator } from '../../src/simulator/server.js';
 import { cleanEnv, projectRoot, watch, type Proc } from './cli-harness.js';
-import { createTestDatabase, uniqueId } from './harness.js';
+import { startClientStack, uniqueId } from './harness.js';
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let stack: Awaited<ReturnType<typeof startClientStack>>;
+let db: typeof stack.db;
 let simulator: RunningSimulator;
-let connection: Connection;
 let client: Client;
 const scratch = mkdtempSync(join(tmpdir(), 'btcbot-runtime-'));
 
@@ -25,14 +25,12 @@ beforeAll(async () => {
   // These tests run dist/; `npm test` builds it first. A stale build would test yesterday's code.
   const freshness = buildFreshness(projectRoot);
   if (freshness !== 'fresh') throw new Error(`dist/ is ${freshness} (not built from the current sources): run \`npm run build\``);
-  [db, simulator, connection] = await Promise.all([createTestDatabase(), startSimulator(), Connection.connect({ address: inject('temporalAddress') })]);
-  client = new Client({ connection, namespace: 'default' });
+  stack = await startClientStack();
+  ({ db, simulator, client } = stack);
 });
 
 afterAll(async () => {
-  await simulator?.close();
-  await db?.drop();
-  await connection?.close();
+  await stack?.close();
   rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -78,6 +76,19 @@ async function workerEnv(queue: string): Promise<Record<string, string>> {
   };
 }
 
+/** `npx btcbot --env-file <empty> worker` in the project, as an operator types it. --env-file: the
+ *  project directory may hold a developer's own .env, which this run must not read. */
+function npxWorker(env: Record<string, string>, npmConfig: Record<string, string> = {}): Proc {
+  const emptyEnvFile = join(mkdtempSync(join(scratch, 'envfile-')), 'empty.env');
+  writeFileSync(emptyEnvFile, '');
+  const npx = join(dirname(process.execPath), 'npx');
+  return watch(spawn(npx, ['btcbot', '--env-file', emptyEnvFile, 'worker'], {
+    cwd: projectRoot,
+    env: cleanEnv({ ...env, npm_config_yes: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false', ...npmConfig }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }));
+}
+
 /** Ready, healthy, serves a dry-run cycle; then SIGTERM to `proc` ends it all gracefully. */
 async function exerciseAndStop(proc: Proc, env: Record<string, string>, treeBefore: () => Array<{ pid: number; cmdline: string }>) {
   await proc.waitFor('worker ready');
@@ -104,15 +115,7 @@ async function exerciseAndStop(proc: Proc, env: Record<string, string>, treeBefo
 describe('the compiled worker', () => {
   test('`npx btcbot worker`: npm runs node directly (no shell, no tsx); SIGTERM to npx shuts the worker down gracefully, nothing left', async () => {
     const env = await workerEnv(uniqueId('runtime-npx'));
-    const emptyEnvFile = join(scratch, 'empty.env');
-    writeFileSync(emptyEnvFile, '');
-    // --env-file: the project directory may hold a developer's own .env; this run must not read it.
-    const npx = join(dirname(process.execPath), 'npx');
-    const proc = watch(spawn(npx, ['btcbot', '--env-file', emptyEnvFile, 'worker'], {
-      cwd: projectRoot,
-      env: cleanEnv({ ...env, npm_config_yes: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false' }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }));
+    const proc = npxWorker(env);
     let tree: Array<{ pid: number; cmdline: string }> = [];
     await exerciseAndStop(proc, env, () => {
       tree = descendants(proc.pid);
@@ -124,14 +127,7 @@ describe('the compiled worker', () => {
 
   test('`npx btcbot worker` through a shell that does not exec (npm script-shell sh): the worker notices its parent went and stops gracefully', async () => {
     const env = await workerEnv(uniqueId('runtime-sh'));
-    const emptyEnvFile = join(scratch, 'empty-sh.env');
-    writeFileSync(emptyEnvFile, '');
-    const npx = join(dirname(process.execPath), 'npx');
-    const proc = watch(spawn(npx, ['btcbot', '--env-file', emptyEnvFile, 'worker'], {
-      cwd: projectRoot,
-      env: cleanEnv({ ...env, npm_config_script_shell: 'sh', npm_config_yes: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false' }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }));
+    const proc = npxWorker(env, { npm_config_script_shell: 'sh' });
     await proc.waitFor('worker ready');
     const tree = descendants(proc.pid);
     expect(tree.map((p) => p.cmdline.split(' ')[0])).toEqual(['sh', expect.stringMatching(/node$/)]);
