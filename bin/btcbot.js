@@ -10,8 +10,9 @@ if (!existsSync(main)) {
   console.error('btcbot: no compiled build in dist/: run `npm run build` (`npm ci` runs it for you)');
   process.exit(2);
 }
-const { buildFreshness } = await import('../dist/build-info.js');
-if (buildFreshness() === 'stale') {
-  console.error('[btcbot] warning: dist/ was built from other sources than src/ holds now; run `npm run build` (or `npm run btcbot -- ...` to run the sources)');
+// The build writes build-info.json last, after every check passed: without it, no build finished.
+if (!existsSync(new URL('../dist/build-info.json', import.meta.url))) {
+  console.error('btcbot: no finished build in dist/ (dist/build-info.json is missing): run `npm run build`');
+  process.exit(2);
 }
 await import(main.href);

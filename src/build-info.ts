@@ -1,6 +1,7 @@
 // What `npm run build` (scripts/build.ts) produced in dist/, and whether it still matches src/.
 // The compiled CLI runs from dist/ (bin/btcbot.js); a build older than the sources would silently
-// run yesterday's code, so the bin compares a hash of src/ with the one recorded at build time.
+// run yesterday's code, so the CLI compares a hash of the build's inputs with the one recorded at
+// build time (src/cli/main.ts: a worker refuses a stale build, other commands warn).
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -15,7 +16,7 @@ export const BUILD_INFO_FILE = 'build-info.json';
 
 export interface BuildInfo {
   version: string;
-  /** sha256 of every file under src/ and the tsconfig files, as `sourceHash` computes it. */
+  /** sha256 of every file under src/, the tsconfig files and the package and lock files, as `sourceHash` computes it. */
   sourceHash: string;
   builtAt: string;
   node: string;
@@ -32,12 +33,15 @@ function files(dir: string): string[] {
     });
 }
 
+/** What the build compiles and against what: the dependencies pinned by the lockfile count too. */
+const BUILD_INPUTS = ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json'];
+
 /** A hash of what the build compiles; null where there are no sources (an installed package, the image). */
 export function sourceHash(root = packageRoot): string | null {
   const src = join(root, 'src');
   if (!existsSync(src)) return null;
   const hash = createHash('sha256');
-  for (const file of [...files(src), join(root, 'tsconfig.json'), join(root, 'tsconfig.build.json')]) {
+  for (const file of [...files(src), ...BUILD_INPUTS.map((f) => join(root, f))]) {
     if (!existsSync(file)) continue;
     hash.update(relative(root, file)).update('\0').update(readFileSync(file)).update('\0');
   }

@@ -81,7 +81,9 @@ const COMMANDS: Record<string, Command> = {
       'bad variable) and checks SYMBOLS against the exchange: a pair the exchange does not list exits 2; while\n' +
       'the exchange cannot be reached it warns and retries. SIGINT/SIGTERM stop it gracefully (exit 0).\n' +
       'BTCBOT_HEALTH_ADDRESS serves GET /health; BTCBOT_METRICS_ADDRESS serves /metrics.',
-    options: {}, envFile: 'strict', stack: true, longRunning: true,
+    options: { 'allow-stale-build': { type: 'boolean' } },
+    optionHelp: [['--allow-stale-build', 'run a compiled build older than src/ (refused otherwise: `npm run build`)']],
+    envFile: 'strict', stack: true, longRunning: true,
     run: () => runWorker(),
   },
   'stage4-run': {
@@ -149,19 +151,21 @@ const COMMANDS: Record<string, Command> = {
     args: '[--reason TEXT] [--cancel-open]', summary: 'persist a halt (blocks later cycles), signal running cycles',
     help:
       'Stop trading now: store the halt in Postgres (every later cycle is blocked until `btcbot resume`,\n' +
-      'even with Temporal down), then signal every running cycle on the task queue. A malformed .env never\n' +
-      'stops it: its well-formed lines apply and the problem is shown. Exit 0 done, 1 Temporal unreachable\n' +
-      '(the halt is still stored) or a cancel failed.',
+      'even with Temporal down), then signal every running cycle on the task queue; it prints which database\n' +
+      'and Temporal server it used. A malformed .env never stops it: its well-formed lines apply. But it never\n' +
+      'acts where a malformed (or unreadable) .env may have pointed it elsewhere: a step whose variables are in\n' +
+      'doubt is not done, and says so. Exit 0 done, 1 Temporal unreachable (the halt is still stored) or a\n' +
+      'cancel failed, 2 a step not done because of the .env (fix it, or set the variable in the environment).',
     options: { reason: { type: 'string' }, 'cancel-open': { type: 'boolean' } },
     optionHelp: [
       ['--reason TEXT', 'why (1-500 characters; default "operator halt")'],
       ['--cancel-open', "also cancel the bot's own open orders (a worker must be running)"],
     ],
     envFile: 'report', stack: true,
-    run: (v) => {
+    run: (v, sources) => {
       const reason = ((v.reason as string | undefined) ?? 'operator halt').trim();
       if (reason === '' || reason.length > 500) throw new UsageError('--reason must be 1-500 characters');
-      return halt({ reason, cancelOpen: (v['cancel-open'] as boolean | undefined) ?? false });
+      return halt({ reason, cancelOpen: (v['cancel-open'] as boolean | undefined) ?? false }, sources);
     },
   },
   resume: {
@@ -275,13 +279,16 @@ function helpOf(name: string, c: Command): string {
   return `usage: btcbot ${name} ${c.args}`.trimEnd() + `\n\n${c.help}\n\noptions:\n${table(options, 22)}\n`;
 }
 
+const compiled = import.meta.url.endsWith('.js');
+/** A compiled build older than the sources next to it (`git pull` without `npm run build`). */
+const staleBuild = compiled && buildFreshness() === 'stale';
+const STALE = 'dist/ was built from other sources than src/ holds now';
+
 function versionText(): string {
-  const compiled = import.meta.url.endsWith('.js');
   if (!compiled) return `btcbot ${packageVersion()} (running the TypeScript sources through tsx)`;
   const info = readBuildInfo();
-  const freshness = buildFreshness();
   return `btcbot ${packageVersion()} (compiled ${info?.builtAt ?? 'at an unknown time'}, sources ${info?.sourceHash.slice(0, 12) ?? 'unknown'}` +
-    `${freshness === 'stale' ? ', OLDER than src/: run `npm run build`' : ''})`;
+    `${staleBuild ? ', OLDER than src/: run `npm run build`' : ''})`;
 }
 
 function parse(argv: string[], options: Options): Values {
@@ -315,6 +322,7 @@ export async function main(argv: string[]): Promise<number> {
   const original = new Set(Object.keys(process.env));
   const { path: envFilePath, rest } = extractEnvFileOption(argv);
   const [first] = rest;
+  if (staleBuild && first !== 'worker') log(`warning: ${STALE}; run \`npm run build\` (or \`npm run btcbot -- ...\` to run the sources)`);
   if (first === undefined || first === 'help' || first === '--help' || first === '-h') {
     const topic = first === 'help' ? rest.slice(1) : [];
     if (topic.length > 0) {
@@ -334,6 +342,14 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const values = parse(args, command.options);
+  if (staleBuild && name === 'worker') {
+    // A worker serves cycles for hours: yesterday's code must be a decision, not an accident.
+    if (!values['allow-stale-build']) {
+      console.error(`btcbot: ${STALE}: run \`npm run build\` (or \`btcbot worker --allow-stale-build\` to run it anyway)`);
+      return EXIT.blocked;
+    }
+    log(`--allow-stale-build: running a build older than src/ (${STALE})`);
+  }
   if (command.longRunning) stopWhenNpmParentExits();
 
   const envFile: LoadedEnvFile = loadEnvFile(process.env, { ...(envFilePath ? { path: envFilePath } : {}), strict: command.envFile === 'strict' });
@@ -344,7 +360,7 @@ export async function main(argv: string[]): Promise<number> {
     original.has(n) ? 'environment' : fromFile.has(n) ? 'env file' : fromStack.has(n) ? 'btcbot up' : 'default';
   let stackRecordFile: string | null = null;
   if (command.stack) {
-    const stack = applyStackRecord(projectRoot, process.env, sourceOf);
+    const stack = applyStackRecord(projectRoot, process.env);
     fromStack = new Set(stack.applied);
     stackRecordFile = stack.recordFile;
     for (const notice of stack.notices) log(notice);
@@ -382,7 +398,7 @@ main(process.argv.slice(2)).then(
       console.error(`btcbot: ${e.name}: ${e.message}`);
       process.exit(EXIT.blocked);
     }
-    if (e.name === 'TemporalUnreachableError') {
+    if (e.name === 'TemporalUnreachableError' || e.name === 'PostgresUnreachableError') {
       console.error(`btcbot: ${e.message}`);
       process.exit(EXIT.failed);
     }
