@@ -42,7 +42,7 @@ export const PROCESS_VARIABLES: readonly VariableInfo[] = [
   { name: 'TEMPORAL_NAMESPACE', default: 'default' },
   { name: 'BTCBOT_TASK_QUEUE', default: 'btcbot-cycles' },
   { name: 'DATABASE_URL', default: '(the local cluster in the data directory)', mask: 'url' },
-  { name: 'BTCTURK_BASE_URL', default: '(none: required by `btcbot worker`)' },
+  { name: 'BTCTURK_BASE_URL', default: '(none: required by `btcbot worker`)', mask: 'url' },
   { name: 'BTCTURK_API_KEY', default: '(none)', mask: 'key' },
   { name: 'BTCTURK_API_SECRET', default: '(none)', mask: 'secret' },
   { name: 'BTCBOT_PAYLOAD_KEY', default: '(none: payloads unencrypted)', mask: 'secret' },

@@ -24,15 +24,24 @@ export async function openDatabase(env = process.env): Promise<{ pool: Pool; url
   return { pool, url };
 }
 
-/** A connection string with any password masked, for printing. */
+/**
+ * A URL as it may be printed: no password, in user info or in the query (`password`, `sslpassword`,
+ * anything ending in `key`). A database URL keeps its user name (the role, no secret); any other
+ * URL loses its user info whole (it is credentials there).
+ */
 export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '<unparseable url>';
+  if (!URL.canParse(url)) return '<unparseable url>';
+  const u = new URL(url);
+  const database = /^postgres(ql)?:$/.test(u.protocol);
+  const search = u.search.replace(/([?&])((?:ssl)?password|[^=&]*key)=[^&]*/gi, '$1$2=***');
+  if (!u.password && (database || !u.username) && search === u.search) return url; // nothing to hide: as given
+  if (u.password) u.password = '***';
+  if (u.username && !database) {
+    u.username = '***';
+    u.password = '';
   }
+  u.search = search;
+  return u.toString();
 }
 
 /**

@@ -261,10 +261,10 @@ async function checkExchange(env: NodeJS.ProcessEnv, infra: InfraSettings | null
       const serverMs = await exchange.getServerTime();
       const after = Date.now();
       const skew = Math.round(serverMs - (before + after) / 2);
-      const detail = `${baseUrl} reachable; clock skew ${skew >= 0 ? '+' : ''}${skew} ms (BTCTurk allows ±${MAX_CLOCK_SKEW_MS} ms)`;
+      const detail = `${redactUrl(baseUrl)} reachable; clock skew ${skew >= 0 ? '+' : ''}${skew} ms (BTCTurk allows ±${MAX_CLOCK_SKEW_MS} ms)`;
       checks.push({ name: 'exchange', ok: Math.abs(skew) <= MAX_CLOCK_SKEW_MS, detail: Math.abs(skew) <= MAX_CLOCK_SKEW_MS ? detail : `${detail}: fix the clock (NTP)` });
     } catch (err) {
-      checks.push({ name: 'exchange', ok: false, detail: `${baseUrl}: ${scrub(message(err))}` });
+      checks.push({ name: 'exchange', ok: false, detail: `${redactUrl(baseUrl)}: ${scrub(message(err))}` });
       return checks;
     }
     if (trading) checks.push(await checkSymbols(exchange, trading, scrub));

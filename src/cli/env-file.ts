@@ -4,8 +4,9 @@
 // after a strict scan of the file: Node's parser silently skips a line it does not understand and,
 // after some malformed lines, every line that follows. A typo like `MAX_POSITION_NOTIONAL_TRY 500`
 // must not leave the limit at its default without a word, so every such line is a problem with its
-// line number. Problems never quote the line: it may hold a secret.
-import { readFileSync } from 'node:fs';
+// line number. Problems never quote the line: it may hold a secret. Only a regular file is read: a
+// named pipe nobody writes to would block every command, `halt` included, for good.
+import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { UsageError } from './errors.js';
@@ -22,6 +23,8 @@ export interface EnvFileEntry {
 export interface EnvFileProblem {
   /** 1-based; 0 for the file as a whole (unreadable). */
   readonly line: number;
+  /** The variable the line was meant to set, when that can be told; null when it cannot. */
+  readonly name: string | null;
   readonly problem: string;
 }
 
@@ -31,6 +34,8 @@ export interface ParsedEnvFile {
 }
 
 const ASSIGNMENT = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;
+/** The name a malformed line starts with, when a separator follows it (`NAME value`, `NAME: value`). */
+const INTENDED_NAME = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)(?=\s|:|$)/;
 const QUOTES = new Set(['"', "'", '`']);
 
 /** Pure: the entries and problems of a `.env` text. Later entries of the same name win. */
@@ -47,6 +52,7 @@ export function parseEnvFile(text: string): ParsedEnvFile {
       const name = line.split('=')[0]!.replace(/^export\s+/, '').trim();
       problems.push({
         line: i + 1,
+        name: INTENDED_NAME.exec(line)?.[1] ?? null,
         problem: line.includes('=') && name !== '' ? 'not a valid variable name (letters, digits and _)' : 'expected NAME=value',
       });
       continue;
@@ -67,19 +73,24 @@ export function parseEnvFile(text: string): ParsedEnvFile {
         close = rest.indexOf(quote);
       }
       if (close < 0) {
-        problems.push({ line: i + 1, problem: `${name}: the ${quote} quote is never closed` });
+        problems.push({ line: i + 1, name, problem: `${name}: the ${quote} quote is never closed` });
         end = i; // rescan the following lines on their own
         continue;
       }
       const after = rest.slice(close + 1).trim();
       if (after !== '' && !after.startsWith('#')) {
-        problems.push({ line: end + 1, problem: `${name}: unexpected text after the closing quote` });
+        problems.push({ line: end + 1, name, problem: `${name}: unexpected text after the closing quote` });
         i = end;
         continue;
       }
+    } else if (/(^|\S)#/.test(m[2]!)) {
+      // Node (and so btcbot) cuts `abc#def` to `abc`; docker compose keeps `abc#def`. A secret or
+      // a URL with a # must never be cut short without a word: the value has to be quoted.
+      problems.push({ line: i + 1, name, problem: `${name}: the unquoted value holds a # (everything from it on would be dropped as a comment): quote the value` });
+      continue;
     }
     const value = parseEnv(`${name}=${text}`)[name];
-    if (value === undefined) problems.push({ line: i + 1, problem: `${name}: the value could not be parsed` });
+    if (value === undefined) problems.push({ line: i + 1, name, problem: `${name}: the value could not be parsed` });
     else entries.push({ name, value, line: i + 1 });
     i = end;
   }
@@ -120,14 +131,12 @@ export function loadEnvFile(
   const file = resolve(cwd, path ?? DEFAULT_ENV_FILE);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !explicit) return { path: file, explicit, found: false, applied: [], shadowed: [], problems: [] };
-    const loaded: LoadedEnvFile = {
-      path: file, explicit, found: false, applied: [], shadowed: [],
-      problems: [{ line: 0, problem: code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? (err as Error).message})` }],
-    };
+    const problem = err instanceof NotARegularFile ? err.message : code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? (err as Error).message})`;
+    const loaded: LoadedEnvFile = { path: file, explicit, found: false, applied: [], shadowed: [], problems: [{ line: 0, name: null, problem }] };
     if (strict) throw new EnvFileError(describeProblems(loaded));
     return loaded;
   }
@@ -146,6 +155,39 @@ export function loadEnvFile(
     }
   }
   return { ...loaded, applied: [...applied], shadowed: [...shadowed] };
+}
+
+class NotARegularFile extends Error {}
+
+function kindOf(stats: Stats): string {
+  if (stats.isFIFO()) return 'a named pipe';
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
+  return 'not a file';
+}
+
+/** The file's text, if it is a regular file. Opened non-blocking: opening a FIFO waits for a writer otherwise. */
+function readRegularFile(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (path === '/dev/null') return ''; // `--env-file /dev/null`: no file, on purpose
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw new NotARegularFile(`not a regular file (${kindOf(stats)}): not read`);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * What a file with problems may have meant to set, for a command that goes on despite them (halt):
+ * the names of its malformed lines, or `any` when a line's name cannot be told or the file could
+ * not be read at all.
+ */
+export function uncertainNames(file: LoadedEnvFile): ReadonlySet<string> | 'any' {
+  if (file.problems.some((p) => p.name === null)) return 'any';
+  return new Set(file.problems.map((p) => p.name!));
 }
 
 /** `--env-file PATH` / `--env-file=PATH` anywhere in the arguments: the path, and the rest. */

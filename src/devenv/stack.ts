@@ -1,7 +1,7 @@
 // The local development stack behind `btcbot up`: a Temporal dev server and a Postgres cluster
 // that outlive the command (so the UI, `temporal workflow list` and psql keep working after a
 // `--once` run), kept under .data/ and reused on the next run. `btcbot down` stops them.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ensurePostgres, stopLocalPostgres } from './postgres.js';
@@ -68,16 +68,59 @@ export interface StackRecord {
   recordedAt: string;
 }
 
-function readJson<T>(file: string): T | null {
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null;
+/**
+ * A state file `up` wrote: its content if it has the expected shape, null when there is none, or
+ * why it cannot be used (a crash or a full disk mid-write, an edit by hand). Never throws.
+ */
+function readState<T>(file: string, valid: (v: unknown) => v is T): { value: T | null; problem: string | null } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { value: null, problem: null };
+    return { value: null, problem: `unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+  }
+  if (text.trim() === '') return { value: null, problem: 'empty' };
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (valid(parsed)) return { value: parsed, problem: null };
+  } catch {
+    // falls through: not JSON
+  }
+  return { value: null, problem: 'not a record `btcbot up` wrote' };
+}
+
+/** Write `file` whole or not at all: a temporary file next to it, then a rename over it. */
+function writeState(file: string, value: unknown): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(temporary, file);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPid = (v: unknown): v is number | null => v === null || (Number.isInteger(v) && (v as number) > 0);
+
+function isStackRecord(v: unknown): v is StackRecord {
+  if (!isObject(v) || !isObject(v.temporal) || !isObject(v.postgres)) return false;
+  const { address, namespace, pid } = v.temporal;
+  return typeof address === 'string' && address !== '' && typeof namespace === 'string' && isPid(pid ?? null) &&
+    (v.postgres.local === true || typeof v.postgres.url === 'string');
+}
+
+function isTemporalState(v: unknown): v is TemporalState {
+  return isObject(v) && isPid(v.pid) && v.pid !== null && Number.isInteger(v.port) && Number.isInteger(v.uiPort);
+}
+
+function loadStackRecord(dataDir: string): { value: StackRecord | null; problem: string | null } {
+  return readState(join(dataDir, STACK_RECORD_FILE), isStackRecord);
 }
 
 export function readStackRecord(dataDir: string): StackRecord | null {
-  return readJson<StackRecord>(join(dataDir, STACK_RECORD_FILE));
+  return loadStackRecord(dataDir).value;
 }
 
 export function writeStackRecord(dataDir: string, record: StackRecord): void {
-  writeFileSync(join(dataDir, STACK_RECORD_FILE), `${JSON.stringify(record, null, 2)}\n`);
+  writeState(join(dataDir, STACK_RECORD_FILE), record);
 }
 
 /** The dev server an earlier `up` started, if that process still runs (a reused pid is not ours). */
@@ -110,7 +153,8 @@ export async function ensureLocalStack(
     }
   } else {
     const stateFile = join(ensureDir(join(dataDir, 'temporal')), 'server.json');
-    const state = readJson<TemporalState>(stateFile);
+    const { value: state, problem } = readState(stateFile, isTemporalState);
+    if (problem) log(`${stateFile} cannot be read (${problem}): ignored`);
     const ours = state !== null && runningDevServer(state.pid);
     const askedPort = portFromEnv(env, 'BTCBOT_TEMPORAL_PORT', null);
     const askedUiPort = portFromEnv(env, 'BTCBOT_UI_PORT', null);
@@ -144,7 +188,7 @@ export async function ensureLocalStack(
         logFile: join(dataDir, 'temporal', 'server.log'),
         detached: true,
       });
-      writeFileSync(stateFile, JSON.stringify({ pid: server.pid, port, uiPort } satisfies TemporalState));
+      writeState(stateFile, { pid: server.pid, port, uiPort } satisfies TemporalState);
       pid = server.pid;
       started.push('temporal');
     }
@@ -174,38 +218,36 @@ export interface StackResolution {
 }
 
 /**
- * Point a command at the stack `btcbot up` recorded, unless TEMPORAL_ADDRESS says otherwise; say
- * so whenever the server about to be used is not the one the record names (or there is none).
+ * Point a command at the stack `btcbot up` recorded, unless TEMPORAL_ADDRESS says otherwise (then
+ * the record is not read at all: nothing in it can change where the command goes). Say so whenever
+ * the server about to be used may not be the one expected: the recorded one is not running, there
+ * is no record, or the record cannot be read (it is then no record).
  */
-export function applyStackRecord(projectRoot: string, env: NodeJS.ProcessEnv, sourceOf: (name: string) => string): StackResolution {
+export function applyStackRecord(projectRoot: string, env: NodeJS.ProcessEnv): StackResolution {
   const dataDir = localDataDir(projectRoot, env);
   const recordFile = join(dataDir, STACK_RECORD_FILE);
-  const record = readStackRecord(dataDir);
   const applied: string[] = [];
   const notices: string[] = [];
-  const running = record?.temporal.pid == null ? null : runningDevServer(record.temporal.pid);
-  const explicit = env.TEMPORAL_ADDRESS?.trim();
-  if (explicit) {
-    if (record && running !== false && record.temporal.address !== explicit) {
-      notices.push(`TEMPORAL_ADDRESS=${explicit} (${sourceOf('TEMPORAL_ADDRESS')}) is used, not the server \`btcbot up\` recorded at ${record.temporal.address}`);
-    }
-  } else if (record) {
+  if (env.TEMPORAL_ADDRESS?.trim()) return { applied, recordFile, notices };
+  const { value: record, problem } = loadStackRecord(dataDir);
+  if (problem) notices.push(`the stack record ${recordFile} cannot be read (${problem}): ignored (\`btcbot up\` writes it again)`);
+  if (record) {
     env.TEMPORAL_ADDRESS = record.temporal.address;
     applied.push('TEMPORAL_ADDRESS');
     if (!env.TEMPORAL_NAMESPACE?.trim() && record.temporal.namespace !== 'default') {
       env.TEMPORAL_NAMESPACE = record.temporal.namespace;
       applied.push('TEMPORAL_NAMESPACE');
     }
-    if (running === false) {
+    if (record.temporal.pid != null && !runningDevServer(record.temporal.pid)) {
       notices.push(`the Temporal dev server \`btcbot up\` recorded at ${record.temporal.address} is not running (start it again with \`btcbot up\`)`);
+    }
+    if (!record.postgres.local && !env.DATABASE_URL?.trim()) {
+      notices.push(`\`btcbot up\` used DATABASE_URL=${record.postgres.url}, but DATABASE_URL is not set here: using the local cluster in ${join(dataDir, 'postgres')}`);
     }
   } else {
     notices.push(
       `TEMPORAL_ADDRESS is not set and \`btcbot up\` has recorded no server in ${dataDir}: using 127.0.0.1:${DEFAULT_TEMPORAL_PORT}, which btcbot did not start`,
     );
-  }
-  if (record && !record.postgres.local && !env.DATABASE_URL?.trim()) {
-    notices.push(`\`btcbot up\` used DATABASE_URL=${record.postgres.url}, but DATABASE_URL is not set here: using the local cluster in ${join(dataDir, 'postgres')}`);
   }
   return { applied, recordFile, notices };
 }
@@ -215,12 +257,10 @@ export async function stopLocalStack(projectRoot: string, env: NodeJS.ProcessEnv
   const stopped: string[] = [];
   const dataDir = localDataDir(projectRoot, env);
   const stateFile = join(dataDir, 'temporal', 'server.json');
-  if (existsSync(stateFile)) {
-    const { pid } = JSON.parse(readFileSync(stateFile, 'utf8')) as TemporalState;
-    if (runningDevServer(pid)) {
-      await stopProcess(pid);
-      stopped.push('temporal');
-    }
+  const { value: state } = readState(stateFile, isTemporalState);
+  if (state && runningDevServer(state.pid)) {
+    await stopProcess(state.pid);
+    stopped.push('temporal');
   }
   if (await stopLocalPostgres(join(dataDir, 'postgres'))) stopped.push('postgres');
   return stopped;

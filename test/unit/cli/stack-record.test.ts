@@ -1,12 +1,12 @@
 // How a command finds the stack `btcbot up` recorded, and what it says when the server it is
 // about to use is not that one.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { compareWorkerConfig } from '../../../src/cli/doctor.js';
-import { applyStackRecord, STACK_RECORD_FILE, type StackRecord } from '../../../src/devenv/stack.js';
+import { applyStackRecord, readStackRecord, STACK_RECORD_FILE, writeStackRecord, type StackRecord } from '../../../src/devenv/stack.js';
 
 function dataDirWith(record: StackRecord | null): string {
   const dir = mkdtempSync(join(tmpdir(), 'btcbot-stack-'));
@@ -19,12 +19,11 @@ const record = (over: Partial<StackRecord['temporal']> = {}, postgres: StackReco
   postgres,
   recordedAt: '2026-12-01T00:00:00.000Z',
 });
-const source = () => 'environment';
 
 describe('applyStackRecord', () => {
   test('without TEMPORAL_ADDRESS a command uses the address up recorded, silently while that server runs', () => {
     const env: NodeJS.ProcessEnv = { BTCBOT_DATA_DIR: dataDirWith(record()) };
-    const r = applyStackRecord('/project', env, source);
+    const r = applyStackRecord('/project', env);
     expect(env.TEMPORAL_ADDRESS).toBe('127.0.0.1:17233');
     expect(r.applied).toEqual(['TEMPORAL_ADDRESS']);
     expect(r.notices).toEqual([]);
@@ -32,29 +31,52 @@ describe('applyStackRecord', () => {
 
   test('a recorded dev server that no longer runs is still the one used, and the command says so', () => {
     const env: NodeJS.ProcessEnv = { BTCBOT_DATA_DIR: dataDirWith(record({ pid: exitedPid() })) };
-    const r = applyStackRecord('/project', env, source);
+    const r = applyStackRecord('/project', env);
     expect(env.TEMPORAL_ADDRESS).toBe('127.0.0.1:17233');
     expect(r.notices).toEqual(['the Temporal dev server `btcbot up` recorded at 127.0.0.1:17233 is not running (start it again with `btcbot up`)']);
   });
 
-  test('TEMPORAL_ADDRESS wins over the record, with a notice naming both', () => {
-    const env: NodeJS.ProcessEnv = { BTCBOT_DATA_DIR: dataDirWith(record()), TEMPORAL_ADDRESS: '10.0.0.5:7233' };
-    const r = applyStackRecord('/project', env, () => 'env file');
+  test('TEMPORAL_ADDRESS wins: the record is not even read', () => {
+    const dir = dataDirWith(null);
+    writeFileSync(join(dir, STACK_RECORD_FILE), '{"temporal": {"address": "127.0.0.1:17533", "namesp');
+    const env: NodeJS.ProcessEnv = { BTCBOT_DATA_DIR: dir, TEMPORAL_ADDRESS: '10.0.0.5:7233' };
+    const r = applyStackRecord('/project', env);
     expect(env.TEMPORAL_ADDRESS).toBe('10.0.0.5:7233');
-    expect(r.notices).toEqual(['TEMPORAL_ADDRESS=10.0.0.5:7233 (env file) is used, not the server `btcbot up` recorded at 127.0.0.1:17233']);
+    expect(r).toMatchObject({ applied: [], notices: [] });
+  });
+
+  test('a record that cannot be read (truncated, empty, another shape) is no record, with a notice: never a crash', () => {
+    for (const text of ['{"temporal": {"address": "127.0.0.1:17533", "namesp', '', '{}', '{"temporal": {"address": 7}}', '[]']) {
+      const dir = dataDirWith(null);
+      writeFileSync(join(dir, STACK_RECORD_FILE), text);
+      const env: NodeJS.ProcessEnv = { BTCBOT_DATA_DIR: dir };
+      const r = applyStackRecord('/project', env);
+      expect(env.TEMPORAL_ADDRESS, text).toBeUndefined();
+      expect(r.notices, text).toEqual([
+        `the stack record ${join(dir, STACK_RECORD_FILE)} cannot be read (${text === '' ? 'empty' : 'not a record `btcbot up` wrote'}): ignored (\`btcbot up\` writes it again)`,
+        `TEMPORAL_ADDRESS is not set and \`btcbot up\` has recorded no server in ${dir}: using 127.0.0.1:7233, which btcbot did not start`,
+      ]);
+    }
+  });
+
+  test('writeStackRecord replaces the record whole (a temporary file, then a rename), leaving nothing else behind', () => {
+    const dir = dataDirWith(record({ address: '127.0.0.1:1' }));
+    writeStackRecord(dir, record());
+    expect(readdirSync(dir)).toEqual([STACK_RECORD_FILE]);
+    expect(readStackRecord(dir)).toEqual(record());
   });
 
   test('no record and no TEMPORAL_ADDRESS: the default address, with a warning that btcbot did not start it', () => {
     const dir = dataDirWith(null);
     const env: NodeJS.ProcessEnv = { BTCBOT_DATA_DIR: dir };
-    const r = applyStackRecord('/project', env, source);
+    const r = applyStackRecord('/project', env);
     expect(env.TEMPORAL_ADDRESS).toBeUndefined();
     expect(r.notices).toEqual([`TEMPORAL_ADDRESS is not set and \`btcbot up\` has recorded no server in ${dir}: using 127.0.0.1:7233, which btcbot did not start`]);
   });
 
   test('up ran with a DATABASE_URL this command lacks: it says which database it uses instead', () => {
     const env: NodeJS.ProcessEnv = { BTCBOT_DATA_DIR: dataDirWith(record({}, { local: false, url: 'postgres://u:***@db:5432/btcbot' })) };
-    const r = applyStackRecord('/project', env, source);
+    const r = applyStackRecord('/project', env);
     expect(r.notices).toEqual([expect.stringContaining('`btcbot up` used DATABASE_URL=postgres://u:***@db:5432/btcbot, but DATABASE_URL is not set here')]);
   });
 });
