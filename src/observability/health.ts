@@ -1,16 +1,25 @@
 // The worker's health endpoint (BTCBOT_HEALTH_ADDRESS, `GET /health`), behind the Docker
-// HEALTHCHECK. Healthy means the worker is doing its job, not merely that the process is alive:
+// HEALTHCHECK. Healthy means the worker can do its job, not merely that the process is alive:
 //   - it runs, and both its pollers (workflow and activity tasks) are polling;
-//   - it is not stalled: while activities are in flight, one completed (or the oldest began)
-//     within STALL_AFTER_MS. An idle worker has nothing to complete and is healthy: it is
-//     waiting for work, which is its job between cycles.
+//   - its Temporal server answers: the worker asks it every TEMPORAL_PROBE_INTERVAL_MS (a cheap
+//     GetSystemInfo); no answer for TEMPORAL_SILENT_AFTER_MS is unhealthy. The pollers alone keep
+//     saying POLLING for minutes while they retry against a server that is gone;
+//   - it is not stalled: no activity has been running for longer than STALL_AFTER_MS (the oldest
+//     one counts, so one stuck activity is not hidden by others that keep completing). An idle
+//     worker is healthy: waiting for work is its job between cycles.
 // 200 with the facts as JSON when healthy, 503 with the reason otherwise.
 import { createServer, type Server } from 'node:http';
+import { ConfigError } from '../domain/errors.js';
 
 export const HEALTH_PATH = '/health';
 
 /** Longer than any cycle activity may run (the longest start-to-close timeout is 60 s). */
 export const STALL_AFTER_MS = 5 * 60_000;
+/** How often the worker asks its Temporal server whether it is there, and how long it waits. */
+export const TEMPORAL_PROBE_INTERVAL_MS = 5_000;
+export const TEMPORAL_PROBE_TIMEOUT_MS = 3_000;
+/** No answer from Temporal for this long (about three missed probes) is unhealthy. */
+export const TEMPORAL_SILENT_AFTER_MS = 15_000;
 
 export type WorkerPhase = 'starting' | 'running' | 'stopping';
 
@@ -30,6 +39,8 @@ export interface HealthInput {
   /** Start of the oldest activity still running. */
   oldestStartedAtMs: number | null;
   lastCompletedAtMs: number | null;
+  /** The last answer from the Temporal server (from connecting on), and the last probe's error. */
+  temporal: { lastOkAtMs: number | null; error: string | null };
 }
 
 export interface HealthReport {
@@ -62,11 +73,13 @@ export function assessHealth(input: HealthInput, nowMs: number, stallAfterMs = S
   if (s.workflowPollerState !== 'POLLING' || s.activityPollerState !== 'POLLING') {
     return verdict(false, `pollers not running (workflow ${s.workflowPollerState}, activity ${s.activityPollerState})`);
   }
-  if (input.inFlight > 0 && input.oldestStartedAtMs !== null) {
-    const lastProgress = Math.max(input.lastCompletedAtMs ?? 0, input.oldestStartedAtMs);
-    if (nowMs - lastProgress > stallAfterMs) {
-      return verdict(false, `stalled: ${input.inFlight} activit${input.inFlight === 1 ? 'y' : 'ies'} in flight, none completed for ${Math.round((nowMs - lastProgress) / 1000)} s`);
-    }
+  const { lastOkAtMs, error } = input.temporal;
+  if (lastOkAtMs === null || nowMs - lastOkAtMs > TEMPORAL_SILENT_AFTER_MS) {
+    const silence = lastOkAtMs === null ? 'never answered' : `no answer for ${Math.round((nowMs - lastOkAtMs) / 1000)} s`;
+    return verdict(false, `Temporal unreachable: ${silence}${error ? ` (${error})` : ''}`);
+  }
+  if (input.oldestStartedAtMs !== null && nowMs - input.oldestStartedAtMs > stallAfterMs) {
+    return verdict(false, `stalled: an activity has been running for ${Math.round((nowMs - input.oldestStartedAtMs) / 1000)} s (${input.inFlight} in flight)`);
   }
   return verdict(true, input.inFlight > 0 ? 'running activities' : 'idle, polling for work');
 }
@@ -124,7 +137,7 @@ export async function startHealthServer(address: string, probe: () => HealthRepo
     res.end(`${JSON.stringify(report)}\n`);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new ConfigError('BTCBOT_HEALTH_ADDRESS', `cannot listen on ${address}: ${err.code ?? err.message}`)));
     server.listen(Number(m[2]), host, () => resolve());
   });
   const bound = server.address();

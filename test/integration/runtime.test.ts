@@ -3,15 +3,18 @@
 // child through tsx), serves a cycle from the prebuilt workflow bundle, reports itself healthy, and
 // on SIGTERM to the process started exits 0 after a graceful shutdown, leaving no process behind.
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { buildFreshness } from '../../src/build-info.js';
 import { runCycle } from '../../src/cli/cycles.js';
 import { freePort, isProcessAlive } from '../../src/devenv/process.js';
-import type { RunningSimulator } from '../../src/simulator/server.js';
+import { startTemporalDevServer } from '../../src/devenv/temporal.js';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
+import { copies, dockerfileStages } from '../dockerfile.js';
 import { cleanEnv, projectRoot, watch, type Proc } from './cli-harness.js';
 import { startClientStack, uniqueId } from './harness.js';
 
@@ -140,17 +143,27 @@ describe('the compiled worker', () => {
     expect(stderr).toContain('the npx process that started this one exited: stopping as on SIGTERM');
   });
 
-  test("the package's bin, from a directory holding only what the Docker image copies: one process, no descendants; SIGTERM exits 0", async () => {
-    // The runtime stage's COPY lines decide what is staged (node_modules is linked, not copied).
-    const copies = readFileSync(join(projectRoot, 'Dockerfile'), 'utf8')
-      .split('\n')
-      .map((l) => /^COPY --from=build \/app\/(\S+)/.exec(l)?.[1])
-      .filter((p): p is string => p !== undefined);
-    expect(copies.sort()).toEqual(['bin', 'dist', 'node_modules', 'package.json']);
+  test("the package's bin, from a directory holding only what the Docker image's stages put there: one process, no descendants; SIGTERM exits 0", async () => {
+    // The build stage as its COPY lines fill it (from the project) plus what its `npm run build`
+    // makes (this dist/) and `npm ci` (node_modules, linked); then the runtime stage as its COPY
+    // --from=build lines take from that. A path the build stage never has fails here, as
+    // `docker build` would.
+    const stages = dockerfileStages(readFileSync(join(projectRoot, 'Dockerfile'), 'utf8'));
+    const buildStage = stages.find((s) => s.name === 'build')!;
+    const buildDir = mkdtempSync(join(scratch, 'build-stage-'));
+    const inBuild = (p: string) => join(buildDir, posix.relative('/app', p));
+    for (const c of copies(buildStage)) cpSync(join(projectRoot, c.source), inBuild(c.target), { recursive: true });
+    cpSync(join(projectRoot, 'dist'), inBuild('/app/dist'), { recursive: true });
+    symlinkSync(join(projectRoot, 'node_modules'), inBuild('/app/node_modules'));
+
+    const runtimeCopies = copies(stages.at(-1)!).filter((c) => c.from === 'build');
+    expect(runtimeCopies.map((c) => c.source).sort()).toEqual(['/app/bin', '/app/dist', '/app/node_modules', '/app/package.json']);
     const image = mkdtempSync(join(scratch, 'image-'));
-    for (const p of copies) {
-      if (p === 'node_modules') symlinkSync(join(projectRoot, 'node_modules'), join(image, p));
-      else cpSync(join(projectRoot, p), join(image, p), { recursive: true });
+    for (const c of runtimeCopies) {
+      expect(existsSync(inBuild(c.source)), `COPY --from=build ${c.source}: not in the build stage`).toBe(true);
+      const target = join(image, posix.relative('/app', c.target));
+      if (c.source.endsWith('/node_modules')) symlinkSync(join(projectRoot, 'node_modules'), target);
+      else cpSync(inBuild(c.source), target, { recursive: true });
     }
 
     const env = await workerEnv(uniqueId('runtime-bin'));
@@ -161,5 +174,93 @@ describe('the compiled worker', () => {
       return [{ pid: proc.pid, cmdline: 'the bin' }, ...tree];
     });
     expect(tree).toEqual([]);
+  });
+});
+
+describe('stopping the worker', () => {
+  test('the form the README gives process managers, `sh -c "exec node <path>/bin/btcbot.js worker"` from any directory: SIGTERM drains in-flight work; a second SIGTERM is logged and the drain still finishes', async () => {
+    // A simulator whose market reads take 3 s, so the cycle's market activity is in flight when the signals come.
+    const slow = await startSimulator();
+    try {
+      const env: Record<string, string> = { ...(await workerEnv(uniqueId('runtime-drain'))), BTCTURK_BASE_URL: slow.url };
+      const outside = mkdtempSync(join(scratch, 'elsewhere-'));
+      const proc = watch(spawn('sh', ['-c', `exec node ${join(projectRoot, 'bin/btcbot.js')} worker`], { cwd: outside, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
+      await proc.waitFor('worker ready');
+      for (const route of ['GET /api/v2/orderbook', 'GET /api/v2/ticker']) slow.faults.add({ route, kind: 'latency', latencyMs: 3_000, times: null });
+      const workflowId = uniqueId('runtime-drain-cycle');
+      const cycle = runCycle(client, {
+        workflowId, taskQueue: env.BTCBOT_TASK_QUEUE!,
+        input: { gates: { killSwitch: true, dryRun: true, liveTrading: false, liveTradingAck: null }, dryRunRequested: true, symbols: ['BTCTRY'], trigger: 'cli' },
+      }).catch(() => null);
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+        const report = (await (await fetch(`http://${env.BTCBOT_HEALTH_ADDRESS}/health`)).json()) as { activities: { inFlight: number } };
+        if (report.activities.inFlight > 0) break;
+      }
+      proc.kill('SIGTERM');
+      await proc.waitFor('stopping (SIGTERM)');
+      proc.kill('SIGTERM');
+      const exit = await proc.exited;
+      expect(exit.code, exit.stderr).toBe(0);
+      expect(exit.stderr).toContain('SIGTERM again: already stopping');
+      expect(exit.stderr).toContain('worker stopped');
+      await client.workflow.getHandle(workflowId).terminate('test cleanup').catch(() => {});
+      await cycle;
+    } finally {
+      await slow.close();
+    }
+  });
+
+  test('SIGHUP stops the worker gracefully, like SIGTERM', async () => {
+    const env = await workerEnv(uniqueId('runtime-hup'));
+    const proc = watch(spawn(process.execPath, [join(projectRoot, 'bin/btcbot.js'), 'worker'], { cwd: scratch, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
+    await proc.waitFor('worker ready');
+    proc.kill('SIGHUP');
+    const exit = await proc.exited;
+    expect(exit.code, exit.stderr).toBe(0);
+    expect(exit.stderr).toContain('worker stopped');
+  });
+
+  test('SIGTERM while the start-up SYMBOLS check waits on an exchange that never answers: the worker exits at once', async () => {
+    const sockets: Socket[] = [];
+    const blackhole = createServer((s) => void sockets.push(s.on('error', () => {})));
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
+    try {
+      const env: Record<string, string> = { ...(await workerEnv(uniqueId('runtime-hang'))), BTCTURK_BASE_URL: `http://127.0.0.1:${(blackhole.address() as AddressInfo).port}` };
+      const proc = watch(spawn(process.execPath, [join(projectRoot, 'bin/btcbot.js'), 'worker'], { cwd: scratch, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
+      for (let seen = false; !seen; await new Promise((r) => setTimeout(r, 100))) seen = sockets.length > 0; // the check is waiting
+      proc.kill('SIGTERM');
+      const exit = await Promise.race([proc.exited, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+      if (exit === null) proc.kill('SIGKILL');
+      expect(exit, 'still running 10 s after SIGTERM').not.toBeNull();
+      expect(exit!.code, exit!.stderr).toBe(0);
+      expect(exit!.stderr).toContain('worker stopped before it started');
+    } finally {
+      for (const s of sockets) s.destroy();
+      blackhole.close();
+    }
+  });
+});
+
+describe('health', () => {
+  test('the Temporal server going away turns /health to 503 (the pollers alone would still say POLLING)', async () => {
+    const temporal = await startTemporalDevServer({ cliPath: inject('temporalCliPath'), port: await freePort(), uiPort: null, logFile: join(scratch, 'temporal-health.log') });
+    const env: Record<string, string> = { ...(await workerEnv(uniqueId('runtime-health'))), TEMPORAL_ADDRESS: temporal.address };
+    const proc = watch(spawn(process.execPath, [join(projectRoot, 'bin/btcbot.js'), 'worker'], { cwd: scratch, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }));
+    try {
+      await proc.waitFor('worker ready');
+      expect((await fetch(`http://${env.BTCBOT_HEALTH_ADDRESS}/health`)).status).toBe(200);
+      process.kill(temporal.pid, 'SIGKILL');
+      let last = { status: 200, reason: '' };
+      for (const deadline = Date.now() + 60_000; last.status === 200 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) {
+        const res = await fetch(`http://${env.BTCBOT_HEALTH_ADDRESS}/health`);
+        last = { status: res.status, reason: ((await res.json()) as { reason: string }).reason };
+      }
+      expect(last.status).toBe(503);
+      expect(last.reason).toMatch(/^Temporal unreachable/);
+    } finally {
+      proc.kill('SIGKILL');
+      await proc.exited;
+      await temporal.stop().catch(() => {});
+    }
   });
 });

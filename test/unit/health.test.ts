@@ -6,15 +6,17 @@ import {
   HEALTH_PATH,
   STALL_AFTER_MS,
   startHealthServer,
+  TEMPORAL_SILENT_AFTER_MS,
   type HealthInput,
   type HealthReport,
 } from '../../src/observability/health.js';
 
+const NOW = 1_800_000_000_000;
 const polling = { runState: 'RUNNING', workflowPollerState: 'POLLING', activityPollerState: 'POLLING' };
 const running = (over: Partial<HealthInput> = {}): HealthInput => ({
-  phase: 'running', status: polling, inFlight: 0, oldestStartedAtMs: null, lastCompletedAtMs: null, ...over,
+  phase: 'running', status: polling, inFlight: 0, oldestStartedAtMs: null, lastCompletedAtMs: null,
+  temporal: { lastOkAtMs: NOW - 1_000, error: null }, ...over,
 });
-const NOW = 1_800_000_000_000;
 
 describe('assessHealth', () => {
   test('an idle worker whose pollers poll is healthy, however long ago its last activity was', () => {
@@ -22,12 +24,24 @@ describe('assessHealth', () => {
     expect(assessHealth(running({ lastCompletedAtMs: NOW - 86_400_000 }), NOW).healthy).toBe(true);
   });
 
-  test('work in flight is healthy while something completes; stalled when nothing has for the stall limit', () => {
+  test('work in flight is healthy while the oldest activity is younger than the stall limit; stalled once it is older', () => {
     expect(assessHealth(running({ inFlight: 2, oldestStartedAtMs: NOW - 10_000, lastCompletedAtMs: NOW - 60_000 }), NOW).healthy).toBe(true);
-    // A long activity alongside others that keep completing: still serving.
-    expect(assessHealth(running({ inFlight: 2, oldestStartedAtMs: NOW - 2 * STALL_AFTER_MS, lastCompletedAtMs: NOW - 1_000 }), NOW).healthy).toBe(true);
     const stalled = assessHealth(running({ inFlight: 1, oldestStartedAtMs: NOW - STALL_AFTER_MS - 1_000, lastCompletedAtMs: NOW - 2 * STALL_AFTER_MS }), NOW);
-    expect(stalled).toMatchObject({ healthy: false, reason: 'stalled: 1 activity in flight, none completed for 301 s' });
+    expect(stalled).toMatchObject({ healthy: false, reason: 'stalled: an activity has been running for 301 s (1 in flight)' });
+  });
+
+  test('one activity stuck for an hour is a stall, though others keep completing around it', () => {
+    const stuck = assessHealth(running({ inFlight: 2, oldestStartedAtMs: NOW - 3_600_000, lastCompletedAtMs: NOW - 1_000 }), NOW);
+    expect(stuck).toMatchObject({ healthy: false, reason: 'stalled: an activity has been running for 3600 s (2 in flight)' });
+  });
+
+  test('a worker whose Temporal server stopped answering is unhealthy, though its pollers still say POLLING', () => {
+    const silent = running({ temporal: { lastOkAtMs: NOW - TEMPORAL_SILENT_AFTER_MS - 1_000, error: 'connection refused' } });
+    expect(assessHealth(silent, NOW)).toMatchObject({
+      healthy: false,
+      reason: `Temporal unreachable: no answer for ${Math.round(TEMPORAL_SILENT_AFTER_MS / 1000) + 1} s (connection refused)`,
+    });
+    expect(assessHealth(running({ temporal: { lastOkAtMs: NOW - 1_000, error: 'one miss' } }), NOW).healthy).toBe(true);
   });
 
   test('starting, stopping, a worker not running or a poller down is unhealthy, with the reason', () => {
