@@ -29,3 +29,8 @@ export function classifySymbols(symbols: readonly PairSymbol[], listed: readonly
   }
   return { unknown, notTradable, tradable };
 }
+
+/** `FOOTRY is not a pair the exchange lists`: the same words from the worker, the starters and the cycle. */
+export function describeUnlisted(unknown: readonly string[]): string {
+  return `${unknown.join(', ')} ${unknown.length === 1 ? 'is not a pair' : 'are not pairs'} the exchange lists`;
+}

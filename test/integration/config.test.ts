@@ -1,7 +1,8 @@
 // One configuration source, as a user meets it: the .env file and --env-file, a worker that refuses
 // a bad configuration or a symbol the exchange does not list, and the CLI's smaller promises.
 // Real processes, the real Temporal dev server and Postgres, the simulator over HTTP.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
@@ -119,6 +120,62 @@ describe('.env and --env-file', () => {
     }
   });
 
+  test('halt never stores or signals where a malformed line may have pointed it: it names the line, stores and signals where it can, shows where, exits 2', async () => {
+    const address = inject('temporalAddress');
+    // (a) The DATABASE_URL line lost its closing quote: the old halt fell back to the local cluster
+    //     of the data directory, "persisted yes", exit 0, while the workers' database stayed un-halted.
+    const queueA = uniqueId('cfg-halt-db');
+    const dataA = mkdtempSync(join(scratch, 'data-'));
+    const cwdA = dirWith({ '.env': `DATABASE_URL="${db.url}\nBTCBOT_TASK_QUEUE=${queueA}\n` });
+    // (b) The TEMPORAL_ADDRESS line is malformed: the old halt took the stack record's server instead.
+    const queueB = uniqueId('cfg-halt-t');
+    const dataB = mkdtempSync(join(scratch, 'data-'));
+    writeFileSync(join(dataB, 'stack.json'), JSON.stringify({
+      temporal: { address, namespace: 'default', uiUrl: null, pid: null }, postgres: { local: true, dataDir: join(dataB, 'postgres') }, recordedAt: new Date().toISOString(),
+    }));
+    const cwdB = dirWith({ '.env': `TEMPORAL_ADDRESS 10.255.0.1:7233\nDATABASE_URL=${db.url}\nBTCBOT_TASK_QUEUE=${queueB}\n` });
+    try {
+      const a = await btcbot(['halt', '--reason', 'drill a'], { TEMPORAL_ADDRESS: address, BTCBOT_DATA_DIR: dataA }, { cwd: cwdA }).exited;
+      expect(a.code, a.stderr).toBe(2);
+      expect(a.stderr).toContain(`${join(cwdA, '.env')} line 1: DATABASE_URL: the " quote is never closed`);
+      expect(a.stderr).toContain('the halt was NOT stored');
+      expect(a.stdout).toMatch(/persisted\s+NOT DONE/);
+      expect(a.stdout).toMatch(new RegExp(`temporal\\s+${address}, namespace default, task queue ${queueA}`));
+      expect(a.stdout).toMatch(/signalled\s+0 running cycle\(s\)/); // Temporal's variables are all certain: signalled
+      expect(existsSync(join(dataA, 'postgres')), 'a local cluster was set up in the data directory').toBe(false);
+      expect(await getHalt(db.pool)).toBeNull();
+
+      const b = await btcbot(['halt', '--reason', 'drill b'], { BTCBOT_DATA_DIR: dataB }, { cwd: cwdB }).exited;
+      expect(b.code, b.stderr).toBe(2);
+      expect(b.stderr).toContain(`${join(cwdB, '.env')} line 1: expected NAME=value`);
+      expect(b.stderr).toContain('TEMPORAL_ADDRESS');
+      expect(b.stdout).toMatch(/signalled\s+NOT DONE/);
+      expect(b.stdout).toMatch(/persisted\s+yes/); // the database is certain: the halt is stored there
+      expect(b.stdout).toContain(`database   ${db.url}`);
+      expect((await getHalt(db.pool))?.reason).toBe('drill b');
+    } finally {
+      await clearHalt(db.pool);
+    }
+  });
+
+  test('an .env that is a named pipe never blocks halt: it is not read, and halt says what it could not do', async () => {
+    const cwd = dirWith({});
+    spawnSync('mkfifo', [join(cwd, '.env')]);
+    const proc = btcbot(['halt', '--reason', 'fifo drill'], { ...stackEnv(), TEMPORAL_NAMESPACE: 'default' }, { cwd });
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+    const { code, stdout, stderr } = await proc.exited;
+    clearTimeout(timer);
+    try {
+      expect(code, `${stdout}\n${stderr}`).not.toBeNull(); // not killed: it did not block
+      expect(stderr).toContain(`${join(cwd, '.env')}: not a regular file (a named pipe): not read`);
+      // Everything halt needs came from the real environment: nothing is in doubt.
+      expect(code, stderr).toBe(0);
+      expect((await getHalt(db.pool))?.reason).toBe('fifo drill');
+    } finally {
+      await clearHalt(db.pool);
+    }
+  });
+
   test("the test harness runs btcbot outside the project, so a developer's own .env never reaches a test", async () => {
     const { stdout } = await btcbot(['config', '--json'], {}).exited;
     const { envFile } = JSON.parse(stdout) as ConfigJson;
@@ -164,6 +221,58 @@ describe('the worker refuses a bad configuration before it serves anything', () 
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(named);
     expect(await listCycleAudits(db.pool, { cycleId })).toEqual([]);
+  });
+
+  test('every variable the worker reads is checked at start: bad addresses, unbindable endpoints, a missing namespace exit 2 naming it; an unreachable database exits 1 in one line', async () => {
+    const base = { ...stackEnv(), BTCTURK_BASE_URL: simulator.url, SYMBOLS: 'BTC_TRY' };
+    const cases: Array<[Record<string, string>, string, number?]> = [
+      [{ TEMPORAL_ADDRESS: 'not an address' }, 'TEMPORAL_ADDRESS: expected host:port'],
+      [{ TEMPORAL_ADDRESS: 'http://127.0.0.1:7233' }, 'TEMPORAL_ADDRESS: expected host:port'],
+      [{ BTCBOT_HEALTH_ADDRESS: '10.255.255.1:9465' }, 'BTCBOT_HEALTH_ADDRESS: cannot listen on 10.255.255.1:9465'],
+      [{ BTCBOT_METRICS_ADDRESS: '127.0.0.1:0' }, 'BTCBOT_METRICS_ADDRESS: port 0'],
+      [{ BTCBOT_METRICS_ADDRESS: '10.255.255.1:9464' }, 'BTCBOT_METRICS_ADDRESS: cannot listen on 10.255.255.1:9464'],
+      [{ DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none', PG_BIN: '/nowhere' }, 'cannot use Postgres at postgresql://nobody@127.0.0.1:1/none: connect ECONNREFUSED', 1],
+      [{ DATABASE_URL: '', PG_BIN: '/nowhere' }, 'PG_BIN: no pg_ctl in /nowhere'],
+      [{ BTCBOT_TASK_QUEUE: 'a b/c' }, 'BTCBOT_TASK_QUEUE: '],
+      [{ BTCBOT_PAYLOAD_KEY_ID: 'k'.repeat(200) }, 'BTCBOT_PAYLOAD_KEY_ID: '],
+      [{ TEMPORAL_NAMESPACE: 'no-such-namespace' }, 'TEMPORAL_NAMESPACE: namespace no-such-namespace does not exist'],
+    ];
+    const runs = await Promise.all(cases.map(([env]) => btcbot(['worker'], { ...base, ...env }).exited));
+    runs.forEach((run, i) => {
+      const [env, named, code = 2] = cases[i]!;
+      expect(run.code, `${JSON.stringify(env)}: ${run.stderr}`).toBe(code);
+      expect(run.stderr, JSON.stringify(env)).toContain(named);
+      expect(run.stderr).not.toContain('worker ready');
+      expect(run.stderr).not.toMatch(/^\s+at /m); // one line, no stack
+    });
+  });
+
+  test('a pair the exchange does not list blocks the cycle, whoever started it: stage4-run from a shell without BTCTURK_BASE_URL exits 2', async () => {
+    const queue = uniqueId('cfg-unlisted');
+    const worker = btcbot(['worker'], { ...stackEnv(queue), BTCTURK_BASE_URL: simulator.url, SYMBOLS: 'BTC_TRY' });
+    try {
+      await worker.waitFor('worker ready');
+      const starter = { ...stackEnv(queue), SYMBOLS: 'FOO_TRY,BTC_TRY' }; // no BTCTURK_BASE_URL: the starter cannot check
+      const cycleId = uniqueId('cfg-unlisted-cycle');
+      const id = uniqueId('cfg-unlisted-sched');
+      const [run, create] = await Promise.all([
+        btcbot(['stage4-run', '--dry-run', '--cycle-id', cycleId], starter).exited,
+        btcbot(['schedule', 'create', '--id', id, '--paused'], starter).exited,
+      ]);
+      expect(run.code, run.stdout + run.stderr).toBe(2);
+      expect(run.stdout).toMatch(/outcome\s+blocked/);
+      expect(run.stdout).toContain('SYMBOLS: FOOTRY is not a pair the exchange lists');
+      const [audit] = await listCycleAudits(db.pool, { cycleId });
+      expect(audit).toMatchObject({ outcome: 'blocked', decisions: expect.arrayContaining(['policy_block:symbol_not_listed:FOOTRY']) });
+
+      await client.schedule.getHandle(id).delete().catch(() => {});
+      expect(create.code, create.stderr).toBe(0);
+      expect(create.stderr).not.toContain('workers check them when they start');
+      expect(create.stderr).toContain('a cycle with a pair the exchange does not list is blocked');
+    } finally {
+      worker.kill('SIGTERM');
+      await worker.exited;
+    }
   });
 
   test('a listed pair that is not trading right now is a warning: the worker starts, doctor warns', async () => {
