@@ -14,6 +14,7 @@ COPY package.json package-lock.json .npmrc ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build.ts ./scripts/build.ts
+COPY bin ./bin
 COPY src ./src
 # The build replays these committed histories against the bundle it made.
 COPY test/replay/histories ./test/replay/histories
@@ -36,8 +37,8 @@ ENV KILL_SWITCH=true DRY_RUN=true LIVE_TRADING=false
 # The worker's health endpoint, inside the container only (the HEALTHCHECK below reads it).
 ENV BTCBOT_HEALTH_ADDRESS=127.0.0.1:9465
 USER node
-# 200 while the worker polls and is not stalled (src/observability/health.ts); 503 while it starts,
-# stops, or is stuck. The start period covers the SYMBOLS check and connecting to Postgres and Temporal.
+# 200 while the worker polls, its Temporal server answers and no activity is stuck
+# (src/observability/health.ts); 503 while it starts, stops, loses Temporal or is stuck. The start period covers the SYMBOLS check and connecting to Postgres and Temporal.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://' + process.env.BTCBOT_HEALTH_ADDRESS + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # tini is PID 1: it passes SIGTERM to node and reaps zombies, so `docker stop` shuts the worker down

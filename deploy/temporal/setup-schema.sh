@@ -5,7 +5,7 @@
 #   create         creates the database only if it does not exist;
 #   setup-schema   creates the version tables; skips when the schema is already past 0.0;
 #   update-schema  applies only the versions newer than the database's (an image upgrade migrates).
-# Connects as the `temporal` role (deploy/postgres/10-roles.sh), password in SQL_PASSWORD.
+# Connects as the `temporal` role (deploy/postgres/roles.sh), password in SQL_PASSWORD.
 set -eu
 : "${POSTGRES_SEEDS:?POSTGRES_SEEDS is required}"
 : "${SQL_USER:?SQL_USER is required}"

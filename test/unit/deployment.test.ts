@@ -10,6 +10,7 @@ import { TRADING_CONFIG_VARIABLES } from '../../src/domain/config.js';
 import { searchAttributeCliArgs } from '../../src/shared.js';
 import { SHUTDOWN_FORCE_TIME } from '../../src/worker.js';
 import { HEALTH_PATH } from '../../src/observability/health.js';
+import { copies, dockerfileStages, isProduced, produced } from '../dockerfile.js';
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -52,18 +53,6 @@ function seconds(duration: string): number {
   const m = /^(?:(\d+)m)?(?:(\d+)s)?$/.exec(duration);
   if (!m || duration === '') throw new Error(`not a duration: ${duration}`);
   return Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0);
-}
-
-/** The Dockerfile as stages of instructions (continuation lines joined, comments dropped). */
-function dockerfileStages(text: string): Array<{ from: string; name: string | null; instructions: string[] }> {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  const stages: Array<{ from: string; name: string | null; instructions: string[] }> = [];
-  for (const line of lines) {
-    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
-    if (from) stages.push({ from: from[1]!, name: from[2] ?? null, instructions: [] });
-    else stages.at(-1)?.instructions.push(line);
-  }
-  return stages;
 }
 
 /** A release, optionally `@sha256:…`, not a floating tag like `16`, `1.31` or `latest`: `name:1.2.3…`,
@@ -119,15 +108,31 @@ describe('docker-compose.yml', () => {
     expect(svc('worker').environment!.DATABASE_URL).toContain('${BTCBOT_DB_PASSWORD:?');
     expect(svc('temporal').environment!.POSTGRES_USER).not.toBe(url.username);
 
-    // The roles come from the init script, mounted where the postgres image runs it once.
-    expect(svc('postgres').volumes).toContain('./deploy/postgres/10-roles.sh:/docker-entrypoint-initdb.d/10-roles.sh:ro');
-    const roles = readFileSync('deploy/postgres/10-roles.sh', 'utf8');
-    expect(roles).toMatch(/CREATE ROLE :"btcbot_user" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE/);
-    expect(roles).toMatch(/CREATE ROLE :"temporal_user" LOGIN CREATEDB NOSUPERUSER NOCREATEROLE/);
-    expect(roles).toMatch(/CREATE DATABASE :"btcbot_db" OWNER :"btcbot_user"/);
+    // The roles come from the roles step (test/integration/deployment.test.ts runs it for real).
+    const roles = readFileSync('deploy/postgres/roles.sh', 'utf8');
+    expect(roles).toMatch(/ALTER ROLE :"btcbot_user" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE/);
+    expect(roles).toMatch(/ALTER ROLE :"temporal_user" LOGIN CREATEDB NOSUPERUSER NOCREATEROLE/);
+    expect(svc('postgres-roles').environment?.PGPASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?.+\}$/);
 
     // The worker gets .env, but not the database passwords that are compose's.
     for (const name of ['POSTGRES_PASSWORD', 'BTCBOT_DB_PASSWORD', 'TEMPORAL_DB_PASSWORD']) expect(svc('worker').environment![name]).toBe('');
+  });
+
+  test('an existing deployment keeps its data: Postgres stays on 15 (the earlier file\'s major; pinned), the project keeps compose\'s default name, so the pgdata volume is the one it had', () => {
+    expect(svc('postgres').image).toMatch(/^postgres:15\.\d+(-bookworm)?$/);
+    expect((compose as { name?: string }).name).toBeUndefined();
+    expect(svc('postgres').volumes).toContain('pgdata:/var/lib/postgresql/data');
+  });
+
+  test('the roles step is its own service that runs at every start, against a new or an existing database, before Temporal\'s schema and the workers', () => {
+    const roles = svc('postgres-roles');
+    expect(roles.image).toBe(svc('postgres').image);
+    expect(roles.entrypoint).toEqual(['/bin/sh', '/deploy/roles.sh']);
+    expect(roles.volumes).toContain('./deploy/postgres:/deploy:ro');
+    expect(dependsOn(roles).postgres?.condition).toBe('service_healthy');
+    for (const next of ['temporal-schema', 'worker']) expect(dependsOn(svc(next))['postgres-roles']?.condition, next).toBe('service_completed_successfully');
+    // Not an initdb script any more: that runs only on an empty volume.
+    expect(JSON.stringify(svc('postgres').volumes)).not.toContain('docker-entrypoint-initdb.d');
   });
 
   test('the worker is stopped gracefully: a stop grace period longer than its shutdown force time', () => {
@@ -201,6 +206,19 @@ describe('Dockerfile', () => {
     expect(runtime.instructions.join('\n')).not.toMatch(/tsx/);
   });
 
+  test('every COPY --from=<stage> source is produced in that stage (copied into it, or made by its npm ci or npm run build)', () => {
+    const outDir = /"outDir":\s*"([^"]+)"/.exec(readFileSync('tsconfig.build.json', 'utf8'))?.[1];
+    expect(outDir).toBeDefined();
+    const fromStages = stages.flatMap((s) => copies(s).filter((c) => c.from !== null));
+    expect(fromStages.length).toBeGreaterThan(0);
+    for (const copy of fromStages) {
+      const stage = stages.find((s) => s.name === copy.from);
+      expect(stage, `COPY --from=${copy.from}`).toBeDefined();
+      const made = produced(stage!, outDir!);
+      expect(isProduced(copy.source, made), `COPY --from=${copy.from} ${copy.source}: nothing in that stage makes it (it has ${made.join(', ')})`).toBe(true);
+    }
+  });
+
   test('tini is PID 1 and runs the compiled bin with node, so docker stop reaches the worker', () => {
     const entrypoint = runtime.instructions.find((i) => i.startsWith('ENTRYPOINT'))!;
     expect(JSON.parse(entrypoint.slice('ENTRYPOINT'.length))).toEqual(['/usr/bin/tini', '--', 'node', '/app/bin/btcbot.js']);
@@ -216,9 +234,40 @@ describe('Dockerfile', () => {
     expect(runtime.instructions).toContain('ENV KILL_SWITCH=true DRY_RUN=true LIVE_TRADING=false');
   });
 
+  test('a .env made from .env.example blanks none of the image\'s defaults: env_file values override the image ENV', () => {
+    const imageEnv = Object.fromEntries(
+      runtime.instructions.filter((i) => i.startsWith('ENV ')).flatMap((i) => i.slice(4).trim().split(/\s+/).map((kv) => kv.split('=') as [string, string])),
+    );
+    const blankInExample = readFileSync('.env.example', 'utf8').split('\n').filter((l) => /^[A-Z][A-Z0-9_]*=$/.test(l)).map((l) => l.slice(0, -1));
+    const worker = svc('worker');
+    expect(worker.env_file).toBeDefined();
+    const trapped = blankInExample.filter((name) => name in imageEnv);
+    expect(trapped).toContain('BTCBOT_HEALTH_ADDRESS'); // the HEALTHCHECK's own variable
+    for (const name of trapped) expect(worker.environment?.[name], `${name}: set in the worker's environment, which wins over env_file`).toBe(imageEnv[name]);
+  });
+
   test('the build context never carries local state or secrets', () => {
     const ignored = readFileSync('.dockerignore', 'utf8').split('\n');
     for (const p of ['.env', 'node_modules', '.data', 'dist']) expect(ignored).toContain(p);
+  });
+});
+
+describe('package.json', () => {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { files?: string[]; scripts: Record<string, string>; bin: Record<string, string> };
+
+  test('the package ships the compiled build and the bin, not the sources or tests', () => {
+    expect(pkg.files).toEqual(expect.arrayContaining(['bin/', 'dist/']));
+    expect(pkg.files!.some((f) => /^(src|test|scripts)\b/.test(f))).toBe(false);
+  });
+
+  test('prepare needs no dev dependency to run (npm ci --omit=dev runs it)', () => {
+    expect(pkg.scripts.prepare).toMatch(/^node /);
+  });
+});
+
+describe('tsconfig.build.json', () => {
+  test('a type error emits nothing (noEmitOnError)', () => {
+    expect(readFileSync('tsconfig.build.json', 'utf8')).toMatch(/"noEmitOnError":\s*true/);
   });
 });
 
