@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 
 const main = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(main)) {
-  console.error('btcbot: no compiled build in dist/: run `npm run build` (`npm ci` runs it for you)');
+  console.error('btcbot: no compiled build in dist/: run `npm run build` (`npm ci` runs it; it needs the dev dependencies)');
   process.exit(2);
 }
 // The build writes build-info.json last, after every check passed: without it, no build finished.

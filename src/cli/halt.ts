@@ -204,7 +204,7 @@ async function cancelOwnOpenOrders(client: Client, taskQueue: string, reason: st
 }
 
 export async function resume(): Promise<number> {
-  const { pool } = await openDatabase();
+  const { pool, url } = await openDatabase();
   try {
     const lifted = await clearHalt(pool);
     if (lifted === null) {
@@ -213,6 +213,7 @@ export async function resume(): Promise<number> {
       console.log(`halt lifted (was halted ${describeHalt(lifted)})`);
       console.log('  Later cycles run normally; cycles that received the halt signal stay halted.');
     }
+    console.log(`  database  ${redactUrl(url)}`);
     return EXIT.ok;
   } finally {
     await pool.end();

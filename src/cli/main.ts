@@ -353,7 +353,7 @@ export async function main(argv: string[]): Promise<number> {
   if (command.longRunning) stopWhenNpmParentExits();
 
   const envFile: LoadedEnvFile = loadEnvFile(process.env, { ...(envFilePath ? { path: envFilePath } : {}), strict: command.envFile === 'strict' });
-  if (envFile.problems.length > 0) log(`warning: ${describeProblems(envFile)} (its well-formed lines were applied)`);
+  if (envFile.problems.length > 0) log(`warning: ${describeProblems(envFile)}${envFile.found ? ' (its well-formed lines were applied)' : ''}`);
   const fromFile = new Set(envFile.applied);
   let fromStack = new Set<string>();
   const sourceOf = (n: string): ValueSource =>

@@ -24,7 +24,6 @@ import { parseTradingConfig, tradingConfigHash, tradingConfigProblems, type Trad
 import { ConfigError } from '../domain/errors.js';
 import type { SymbolListing } from '../domain/listing.js';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
-import type { Exchange } from '../exchange/port.js';
 import {
   ActivityTracker, assessHealth, startHealthServer, TEMPORAL_PROBE_INTERVAL_MS, TEMPORAL_PROBE_TIMEOUT_MS, type HealthInput, type WorkerPhase,
 } from '../observability/health.js';

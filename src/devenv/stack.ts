@@ -212,7 +212,8 @@ export async function ensureLocalStack(
 export interface StackResolution {
   /** Variables set from the record (so far only TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE). */
   applied: string[];
-  recordFile: string;
+  /** The record consulted; null when TEMPORAL_ADDRESS made it irrelevant (it is then not read). */
+  recordFile: string | null;
   /** Lines for stderr: the command is about to use a server it may not expect. */
   notices: string[];
 }
@@ -228,7 +229,7 @@ export function applyStackRecord(projectRoot: string, env: NodeJS.ProcessEnv): S
   const recordFile = join(dataDir, STACK_RECORD_FILE);
   const applied: string[] = [];
   const notices: string[] = [];
-  if (env.TEMPORAL_ADDRESS?.trim()) return { applied, recordFile, notices };
+  if (env.TEMPORAL_ADDRESS?.trim()) return { applied, recordFile: null, notices };
   const { value: record, problem } = loadStackRecord(dataDir);
   if (problem) notices.push(`the stack record ${recordFile} cannot be read (${problem}): ignored (\`btcbot up\` writes it again)`);
   if (record) {
