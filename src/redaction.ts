@@ -60,18 +60,25 @@ export function redact(text: string): string {
     .replace(SHA256_BASE64, MARK);
 }
 
-/** Query parameters that carry a password in libpq and pg connection strings. */
-const PASSWORD_PARAM = /pass/i;
+/** Query parameters that carry a secret: a password (libpq's `password`, `sslpassword`) or a key (`sslkey`, `apikey`, `api_key`). */
+const SECRET_PARAM = /([?&])([^=&]*pass[^=&]*|[^=&]*key)=[^&]*/gi;
 
-/** A connection string with its password masked, wherever it is (user info or `?password=`), for printing. */
+/**
+ * A URL as it may be printed: no password, in user info or in the query. A database URL keeps its
+ * user name (the role, no secret); any other URL loses its user info whole (it is credentials
+ * there). A URL with nothing to hide is returned as given; one that cannot be parsed is never echoed.
+ */
 export function redactUrl(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return '<unparseable url>';
-  }
+  if (!URL.canParse(url)) return '<unparseable url>';
+  const u = new URL(url);
+  const database = /^postgres(ql)?:$/.test(u.protocol);
+  const search = u.search.replace(SECRET_PARAM, '$1$2=***');
+  if (!u.password && (database || !u.username) && search === u.search) return url;
   if (u.password) u.password = '***';
-  for (const key of [...u.searchParams.keys()]) if (PASSWORD_PARAM.test(key)) u.searchParams.set(key, '***');
+  if (u.username && !database) {
+    u.username = '***';
+    u.password = '';
+  }
+  u.search = search;
   return u.toString();
 }

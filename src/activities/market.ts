@@ -76,6 +76,7 @@ export function marketActivities(deps: ActivityDeps) {
         pairsListed: all.length,
         rules: listed.map((s) => rulesToWire(bySymbol.get(s)!)),
         quotes: quotes.flatMap((q) => (q.quote ? [quoteToWire(q.quote)] : [])),
+        unlisted: symbols.filter((s) => !bySymbol.has(s)),
         markFailures,
         unavailable,
         tryBalance: balanceToWire({ asset: 'TRY', ...tryBalance }),

@@ -1,5 +1,6 @@
-// `btcbot doctor`: can this environment run cycles? One line per check, `ok` or `FAIL`, with the
-// detail an operator needs to fix it. Exit 0 all ok, 1 any FAIL, 2 a configuration error.
+// `btcbot doctor`: can this environment run cycles? One line per check, `ok`, `warn` or `FAIL`, with
+// the detail an operator needs to fix it. Exit 0 all ok (warnings included), 1 any FAIL, 2 a
+// configuration error (a bad variable, a malformed env file, a symbol the exchange does not list).
 // It writes nothing anywhere (not even migrations). Without DATABASE_URL it checks the local
 // cluster, starting it if needed, as every command does.
 import { join } from 'node:path';
@@ -7,9 +8,10 @@ import proto from '@temporalio/proto';
 import { dataConverterFromEnv } from '../codec.js';
 import { ensurePostgres } from '../devenv/postgres.js';
 import { localDataDir } from '../devenv/stack.js';
-import { parseTradingConfig, toGateSettings, type TradingConfig } from '../domain/config.js';
+import { parseTradingConfig, toGateSettings, tradingConfigHash, tradingConfigProblems, type TradingConfig } from '../domain/config.js';
 import { evaluateGates } from '../domain/gates.js';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
+import type { Exchange } from '../exchange/port.js';
 import { loadInfraSettings, type InfraSettings } from '../settings.js';
 import { DEFAULT_ENV_FILES, secretFileWarnings } from '../secrets.js';
 import { SEARCH_ATTRIBUTES } from '../shared.js';
@@ -19,8 +21,11 @@ import { getHalt } from '../store/runtime.js';
 import { temporalConnection, type TemporalConnection } from '../temporal-connection.js';
 import { redactUrl } from '../redaction.js';
 import { connectClient, describeGates, loadControlSettings, projectRoot } from './context.js';
+import type { ConfigSources } from './config.js';
+import { describeProblems } from './env-file.js';
 import { CLOSE_IT, exposureOf, isLoopbackAddress, realMoneyRefusal } from './exposure.js';
 import { EXIT } from './errors.js';
+import { notTradableWarning, readListing, unknownSymbolsError } from './symbols.js';
 
 /** BTCTurk rejects signed requests whose timestamp is off by more than this. */
 export const MAX_CLOCK_SKEW_MS = 5_000;
@@ -31,6 +36,8 @@ export interface Check {
   /** Works, but the operator should act (shown as `warn`, not counted as a failure). */
   warn?: boolean;
   detail: string;
+  /** This failure is a configuration error: doctor exits 2. */
+  configError?: boolean;
 }
 
 /** Said once when the gates arm live trading: the key is what limits the damage of a leak. */
@@ -48,19 +55,21 @@ const message = (err: unknown): string => {
   return `${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}`.split('\n')[0]!.slice(0, 300);
 };
 
-/** `envFiles`: the env files in use, checked for secrets other users can read. */
-export async function doctor(env: NodeJS.ProcessEnv = process.env, { envFiles = DEFAULT_ENV_FILES }: { envFiles?: readonly string[] } = {}): Promise<number> {
+/** `sources`: the env file read (its problems are configuration errors) and the env files in use, checked for secrets other users can read. */
+export async function doctor(
+  env: NodeJS.ProcessEnv = process.env,
+  { envFile, envFiles = DEFAULT_ENV_FILES }: Partial<Pick<ConfigSources, 'envFile'>> & { envFiles?: readonly string[] } = {},
+): Promise<number> {
   const checks: Check[] = [];
 
   // config: both halves are parsed separately, so every bad variable is named, not only the first.
   let trading: TradingConfig | null = null;
   let infra: InfraSettings | null = null;
   const problems: string[] = [];
-  try {
-    trading = parseTradingConfig(env);
-  } catch (err) {
-    problems.push(message(err));
-  }
+  if (envFile && envFile.problems.length > 0) problems.push(describeProblems(envFile));
+  const tradingProblems = tradingConfigProblems(env);
+  problems.push(...tradingProblems);
+  if (tradingProblems.length === 0) trading = parseTradingConfig(env);
   try {
     infra = loadInfraSettings(env);
   } catch (err) {
@@ -97,7 +106,9 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env, { envFiles = 
 
   const [postgres, temporal] = await Promise.all([
     control ? checkPostgres(control, env) : Promise.resolve({ check: { name: 'postgres', ok: false, detail: 'skipped: configuration error' }, halt: null }),
-    control ? checkTemporal(control, env) : Promise.resolve([{ name: 'temporal', ok: false, detail: 'skipped: configuration error' }]),
+    control
+      ? checkTemporal(control, env, trading ? tradingConfigHash(trading) : null)
+      : Promise.resolve([{ name: 'temporal', ok: false, detail: 'skipped: configuration error' }]),
   ]);
 
   if (trading) {
@@ -110,7 +121,7 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env, { envFiles = 
   const decision = trading ? evaluateGates(toGateSettings(trading), false) : null;
   const armed = decision?.outcome === 'run' && decision.mode === 'live';
   if (temporalSecurity) checks.push(securityCheck(temporalSecurity, payloadKey, { armed, infra }));
-  checks.push(...(await checkExchange(env, infra)));
+  checks.push(...(await checkExchange(env, infra, trading)));
   const unsafeFiles = secretFileWarnings(env, envFiles);
   checks.push(
     unsafeFiles.length === 0
@@ -122,7 +133,7 @@ export async function doctor(env: NodeJS.ProcessEnv = process.env, { envFiles = 
   for (const c of checks) console.log(`${c.ok ? (c.warn ? 'warn' : 'ok  ') : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}`);
   if (armed) console.log(`note: ${LIVE_KEY_REMINDER}`);
   const failed = checks.filter((c) => !c.ok).map((c) => c.name);
-  if (configError) {
+  if (configError || checks.some((c) => !c.ok && c.configError)) {
     console.log('configuration error: fix the variable(s) named above');
     return EXIT.blocked;
   }
@@ -190,7 +201,7 @@ function securityCheck(t: TemporalConnection, payloadKey: boolean, worker: { arm
   };
 }
 
-async function checkTemporal(infra: InfraSettings, env: NodeJS.ProcessEnv): Promise<Check[]> {
+async function checkTemporal(infra: InfraSettings, env: NodeJS.ProcessEnv, ourConfigHash: string | null): Promise<Check[]> {
   const where = `${infra.temporalAddress} namespace ${infra.temporalNamespace}`;
   let temporal: Awaited<ReturnType<typeof connectClient>>;
   try {
@@ -232,6 +243,12 @@ async function checkTemporal(infra: InfraSettings, env: NodeJS.ProcessEnv): Prom
           ? { name: 'worker', ok: true, detail: `${n} worker poller(s) on task queue ${infra.taskQueue}` }
           : { name: 'worker', ok: false, detail: `no worker polls task queue ${infra.taskQueue}: cycles would wait (start \`btcbot worker\`)` },
       );
+      if (n > 0 && ourConfigHash) {
+        // A worker that just stopped stays listed for a few minutes; live pollers re-poll at least every minute.
+        const seconds = (p: NonNullable<typeof pollers>[number]) => Number(p.lastAccessTime?.seconds ?? 0);
+        const recent = (pollers ?? []).filter((p) => Date.now() / 1000 - seconds(p) < 120);
+        checks.push(compareWorkerConfig((recent.length > 0 ? recent : pollers ?? []).map((p) => p.identity ?? ''), ourConfigHash));
+      }
     } catch (err) {
       checks.push({ name: 'worker', ok: false, detail: message(err) });
     }
@@ -241,7 +258,46 @@ async function checkTemporal(infra: InfraSettings, env: NodeJS.ProcessEnv): Prom
   return checks;
 }
 
-async function checkExchange(env: NodeJS.ProcessEnv, infra: InfraSettings | null): Promise<Check[]> {
+/**
+ * The starter's trading configuration against the workers': each worker puts the hash of its own
+ * into its poller identity (`cfg:<hash>`). A cycle runs with the worker's limits and gates, so a
+ * difference means this shell's settings are not the ones that will trade.
+ */
+export function compareWorkerConfig(identities: readonly string[], ourHash: string): Check {
+  const theirs = identities.map((id) => ({ id, hash: /\bcfg:([0-9a-f]{12})\b/.exec(id)?.[1] ?? null }));
+  const differing = theirs.filter((t) => t.hash !== null && t.hash !== ourHash);
+  const unknown = theirs.filter((t) => t.hash === null);
+  if (differing.length > 0) {
+    return {
+      name: 'worker config',
+      ok: false,
+      detail:
+        `${differing.length} worker(s) trade with another configuration (${[...new Set(differing.map((d) => d.hash))].join(', ')}) than this shell (${ourHash}): ` +
+        `the worker's gates, symbols and limits govern its cycles; compare \`btcbot config\` here and in the worker's environment`,
+    };
+  }
+  if (unknown.length > 0) {
+    return { name: 'worker config', ok: true, warn: true, detail: `${unknown.length} worker(s) do not report their configuration (an older btcbot, or not btcbot)` };
+  }
+  return { name: 'worker config', ok: true, detail: `every worker trades with this shell's configuration (${ourHash})` };
+}
+
+/** SYMBOLS against the pairs the exchange lists (an unknown one is a configuration error). */
+async function checkSymbols(exchange: Exchange, trading: TradingConfig, scrub: (t: string) => string): Promise<Check> {
+  let listing: Awaited<ReturnType<typeof readListing>>;
+  try {
+    listing = await readListing(exchange, trading.symbols);
+  } catch (err) {
+    return { name: 'symbols', ok: false, detail: `the exchange's pairs could not be read: ${scrub(message(err))}` };
+  }
+  const unknown = unknownSymbolsError(listing);
+  if (unknown) return { name: 'symbols', ok: false, configError: true, detail: unknown.message };
+  const notTradable = notTradableWarning(listing);
+  if (notTradable) return { name: 'symbols', ok: true, warn: true, detail: notTradable };
+  return { name: 'symbols', ok: true, detail: `${trading.symbols.join(', ')} listed and trading` };
+}
+
+async function checkExchange(env: NodeJS.ProcessEnv, infra: InfraSettings | null, trading: TradingConfig | null): Promise<Check[]> {
   const raw = env.BTCTURK_BASE_URL?.trim();
   if (!raw) {
     return [{ name: 'exchange', ok: false, detail: 'BTCTURK_BASE_URL is not set (the simulator: `btcbot simulator`; the exchange: https://api.btcturk.com)' }];
@@ -270,12 +326,13 @@ async function checkExchange(env: NodeJS.ProcessEnv, infra: InfraSettings | null
       const serverMs = await exchange.getServerTime();
       const after = Date.now();
       const skew = Math.round(serverMs - (before + after) / 2);
-      const detail = `${baseUrl} reachable; clock skew ${skew >= 0 ? '+' : ''}${skew} ms (BTCTurk allows ±${MAX_CLOCK_SKEW_MS} ms)`;
+      const detail = `${redactUrl(baseUrl)} reachable; clock skew ${skew >= 0 ? '+' : ''}${skew} ms (BTCTurk allows ±${MAX_CLOCK_SKEW_MS} ms)`;
       checks.push({ name: 'exchange', ok: Math.abs(skew) <= MAX_CLOCK_SKEW_MS, detail: Math.abs(skew) <= MAX_CLOCK_SKEW_MS ? detail : `${detail}: fix the clock (NTP)` });
     } catch (err) {
-      checks.push({ name: 'exchange', ok: false, detail: `${baseUrl}: ${scrub(message(err))}` });
+      checks.push({ name: 'exchange', ok: false, detail: `${redactUrl(baseUrl)}: ${scrub(message(err))}` });
       return checks;
     }
+    if (trading) checks.push(await checkSymbols(exchange, trading, scrub));
     if (!creds) {
       checks.push({ name: 'credentials', ok: true, detail: 'none set: public endpoints only (live trading needs BTCTURK_API_KEY and BTCTURK_API_SECRET)' });
       return checks;

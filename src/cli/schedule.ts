@@ -1,4 +1,4 @@
-// `btcbot schedule create|describe|pause|unpause|trigger|delete`: unattended cycles through a
+// `btcbot schedule create|list|describe|pause|unpause|trigger|delete`: unattended cycles through a
 // Temporal Schedule. Each run is one `tradingCycle` execution with the workflow id
 // `cycle-<scheduleId>-<nominal time>` (the server appends the time). Policies are fixed for trading:
 // overlap SKIP (never two cycles at once, manual triggers included), a 1-minute catch-up window (an
@@ -14,22 +14,25 @@ import {
 import { TRADING_CYCLE_WORKFLOW } from '../workflows/definitions.js';
 import type { CycleInput } from '../workflows/types.js';
 import { WORKFLOW_ID_PREFIX } from '../shared.js';
-import { connectClient, describeGates, formatTable, loadControlSettings } from './context.js';
+import { connectClient, describeGates, formatTable, loadControlSettings, log } from './context.js';
 import { loadCycleSettings } from './cycle-settings.js';
 import { EXIT, UsageError } from './errors.js';
+import { checkSymbolsBeforeStart } from './symbols.js';
 
 export const DEFAULT_SCHEDULE_ID = 'btcbot-cycles';
 const MIN_EVERY_MS = 10_000;
-const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000 } as const;
+const UNITS = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const;
 /** Upper bound on one cycle; with overlap SKIP a stuck cycle blocks later slots at most this long. */
 const CYCLE_TIMEOUT = '10m';
 const CATCHUP_WINDOW = '1m';
 
-/** `30s`, `1m`, `5m`, `1h` → milliseconds; at least 10 s. */
+/** `30s`, `1m`, `2m30s`, `1h`, `1d`, `1d12h` → milliseconds: units d, h, m, s in that order; at least 10 s. */
 export function parseEvery(raw: string): number {
-  const m = /^(\d{1,6})(s|m|h)$/.exec(raw.trim());
-  if (!m) throw new UsageError(`--every must be a number with a unit s, m or h (e.g. 30s, 1m, 1h), got ${JSON.stringify(raw)}`);
-  const ms = Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+  const m = /^(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,6})s)?$/.exec(raw.trim());
+  if (!m || raw.trim() === '') {
+    throw new UsageError(`--every must be a duration in d, h, m and s (e.g. 30s, 1m, 2m30s, 1h, 1d), got ${JSON.stringify(raw)}`);
+  }
+  const ms = UNITS.reduce((sum, [, size], i) => sum + Number(m[i + 1] ?? 0) * size, 0);
   if (ms < MIN_EVERY_MS) throw new UsageError(`--every must be at least 10s, got ${raw}`);
   return ms;
 }
@@ -41,20 +44,20 @@ export function validateScheduleId(id: string, option = '--id'): string {
   return id;
 }
 
-/** 90000 → `1m30s`; 3600000 → `1h`. */
+/** 90000 → `1m30s`; 3600000 → `1h`; 86400000 → `1d` (the inverse of parseEvery). */
 export function formatInterval(ms: number): string {
-  let s = Math.round(ms / 1000);
+  let rest = Math.round(ms / 1000) * 1000;
   const parts: string[] = [];
-  for (const [unit, size] of [['h', 3600], ['m', 60], ['s', 1]] as const) {
-    if (s >= size) {
-      parts.push(`${Math.floor(s / size)}${unit}`);
-      s %= size;
+  for (const [unit, size] of UNITS) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
     }
   }
   return parts.join('') || '0s';
 }
 
-export type ScheduleSubcommand = 'create' | 'describe' | 'pause' | 'unpause' | 'trigger' | 'delete';
+export type ScheduleSubcommand = 'create' | 'list' | 'describe' | 'pause' | 'unpause' | 'trigger' | 'delete';
 
 export interface ScheduleCommand {
   sub: ScheduleSubcommand;
@@ -62,12 +65,16 @@ export interface ScheduleCommand {
   everyMs?: number;
   dryRun?: boolean;
   paused?: boolean;
+  /** trigger: run a cycle although the schedule is paused. */
+  evenIfPaused?: boolean;
 }
 
 export async function schedule(cmd: ScheduleCommand): Promise<number> {
   const infra = loadControlSettings();
-  // Read the trading settings before connecting: a bad gate variable is a config error (exit 2).
+  // Read the trading settings before connecting: a bad gate variable is a config error (exit 2),
+  // and a symbol the exchange does not list is one too: nothing is created.
   const cycleSettings = cmd.sub === 'create' ? loadCycleSettings() : null;
+  if (cycleSettings) await checkSymbolsBeforeStart(cycleSettings.symbols, process.env, log);
   const temporal = await connectClient(infra);
   try {
     const { client } = temporal;
@@ -93,6 +100,8 @@ export async function schedule(cmd: ScheduleCommand): Promise<number> {
         console.log('  Workers re-check their own gates before every exchange write.');
         return EXIT.ok;
       }
+      case 'list':
+        return await listSchedules(client);
       case 'describe':
         console.log(formatDescription(await handle.describe()));
         return EXIT.ok;
@@ -105,12 +114,24 @@ export async function schedule(cmd: ScheduleCommand): Promise<number> {
         await handle.unpause('unpaused by btcbot schedule unpause');
         console.log(`schedule ${cmd.scheduleId} unpaused: cycles start at the next interval`);
         return EXIT.ok;
-      case 'trigger':
+      case 'trigger': {
+        // Temporal runs a triggered action even on a paused schedule. Paused means someone stopped
+        // the cycles on purpose: running one anyway takes a second decision (--even-if-paused).
+        const { state } = await handle.describe();
+        if (state.paused && !cmd.evenIfPaused) {
+          console.error(
+            `btcbot: schedule ${cmd.scheduleId} is paused${state.note ? ` (${state.note})` : ''}: no cycle started. ` +
+              `\`btcbot schedule unpause --id ${cmd.scheduleId}\` resumes it; \`schedule trigger --even-if-paused\` runs one cycle and leaves it paused.`,
+          );
+          return EXIT.blocked;
+        }
         // The SDK's default for trigger is ALLOW_ALL: pass SKIP so a manual trigger never overlaps a cycle.
         await handle.trigger(ScheduleOverlapPolicy.SKIP);
         console.log(`schedule ${cmd.scheduleId} triggered: one cycle starts now, unless a cycle of this schedule is still running (overlap SKIP)`);
+        if (state.paused) console.log('  The schedule is paused and stays paused: no further cycles start from it.');
         console.log(`  see it with \`btcbot schedule describe --id ${cmd.scheduleId}\``);
         return EXIT.ok;
+      }
       case 'delete': {
         const running = (await handle.describe()).info.runningActions.map((a) => a.workflow.workflowId);
         await handle.delete();
@@ -143,6 +164,32 @@ export async function schedule(cmd: ScheduleCommand): Promise<number> {
 }
 
 const actionWorkflowId = (scheduleId: string): string => `${WORKFLOW_ID_PREFIX}${scheduleId}`;
+
+/** The schedules that start tradingCycle, one line each (their spec, state and what they trade). */
+async function listSchedules(client: Client): Promise<number> {
+  const rows: Array<[string, string]> = [];
+  for await (const summary of client.schedule.list()) {
+    if (summary.action?.workflowType !== TRADING_CYCLE_WORKFLOW) continue;
+    try {
+      const d = await client.schedule.getHandle(summary.scheduleId).describe();
+      const input = d.action.args?.[0] as Partial<CycleInput> | undefined;
+      const what = [
+        input?.gates ? `mode ${describeGates(input.gates, input.dryRunRequested ?? false).split(':')[0]}` : null,
+        input?.symbols ? `symbols ${input.symbols.join(',')}` : null,
+        `task queue ${d.action.taskQueue}`,
+      ].filter(Boolean).join('; ');
+      rows.push([summary.scheduleId, `${scheduleStateLine(d)}; ${what}`]);
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err; // deleted between the listing and the describe
+    }
+  }
+  if (rows.length === 0) {
+    console.log('no btcbot schedules (create one with `btcbot schedule create`)');
+    return EXIT.ok;
+  }
+  console.log(`${rows.length} btcbot schedule(s)\n${formatTable(rows.sort(([a], [b]) => a.localeCompare(b)))}`);
+  return EXIT.ok;
+}
 
 async function create(
   client: Client,

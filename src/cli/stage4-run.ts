@@ -1,14 +1,18 @@
 // `btcbot stage4-run [--dry-run] [--cycle-id ID]`: run one cycle through Temporal and wait.
 // Exit codes: 0 ok, 1 failed, 2 blocked by policy or configuration: gates, a halt, or another cycle
-// of the account running (the cycle writes its audit row either way). A worker must be running (`btcbot worker` or `btcbot up`).
-import { connectClient, loadControlSettings } from './context.js';
+// of the account running (the cycle writes its audit row either way), or a symbol the exchange does
+// not list (checked first when BTCTURK_BASE_URL is set). A worker must be running (`btcbot worker` or `btcbot up`).
+import { connectClient, loadControlSettings, log } from './context.js';
 import { loadCycleSettings } from './cycle-settings.js';
 import { exitCodeOf, formatCycleSummary, newCycleId, runCycle } from './cycles.js';
 import { printable } from './printable.js';
+import { checkSymbolsBeforeStart } from './symbols.js';
 
 export async function stage4Run({ dryRun, cycleId }: { dryRun: boolean; cycleId?: string }): Promise<number> {
   const infra = loadControlSettings();
   const settings = loadCycleSettings();
+  // Only when this shell knows the exchange: the worker has checked its own SYMBOLS at start.
+  if (process.env.BTCTURK_BASE_URL?.trim()) await checkSymbolsBeforeStart(settings.symbols, process.env, log);
   const { client, close } = await connectClient(infra);
   try {
     const workflowId = cycleId ?? newCycleId(Date.now(), 'manual');

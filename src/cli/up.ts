@@ -1,12 +1,17 @@
 // `btcbot up [--once]`: the whole local system from one command. Starts (or reuses) the Temporal
 // dev server and Postgres, starts the BTCTurk simulator and a worker, runs one dry-run cycle and
 // prints what happened. With --once it exits after that cycle; otherwise the worker keeps serving
-// cycles (schedules, `btcbot stage4-run`) until Ctrl-C.
+// cycles (schedules, `btcbot stage4-run`) until Ctrl-C. It records where Temporal and Postgres are
+// (`<data dir>/stack.json`); every later command uses that record (src/devenv/stack.ts).
 import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
 import { NativeConnection } from '@temporalio/worker';
 import { dataConverterFromEnv } from '../codec.js';
-import { ensureLocalStack } from '../devenv/stack.js';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { packageVersion } from '../build-info.js';
+import { ensureLocalStack, writeStackRecord } from '../devenv/stack.js';
+import { parseTradingConfig, tradingConfigHash } from '../domain/config.js';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
 import { startSimulator } from '../simulator/server.js';
 import { DEFAULT_TASK_QUEUE } from '../shared.js';
@@ -28,6 +33,11 @@ export async function up({ once }: { once: boolean }): Promise<number> {
   installRuntime({ logger, sdkLevel: process.env.BTCBOT_SDK_LOG_LEVEL, metricsAddress: metricsAddressFromEnv(process.env, null) });
   const taskQueue = process.env.BTCBOT_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE;
   const stack = await ensureLocalStack(projectRoot, log);
+  writeStackRecord(stack.dataDir, {
+    temporal: { address: stack.temporalAddress, namespace: stack.namespace, uiUrl: stack.uiUrl, pid: stack.temporalPid },
+    postgres: process.env.DATABASE_URL ? { local: false, url: redactUrl(process.env.DATABASE_URL) } : { local: true, dataDir: join(stack.dataDir, 'postgres') },
+    recordedAt: new Date().toISOString(),
+  });
 
   const pool = createPool(stack.databaseUrl);
   await migrate(pool);
@@ -39,7 +49,9 @@ export async function up({ once }: { once: boolean }): Promise<number> {
   const dataConverter = dataConverterFromEnv();
   const client = new Client({ connection, namespace: stack.namespace, dataConverter });
   const worker = await createCycleWorker({
-    connection: nativeConnection, namespace: stack.namespace, taskQueue, dataConverter, deps: { pool, exchange, env: process.env, hasCredentials: true, logger },
+    connection: nativeConnection, namespace: stack.namespace, taskQueue, dataConverter,
+    identity: `${process.pid}@${hostname()} btcbot/${packageVersion()} up cfg:${tradingConfigHash(parseTradingConfig(process.env))}`,
+    deps: { pool, exchange, env: process.env, hasCredentials: true, logger },
   });
   const running = worker.run();
   log(`worker polling task queue ${taskQueue}; simulator at ${simulator.url}`);

@@ -1,7 +1,7 @@
 // The local development stack behind `btcbot up`: a Temporal dev server and a Postgres cluster
 // that outlive the command (so the UI, `temporal workflow list` and psql keep working after a
 // `--once` run), kept under .data/ and reused on the next run. `btcbot down` stops them.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporalConnection, type TemporalConnectOptions } from '../temporal-connection.js';
@@ -24,6 +24,9 @@ export interface LocalStack {
   uiUrl: string | null;
   temporalCli: TemporalCli;
   databaseUrl: string;
+  dataDir: string;
+  /** The dev server's pid when `up` manages it; null for an operator-provided TEMPORAL_ADDRESS. */
+  temporalPid: number | null;
   /** What this call started (as opposed to found running). */
   started: string[];
 }
@@ -48,12 +51,94 @@ export function localDataDir(projectRoot: string, env: NodeJS.ProcessEnv = proce
   return named;
 }
 
-function portFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function portFromEnv<T extends number | null>(env: NodeJS.ProcessEnv, name: string, fallback: T): number | T {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new DevEnvError(`${name} must be a port number`);
   return port;
+}
+
+/** Where `up` records what it set up, for every later command (see `applyStackRecord`). */
+export const STACK_RECORD_FILE = 'stack.json';
+
+/** What `btcbot up` set up, written to `<data dir>/stack.json`. Holds no secret. */
+export interface StackRecord {
+  temporal: {
+    address: string;
+    namespace: string;
+    uiUrl: string | null;
+    /** The dev server `up` started (null: an operator-provided TEMPORAL_ADDRESS). */
+    pid: number | null;
+  };
+  /** The project's local cluster, or an operator-provided DATABASE_URL (password masked). */
+  postgres: { local: true; dataDir: string } | { local: false; url: string };
+  recordedAt: string;
+}
+
+/**
+ * A state file `up` wrote: its content if it has the expected shape, null when there is none, or
+ * why it cannot be used (a crash or a full disk mid-write, an edit by hand). Never throws.
+ */
+function readState<T>(file: string, valid: (v: unknown) => v is T): { value: T | null; problem: string | null } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { value: null, problem: null };
+    return { value: null, problem: `unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+  }
+  if (text.trim() === '') return { value: null, problem: 'empty' };
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (valid(parsed)) return { value: parsed, problem: null };
+  } catch {
+    // falls through: not JSON
+  }
+  return { value: null, problem: 'not a record `btcbot up` wrote' };
+}
+
+/** Write `file` whole or not at all: a temporary file next to it, then a rename over it. */
+function writeState(file: string, value: unknown): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  renameSync(temporary, file);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPid = (v: unknown): v is number | null => v === null || (Number.isInteger(v) && (v as number) > 0);
+
+function isStackRecord(v: unknown): v is StackRecord {
+  if (!isObject(v) || !isObject(v.temporal) || !isObject(v.postgres)) return false;
+  const { address, namespace, pid } = v.temporal;
+  return typeof address === 'string' && address !== '' && typeof namespace === 'string' && isPid(pid ?? null) &&
+    (v.postgres.local === true || typeof v.postgres.url === 'string');
+}
+
+function isTemporalState(v: unknown): v is TemporalState {
+  return isObject(v) && isPid(v.pid) && v.pid !== null && Number.isInteger(v.port) && Number.isInteger(v.uiPort);
+}
+
+function loadStackRecord(dataDir: string): { value: StackRecord | null; problem: string | null } {
+  return readState(join(dataDir, STACK_RECORD_FILE), isStackRecord);
+}
+
+export function readStackRecord(dataDir: string): StackRecord | null {
+  return loadStackRecord(dataDir).value;
+}
+
+export function writeStackRecord(dataDir: string, record: StackRecord): void {
+  writeState(join(dataDir, STACK_RECORD_FILE), record);
+}
+
+/** The dev server an earlier `up` started, if that process still runs (a reused pid is not ours). */
+function runningDevServer(pid: number): boolean {
+  if (!isProcessAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('start-dev');
+  } catch {
+    return true; // no /proc (not Linux): trust the pid
+  }
 }
 
 export async function ensureLocalStack(
@@ -74,6 +159,7 @@ export async function ensureLocalStack(
   let temporalAddress = env.TEMPORAL_ADDRESS?.trim() || '';
   let temporalOptions: TemporalConnectOptions = { address: temporalAddress };
   let uiUrl: string | null = null;
+  let pid: number | null = null;
   if (temporalAddress) {
     // An operator-provided server: use it as is, with the operator's TLS or API key.
     temporalOptions = temporalConnection(temporalAddress, env).options;
@@ -84,17 +170,34 @@ export async function ensureLocalStack(
     if (!temporalConnection('', env).plaintext) {
       throw new DevEnvError('TEMPORAL_TLS_* or TEMPORAL_API_KEY is set, but the local dev server speaks plaintext only: set TEMPORAL_ADDRESS to the server they are for, or unset them');
     }
-    const stateFile = join(makePrivateDir(join(dataDir, 'temporal')), 'server.json');
-    const state = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as TemporalState) : null;
-    const port = state?.port ?? portFromEnv(env, 'BTCBOT_TEMPORAL_PORT', DEFAULT_TEMPORAL_PORT);
-    const uiPort = state?.uiPort ?? portFromEnv(env, 'BTCBOT_UI_PORT', DEFAULT_UI_PORT);
+        const stateFile = join(makePrivateDir(join(dataDir, 'temporal')), 'server.json');
+    const { value: state, problem } = readState(stateFile, isTemporalState);
+    if (problem) log(`${stateFile} cannot be read (${problem}): ignored`);
+    const ours = state !== null && runningDevServer(state.pid);
+    const askedPort = portFromEnv(env, 'BTCBOT_TEMPORAL_PORT', null);
+    const askedUiPort = portFromEnv(env, 'BTCBOT_UI_PORT', null);
+    // A server an earlier `up` started keeps its ports; a new one takes the ports asked for, else
+    // the previous ones (the UI links printed before stay valid), else the defaults.
+    const port = ours ? state.port : (askedPort ?? state?.port ?? DEFAULT_TEMPORAL_PORT);
+    const uiPort = ours ? state.uiPort : (askedUiPort ?? state?.uiPort ?? DEFAULT_UI_PORT);
     temporalAddress = `127.0.0.1:${port}`;
     temporalOptions = { address: temporalAddress };
     uiUrl = `http://127.0.0.1:${uiPort}`;
-    if (!(await namespaceReady(temporalOptions, namespace))) {
-      if (await isPortOpen(port)) {
-        throw new DevEnvError(`port ${port} is taken by something that is not a Temporal server; set TEMPORAL_ADDRESS`);
+    if (ours && askedPort !== null && askedPort !== state.port) {
+      log(`BTCBOT_TEMPORAL_PORT=${askedPort}, but the dev server an earlier \`btcbot up\` started runs on ${state.port}: using it (\`btcbot down\`, then \`up\`, to move it)`);
+    }
+    if (ours) {
+      pid = state.pid;
+      if (!(await namespaceReady(temporalOptions, namespace))) {
+        throw new DevEnvError(`the Temporal dev server started by an earlier \`btcbot up\` (pid ${state.pid}) does not answer on ${temporalAddress}; \`btcbot down\` stops it`);
       }
+    } else if (await isPortOpen(port)) {
+      // Whatever answers here, this data directory did not start it: never act on someone else's server.
+      const what = (await namespaceReady(temporalOptions, namespace)) ? 'a Temporal server that `btcbot up` did not start' : 'something that is not a Temporal server';
+      throw new DevEnvError(
+        `port ${port} is taken by ${what}; set TEMPORAL_ADDRESS=${temporalAddress} to use it on purpose, or BTCBOT_TEMPORAL_PORT to start our own on another port`,
+      );
+    } else {
       log(`starting the Temporal dev server on ${temporalAddress} (UI ${uiUrl}) with ${temporalCli.path}`);
       const server = await startTemporalDevServer({
         cliPath: temporalCli.path,
@@ -104,7 +207,8 @@ export async function ensureLocalStack(
         logFile: join(dataDir, 'temporal', 'server.log'),
         detached: true,
       });
-      writeFileSync(stateFile, JSON.stringify({ pid: server.pid, port, uiPort } satisfies TemporalState), { mode: 0o600 });
+      writeState(stateFile, { pid: server.pid, port, uiPort } satisfies TemporalState);
+      pid = server.pid;
       started.push('temporal');
     }
   }
@@ -120,7 +224,52 @@ export async function ensureLocalStack(
   const postgres = await ensurePostgres({ dataDir: join(dataDir, 'postgres') }, env);
   if (!env.DATABASE_URL) started.push('postgres');
 
-  return { temporalAddress, temporalOptions, namespace, uiUrl, temporalCli, databaseUrl: postgres.url, started };
+  return { temporalAddress, temporalOptions, namespace, uiUrl, temporalCli, databaseUrl: postgres.url, dataDir, temporalPid: pid, started };
+}
+
+/** Where the record told a command to look, and what it should tell the operator about it. */
+export interface StackResolution {
+  /** Variables set from the record (so far only TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE). */
+  applied: string[];
+  /** The record consulted; null when TEMPORAL_ADDRESS made it irrelevant (it is then not read). */
+  recordFile: string | null;
+  /** Lines for stderr: the command is about to use a server it may not expect. */
+  notices: string[];
+}
+
+/**
+ * Point a command at the stack `btcbot up` recorded, unless TEMPORAL_ADDRESS says otherwise (then
+ * the record is not read at all: nothing in it can change where the command goes). Say so whenever
+ * the server about to be used may not be the one expected: the recorded one is not running, there
+ * is no record, or the record cannot be read (it is then no record).
+ */
+export function applyStackRecord(projectRoot: string, env: NodeJS.ProcessEnv): StackResolution {
+  const dataDir = localDataDir(projectRoot, env);
+  const recordFile = join(dataDir, STACK_RECORD_FILE);
+  const applied: string[] = [];
+  const notices: string[] = [];
+  if (env.TEMPORAL_ADDRESS?.trim()) return { applied, recordFile: null, notices };
+  const { value: record, problem } = loadStackRecord(dataDir);
+  if (problem) notices.push(`the stack record ${recordFile} cannot be read (${problem}): ignored (\`btcbot up\` writes it again)`);
+  if (record) {
+    env.TEMPORAL_ADDRESS = record.temporal.address;
+    applied.push('TEMPORAL_ADDRESS');
+    if (!env.TEMPORAL_NAMESPACE?.trim() && record.temporal.namespace !== 'default') {
+      env.TEMPORAL_NAMESPACE = record.temporal.namespace;
+      applied.push('TEMPORAL_NAMESPACE');
+    }
+    if (record.temporal.pid != null && !runningDevServer(record.temporal.pid)) {
+      notices.push(`the Temporal dev server \`btcbot up\` recorded at ${record.temporal.address} is not running (start it again with \`btcbot up\`)`);
+    }
+    if (!record.postgres.local && !env.DATABASE_URL?.trim()) {
+      notices.push(`\`btcbot up\` used DATABASE_URL=${record.postgres.url}, but DATABASE_URL is not set here: using the local cluster in ${join(dataDir, 'postgres')}`);
+    }
+  } else {
+    notices.push(
+      `TEMPORAL_ADDRESS is not set and \`btcbot up\` has recorded no server in ${dataDir}: using 127.0.0.1:${DEFAULT_TEMPORAL_PORT}, which btcbot did not start`,
+    );
+  }
+  return { applied, recordFile, notices };
 }
 
 /** Stop the services a previous `btcbot up` left running. Returns what was stopped. */
@@ -128,12 +277,10 @@ export async function stopLocalStack(projectRoot: string, env: NodeJS.ProcessEnv
   const stopped: string[] = [];
   const dataDir = localDataDir(projectRoot, env);
   const stateFile = join(dataDir, 'temporal', 'server.json');
-  if (existsSync(stateFile)) {
-    const { pid } = JSON.parse(readFileSync(stateFile, 'utf8')) as TemporalState;
-    if (isProcessAlive(pid)) {
-      await stopProcess(pid);
-      stopped.push('temporal');
-    }
+  const { value: state } = readState(stateFile, isTemporalState);
+  if (state && runningDevServer(state.pid)) {
+    await stopProcess(state.pid);
+    stopped.push('temporal');
   }
   if (await stopLocalPostgres(join(dataDir, 'postgres'))) stopped.push('postgres');
   return stopped;

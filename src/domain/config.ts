@@ -3,6 +3,7 @@
 // Pure: the caller passes the environment (process.env in the worker, a literal in tests).
 import { Decimal, DecimalParseError, parseDecimal } from './decimal.js';
 import { ConfigError } from './errors.js';
+import { sha256Hex } from './hash.js';
 import type { GateSettings } from './gates.js';
 import { uniqueSymbols } from './symbols.js';
 import { InvalidSymbolError, type PairSymbol } from './types.js';
@@ -203,3 +204,73 @@ export const TRADING_CONFIG_VARIABLES = [
   'FILLS_POLL_LOOKBACK_MINUTES', 'TTL_SECONDS', 'STALE_DRIFT_BPS', 'STAGE4_BOOTSTRAP_INTENTS',
   'STAGE4_BOOTSTRAP_BUDGET_TRY', 'DRY_RUN_TRY_BALANCE', 'DAY_BOUNDARY_TZ',
 ] as const;
+
+export type TradingConfigVariable = (typeof TRADING_CONFIG_VARIABLES)[number];
+
+const plain = (d: Decimal): string => d.toFixed();
+/** Each variable's effective value as text, from the parsed configuration (canonical forms). */
+const SHOWN: Record<TradingConfigVariable, (c: TradingConfig) => string> = {
+  KILL_SWITCH: (c) => String(c.killSwitch),
+  DRY_RUN: (c) => String(c.dryRun),
+  LIVE_TRADING: (c) => String(c.liveTrading),
+  LIVE_TRADING_ACK: (c) => c.liveTradingAck ?? '',
+  SYMBOLS: (c) => c.symbols.join(','),
+  MAX_OPEN_ORDERS: (c) => String(c.maxOpenOrders),
+  MAX_POSITION_NOTIONAL_TRY: (c) => plain(c.maxPositionNotionalTry),
+  MAX_DAILY_LOSS_TRY: (c) => plain(c.maxDailyLossTry),
+  MAX_DRAWDOWN_PCT: (c) => plain(c.maxDrawdownPct),
+  FEE_BPS_MAKER: (c) => plain(c.feeBpsMaker),
+  FEE_BPS_TAKER: (c) => plain(c.feeBpsTaker),
+  SLIPPAGE_BPS_BUFFER: (c) => plain(c.slippageBpsBuffer),
+  MIN_PROFIT_BPS: (c) => plain(c.minProfitBps),
+  TRY_CASH_TARGET: (c) => plain(c.tryCashTarget),
+  TRY_CASH_MAX: (c) => plain(c.tryCashMax),
+  RULES_CACHE_TTL_SEC: (c) => String(c.rulesCacheTtlSec),
+  FILLS_POLL_LOOKBACK_MINUTES: (c) => String(c.fillsPollLookbackMinutes),
+  TTL_SECONDS: (c) => String(c.ttlSeconds),
+  STALE_DRIFT_BPS: (c) => plain(c.staleDriftBps),
+  STAGE4_BOOTSTRAP_INTENTS: (c) => String(c.bootstrapIntents),
+  STAGE4_BOOTSTRAP_BUDGET_TRY: (c) => plain(c.bootstrapBudgetTry),
+  DRY_RUN_TRY_BALANCE: (c) => plain(c.dryRunTryBalance),
+  DAY_BOUNDARY_TZ: (c) => c.dayBoundaryTz,
+};
+
+/** The effective value of every trading variable, canonical (`btc_try` → `BTCTRY`, `1.50` → `1.5`). */
+export function describeTradingConfig(config: TradingConfig): Record<TradingConfigVariable, string> {
+  return Object.fromEntries(TRADING_CONFIG_VARIABLES.map((name) => [name, SHOWN[name](config)])) as Record<TradingConfigVariable, string>;
+}
+
+/**
+ * A short fingerprint of the effective trading configuration. Two processes with the same hash
+ * trade by the same gates, symbols and limits; workers report theirs and `btcbot doctor` compares.
+ */
+export function tradingConfigHash(config: TradingConfig): string {
+  const shown = describeTradingConfig(config);
+  return sha256Hex(TRADING_CONFIG_VARIABLES.map((name) => `${name}=${shown[name]}`).join('\n')).slice(0, 12);
+}
+
+/**
+ * Every problem of `env` as a trading configuration, each naming its variable: each variable is
+ * parsed on its own (so one bad value does not hide the next), then the rules across variables.
+ * Empty when parseTradingConfig(env) succeeds.
+ */
+export function tradingConfigProblems(env: Env): string[] {
+  const problems: string[] = [];
+  for (const name of TRADING_CONFIG_VARIABLES) {
+    if (env[name] === undefined) continue;
+    try {
+      parseTradingConfig({ [name]: env[name] });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(err.message);
+    }
+  }
+  if (problems.length > 0) return problems;
+  try {
+    parseTradingConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(err.message);
+  }
+  return problems;
+}

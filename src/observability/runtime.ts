@@ -11,12 +11,15 @@ export interface RuntimeOptions {
   sdkLevel?: string;
   /** `host:port` for GET /metrics, or null for no metrics endpoint. */
   metricsAddress: string | null;
+  /** Signals on which the runtime shuts down every worker (default: the SDK's); [] when the caller handles them. */
+  shutdownSignals?: NodeJS.Signals[];
 }
 
 export function installRuntime(opts: RuntimeOptions): void {
   const level = SDK_LEVEL[(opts.sdkLevel ?? 'warn').toLowerCase()] ?? 'WARN';
   const pinoLevel = (l: LogLevel) => l.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
   Runtime.install({
+    ...(opts.shutdownSignals ? { shutdownSignals: opts.shutdownSignals } : {}),
     logger: new DefaultLogger(level, (entry) => {
       opts.logger[pinoLevel(entry.level)]({ sdk: true, ...(entry.meta ?? {}) }, entry.message);
     }),

@@ -7,6 +7,7 @@ import {
   trackedOrderFromWire, tradingConfigFromWire,
 } from '../domain/wire.js';
 import { BLOCK_MESSAGES, blockReason, evaluateGates, type TradingMode } from '../domain/gates.js';
+import { describeUnlisted } from '../domain/listing.js';
 import { marksFromQuotes } from '../domain/market.js';
 import { planCycle } from '../domain/plan.js';
 import { configuredSymbols } from '../domain/symbols.js';
@@ -123,6 +124,14 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
       pairs_listed: market.pairsListed, symbols_unavailable: market.unavailable.length,
       mark_price_failures: market.markFailures.length, open_order_failures: failedOpenOrders.length,
     });
+    // A pair the exchange does not list at all is a wrong configuration (a typo, a delisted pair),
+    // not a pause: the cycle is blocked, never "ok" without trading it.
+    const unlisted = market.unlisted ?? [];
+    if (unlisted.length > 0) {
+      report.count('blocked_by_policy');
+      report.decisions.push(...unlisted.map((s) => `policy_block:symbol_not_listed:${s}`));
+      return finish('blocked', { message: `SYMBOLS: ${describeUnlisted(unlisted)}` });
+    }
     report.alerts.push(...market.unavailable.map((s) => `symbol_unavailable:${s}`), ...market.markFailures.map((f) => `mark_failed:${f.symbol}:${f.reason}`));
 
     // 4. Reconcile our orders with the exchange, from evidence.

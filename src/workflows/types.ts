@@ -69,6 +69,8 @@ export interface MarketSnapshot {
   pairsListed: number;
   rules: ExchangeRulesWire[];
   quotes: MarketQuoteWire[];
+  /** Configured symbols the exchange does not list at all (a subset of `unavailable`); absent in older histories. */
+  unlisted?: string[];
   /** Symbols without a usable mark (crossed or empty book, or the quote fetch failed). */
   markFailures: Array<{ symbol: string; reason: string }>;
   /** Configured symbols the exchange does not list, or lists as not tradable. */

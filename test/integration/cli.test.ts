@@ -132,7 +132,7 @@ describe('btcbot worker', () => {
 });
 
 describe('btcbot up --once', () => {
-  test('on an empty data dir starts Temporal and Postgres, runs a dry-run cycle, prints the UI URL and exits 0', async () => {
+  test('on an empty data dir starts Temporal and Postgres on the ports asked for, runs a dry-run cycle, and every later command finds them', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'btcbot-up-'));
     chmodSync(dataDir, 0o711); // as root, the Postgres cluster runs as the postgres user: it passes through
     const [temporalPort, uiPort] = [await freePort(), await freePort()];
@@ -167,12 +167,45 @@ describe('btcbot up --once', () => {
         expect(environ).toContain('PATH=');
         for (const [name, value] of Object.entries(secrets)) expect(environ.includes(value) || environ.includes(`${name}=`), `${pid} ${name}`).toBe(false);
       }
+
+      // No TEMPORAL_ADDRESS, no DATABASE_URL, no BTCBOT_TEMPORAL_PORT: the record `up` left is enough.
+      const later = { BTCBOT_DATA_DIR: dataDir, TEMPORAL_CLI_PATH: inject('temporalCliPath') };
+      const address = `127.0.0.1:${temporalPort}`;
+      const run = (args: string[]) => btcbot(args, later, { compiled: true }).exited;
+      const [config, doctor, status] = await Promise.all([run(['config', '--json']), run(['doctor']), run(['status'])]);
+      const vars = (JSON.parse(config.stdout) as { variables: Array<{ name: string; value: string; source: string }> }).variables;
+      expect(vars.find((v) => v.name === 'TEMPORAL_ADDRESS')).toEqual({ name: 'TEMPORAL_ADDRESS', value: address, source: 'btcbot up' });
+      expect(doctor.stdout).toMatch(new RegExp(`^ok\\s+temporal\\s+${address} namespace default reachable`, 'm'));
+      expect(doctor.stdout).toMatch(/^ok\s+postgres\s+.*schema version \d+ \(current\)/m);
+      expect(status.stdout).toContain(`temporal: reachable at ${address}`);
+      const halt = await run(['halt', '--reason', 'found by the record']);
+      expect(halt.code, halt.stdout + halt.stderr).toBe(0);
+      expect(halt.stdout).toMatch(/signalled\s+0 running cycle\(s\)/);
+      expect((await run(['resume'])).stdout).toContain('halt lifted');
+      const created = await run(['schedule', 'create', '--id', 'up-record', '--paused']);
+      expect(created.code, created.stderr).toBe(0);
+      expect((await run(['schedule', 'describe', '--id', 'up-record'])).stdout).toMatch(/state\s+paused/);
+      expect((await run(['schedule', 'delete', '--id', 'up-record'])).code).toBe(0);
+      for (const r of [config, doctor, status, halt, created]) expect(r.stderr).not.toMatch(/recorded no server|is not running/);
+
       // The services outlive --once so the run can be inspected; `down` stops them.
       const down = await btcbot(['down'], env).exited;
       expect(down.code).toBe(0);
       expect(down.stderr).toContain('stopped temporal, postgres');
     } finally {
       await btcbot(['down'], env).exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('refuses a port where a Temporal server answers that it did not start, instead of using it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'btcbot-up-'));
+    const port = inject('temporalAddress').split(':')[1]!;
+    try {
+      const { code, stderr } = await btcbot(['up', '--once'], { BTCBOT_DATA_DIR: dataDir, BTCBOT_TEMPORAL_PORT: port, TEMPORAL_CLI_PATH: inject('temporalCliPath') }).exited;
+      expect(code).toBe(2);
+      expect(stderr).toContain(`port ${port} is taken by a Temporal server that \`btcbot up\` did not start; set TEMPORAL_ADDRESS=127.0.0.1:${port} to use it on purpose`);
+    } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

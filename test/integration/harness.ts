@@ -118,3 +118,21 @@ export async function startCycleStack(
     },
   };
 }
+
+/** What a test of `btcbot` processes needs around them: a fresh database, a simulator and a Temporal client (no worker, no bundle). */
+export async function startClientStack(): Promise<{
+  db: Awaited<ReturnType<typeof createTestDatabase>>;
+  simulator: RunningSimulator;
+  client: Client;
+  close(): Promise<void>;
+}> {
+  const [db, simulator, connection] = await Promise.all([createTestDatabase(), startSimulator(), Connection.connect({ address: inject('temporalAddress') })]);
+  return {
+    db, simulator,
+    client: new Client({ connection, namespace: 'default' }),
+    close: async () => {
+      await Promise.allSettled([simulator.close(), db.drop()]);
+      await connection.close();
+    },
+  };
+}

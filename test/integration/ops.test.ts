@@ -477,7 +477,7 @@ describe('bad arguments', () => {
       [['schedule'], 'schedule needs one of create, describe'],
       [['schedule', 'stop'], 'schedule needs one of'],
       [['schedule', 'create', '--every', '5s'], '--every must be at least 10s'],
-      [['schedule', 'create', '--every', 'often'], '--every must be a number with a unit'],
+      [['schedule', 'create', '--every', 'often'], '--every must be a duration in d, h, m and s'],
       [['schedule', 'describe', '--id', 'no spaces allowed'], '--id may contain only'],
       [['schedule', 'pause', '--every', '1m'], "Unknown option '--every'"],
       [['halt', '--now'], "Unknown option '--now'"],
