@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { freePort } from '../../src/devenv/process.js';
+import { redactUrl } from '../../src/redaction.js';
 import { DEFAULT_PAIRS } from '../../src/simulator/pairs.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
 import { listCycleAudits } from '../../src/store/audit.js';
@@ -151,7 +152,7 @@ describe('.env and --env-file', () => {
       expect(b.stderr).toContain('TEMPORAL_ADDRESS');
       expect(b.stdout).toMatch(/signalled\s+NOT DONE/);
       expect(b.stdout).toMatch(/persisted\s+yes/); // the database is certain: the halt is stored there
-      expect(b.stdout).toContain(`database   ${db.url}`);
+      expect(b.stdout).toContain(`database   ${redactUrl(db.url)}`); // its password masked
       expect((await getHalt(db.pool))?.reason).toBe('drill b');
     } finally {
       await clearHalt(db.pool);
@@ -249,10 +250,13 @@ describe('the worker refuses a bad configuration before it serves anything', () 
 
   test('a pair the exchange does not list blocks the cycle, whoever started it: stage4-run from a shell without BTCTURK_BASE_URL exits 2', async () => {
     const queue = uniqueId('cfg-unlisted');
-    const worker = btcbot(['worker'], { ...stackEnv(queue), BTCTURK_BASE_URL: simulator.url, SYMBOLS: 'BTC_TRY' });
+    // The worker checked its SYMBOLS when it started; then the exchange delists SOLTRY.
+    const worker = btcbot(['worker'], { ...stackEnv(queue), BTCTURK_BASE_URL: simulator.url, SYMBOLS: 'BTC_TRY,SOL_TRY' });
+    const sol = simulator.engine.pairs.get('SOLTRY')!;
     try {
       await worker.waitFor('worker ready');
-      const starter = { ...stackEnv(queue), SYMBOLS: 'FOO_TRY,BTC_TRY' }; // no BTCTURK_BASE_URL: the starter cannot check
+      simulator.engine.pairs.delete('SOLTRY');
+      const starter = { ...stackEnv(queue), SYMBOLS: 'SOL_TRY,BTC_TRY' }; // no BTCTURK_BASE_URL: the starter cannot check
       const cycleId = uniqueId('cfg-unlisted-cycle');
       const id = uniqueId('cfg-unlisted-sched');
       const [run, create] = await Promise.all([
@@ -261,15 +265,16 @@ describe('the worker refuses a bad configuration before it serves anything', () 
       ]);
       expect(run.code, run.stdout + run.stderr).toBe(2);
       expect(run.stdout).toMatch(/outcome\s+blocked/);
-      expect(run.stdout).toContain('SYMBOLS: FOOTRY is not a pair the exchange lists');
+      expect(run.stdout).toContain('SYMBOLS: SOLTRY is not a pair the exchange lists');
       const [audit] = await listCycleAudits(db.pool, { cycleId });
-      expect(audit).toMatchObject({ outcome: 'blocked', decisions: expect.arrayContaining(['policy_block:symbol_not_listed:FOOTRY']) });
+      expect(audit).toMatchObject({ outcome: 'blocked', decisions: expect.arrayContaining(['policy_block:symbol_not_listed:SOLTRY']) });
 
       await client.schedule.getHandle(id).delete().catch(() => {});
       expect(create.code, create.stderr).toBe(0);
       expect(create.stderr).not.toContain('workers check them when they start');
       expect(create.stderr).toContain('a cycle with a pair the exchange does not list is blocked');
     } finally {
+      simulator.engine.pairs.set('SOLTRY', sol);
       worker.kill('SIGTERM');
       await worker.exited;
     }

@@ -145,13 +145,12 @@ describe('tradingCycle', () => {
     expect(run.result).toMatchObject({ outcome: 'ok', mode: 'dry_run' });
   });
 
-  test('a symbol the exchange does not list is reported unavailable, not silently dropped', async () => {
+  test('a symbol the worker trades but the exchange does not list (delisted) blocks the cycle, naming it; nothing is placed', async () => {
     const workflowId = uniqueId('cycle-unknown-symbol');
     const run = await runCycle(temporal.client, { workflowId, taskQueue, input: input({ symbols: ['BTCTRY', 'DOGETRY'] }) });
-    expect(run.result).toMatchObject({
-      outcome: 'ok',
-      counts: { symbols_unavailable: 1 },
-    });
-    expect(run.result?.notes).toContain('symbol_unavailable:DOGETRY');
+    expect(run.result).toMatchObject({ outcome: 'blocked', counts: { blocked_by_policy: 1 } });
+    const [audit] = await listCycleAudits(db.pool, { cycleId: workflowId });
+    expect(audit).toMatchObject({ outcome: 'blocked', decisions: expect.arrayContaining(['policy_block:symbol_not_listed:DOGETRY']) });
+    expect(run.result?.counts).not.toHaveProperty('intents'); // blocked before any plan: nothing placed, not even simulated
   });
 });
