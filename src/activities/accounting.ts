@@ -1,83 +1,249 @@
-// Fills and accounting step: per symbol, poll fills from cursor − lookback, then ingest (dedupe,
-// chronological weighted-average cost, cursor) in one transaction; then one PnL snapshot.
-// An oversell is an AccountingIntegrityError: non-retryable, it fails the cycle with an alert.
-import { fillsPollSinceMs } from '../domain/accounting.js';
-import { type Decimal } from '../domain/decimal.js';
+// Fills and accounting step. Per symbol: poll fills from cursor − lookback (in consecutive windows
+// after an outage), then ingest them (dedupe, chronological weighted-average cost, cursor) in one
+// transaction, together with the symbol's opening position at its first sight or an operator's
+// adoption. Then the per-asset balance drift check (live) and one PnL snapshot.
+//
+// One symbol's trouble stays that symbol's: a fetch that fails makes it sit the cycle out; a fill
+// that cannot be applied (AccountingIntegrityError, e.g. an oversell) quarantines it and leaves
+// the cursor where it was, so the fill is fetched and reported again every cycle until it applies
+// or the operator adopts the holdings. Neither fails the cycle; infrastructure errors (Postgres)
+// still fail the activity, which Temporal retries.
+import { fillsPollSinceMs, fillsWindows, type Position } from '../domain/accounting.js';
+import { Decimal, ZERO } from '../domain/decimal.js';
+import { AccountingIntegrityError } from '../domain/errors.js';
+import type { SymbolFailure } from '../domain/failures.js';
+import { formatAdjustment, formatDrift, nextDriftState } from '../domain/holdings.js';
 import { markFromQuote } from '../domain/market.js';
 import { computePnlSnapshot, dayStartMs, selectDayBaseline } from '../domain/pnl.js';
-import { balanceFromWire, pnlSnapshotToWire, positionToWire, quoteFromWire } from '../domain/wire.js';
-import { toPairSymbol, type PairSymbol } from '../domain/types.js';
-import { getCursorMs, ingestFills, listPositions } from '../store/fills.js';
-import { getHighWaterMark, realizedPointsBefore, recordSnapshot } from '../store/pnl.js';
+import { splitPair } from '../domain/symbols.js';
+import { balanceFromWire, pnlSnapshotToWire, positionToWire, quoteFromWire, rulesFromWire, tradingConfigFromWire } from '../domain/wire.js';
+import type { ExchangeRules, FillReport, PairSymbol } from '../domain/types.js';
+import { toDecimalString } from '../domain/decimal.js';
+import { listQuarantines, loadDriftStates, quarantineSymbol, saveDriftState, symbolAccountStates, type SymbolAccountState } from '../store/account.js';
+import { ensureFillsCursor, ingestFills, listPositions, restartFillsWindow, type HoldingsRequest } from '../store/fills.js';
+import { getHighWaterMark, latestSnapshot, realizedPointsBefore, recordSnapshot } from '../store/pnl.js';
 import type { AccountingInput, AccountingResult } from '../workflows/types.js';
 import type { ActivityDeps } from './deps.js';
+import { symbolFailure } from './errors.js';
+
+type Fetched =
+  | { symbol: PairSymbol; cursorMs: number; fills: FillReport[]; polledUntilMs: number; caughtUp: boolean; windows: number; restarted: boolean }
+  | { symbol: PairSymbol; cursorMs: number; fills: null; failure: SymbolFailure };
+
+const baseOf = (symbol: PairSymbol): string | null => splitPair(symbol)?.base ?? null;
+const iso = (ms: number): string => new Date(ms).toISOString();
 
 export function accountingActivities(deps: ActivityDeps) {
   return {
     async syncFillsAndPnl(input: AccountingInput): Promise<AccountingResult> {
+      const config = tradingConfigFromWire(input.config);
+      const rules = new Map<PairSymbol, ExchangeRules>(input.rules.map(rulesFromWire).map((r) => [r.symbol, r]));
+      const symbols = [...rules.keys()];
       const marks = new Map<PairSymbol, Decimal>();
       for (const q of input.quotes.map(quoteFromWire)) {
         const { mark } = markFromQuote(q);
         if (mark !== null) marks.set(q.symbol, mark);
       }
-      const counts = { fills_fetched: 0, fills_applied: 0, fills_duplicates: 0, cursor_before: 0, cursor_after: 0, fills_failures: 0 };
-      const failedSymbols: string[] = [];
+      // The base assets' balances (free + locked); null: the read failed this cycle.
+      const balances = input.tryBalance === null ? null : new Map(input.baseBalances.map(balanceFromWire).map((b) => [b.asset, b.free.add(b.locked)]));
+      const counts: Record<string, number> = {
+        fills_fetched: 0, fills_applied: 0, fills_duplicates: 0, cursor_before: 0, cursor_after: 0, fills_failures: 0,
+        fills_windows: 0, openings_recorded: 0, positions_adopted: 0, quarantined_symbols: 0, balance_drift_assets: 0,
+      };
+      const failures: SymbolFailure[] = [];
       const notes: string[] = [];
-      const reduceOnly: string[] = [];
+      const sitOut = new Set<PairSymbol>();
+      const reduceOnly: AccountingResult['reduceOnly'] = [];
 
-      // Fetch every symbol's fills together; ingest them one transaction per symbol, in order.
-      const fetched = input.fetchFills
-        ? await Promise.all(
-            input.symbols.map(toPairSymbol).map(async (symbol) => {
-              const cursor = await getCursorMs(deps.pool, symbol);
-              try {
-                const startMs = fillsPollSinceMs(cursor, input.lookbackMinutes, input.nowMs);
-                return { symbol, cursor, fills: await deps.exchange.getFills(symbol, { startMs, endMs: input.nowMs }), error: null };
-              } catch (err) {
-                return { symbol, cursor, fills: null, error: (err as Error).name };
-              }
-            }),
-          )
-        : [];
-      for (const { symbol, cursor, fills, error } of fetched) {
-        if (cursor !== null) counts.cursor_before += 1;
-        if (fills === null) {
-          // This symbol sits the cycle out: nothing is planned on books we could not update.
-          counts.fills_failures += 1;
-          failedSymbols.push(symbol);
-          notes.push(`fills_fetch_failed:${symbol}:${error}`);
-          continue;
+      if (input.fetchFills) {
+        const states = await symbolAccountStates(deps.pool, symbols);
+        // Fetch every symbol's fills together; ingest them one transaction per symbol, in order.
+        const fetched = await Promise.all(symbols.map((s) => fetchFills(s, states.get(s)!)));
+        const held = new Map((await listPositions(deps.pool)).map((p) => [p.symbol, p]));
+        for (const f of fetched) {
+          counts.cursor_before! += 1;
+          if (f.fills === null) {
+            // This symbol sits the cycle out: nothing new is planned on books we could not update.
+            counts.fills_failures! += 1;
+            failures.push(f.failure);
+            sitOut.add(f.symbol);
+            continue;
+          }
+          counts.fills_windows! += f.windows;
+          if (f.restarted) notes.push(`fills_window_restarted:${f.symbol}:from=${iso(fillsPollSinceMs(input.nowMs, config.fillsPollLookbackMinutes, input.nowMs))}`);
+          const after = await ingestSymbol(f, states.get(f.symbol)!, held);
+          if (after !== null) held.set(f.symbol, after);
         }
-        const r = await ingestFills(deps.pool, { symbol, fills, marks, cycleId: input.cycleId, polledUntilMs: input.nowMs });
-        counts.fills_fetched += fills.length;
-        counts.fills_applied += r.applied;
-        counts.fills_duplicates += r.duplicates;
-        if (r.cursorAfterMs !== null) counts.cursor_after += 1;
-        notes.push(...r.notes);
-        if (r.reduceOnly) reduceOnly.push(symbol);
       }
 
+      // Quarantines last every cycle until resolved, whether or not this cycle reached the symbol.
+      const quarantined = (await listQuarantines(deps.pool)).filter((q) => rules.has(q.symbol));
+      for (const q of quarantined) notes.push(`quarantined:${q.symbol}:${q.reason} fill_id=${q.fillId ?? '-'} cycles=${q.cycles} since=${q.sinceAt}`);
+      counts.quarantined_symbols = quarantined.length;
+
       const positions = await listPositions(deps.pool);
-      const dayStart = dayStartMs(input.nowMs, input.dayBoundaryOffsetMinutes);
-      const points = await realizedPointsBefore(deps.pool, input.accountId, input.mode, dayStart);
-      const snapshot = computePnlSnapshot({
-        nowMs: input.nowMs,
-        positions,
-        marks,
-        tryBalance: balanceFromWire(input.tryBalance),
-        baselineRealizedTry: selectDayBaseline(points, dayStart),
-        previousHighWaterMarkTry: await getHighWaterMark(deps.pool, input.accountId, input.mode),
-        utcOffsetMinutes: input.dayBoundaryOffsetMinutes,
-      });
-      await recordSnapshot(deps.pool, input.accountId, input.mode, input.cycleId, snapshot);
+      await checkDrift(positions, new Set([...sitOut, ...quarantined.map((q) => q.symbol)]));
+
+      const dayStart = dayStartMs(input.nowMs, config.dayBoundaryOffsetMinutes);
+      const baseline = selectDayBaseline(await realizedPointsBefore(deps.pool, input.accountId, input.mode, dayStart), dayStart);
+      let pnl: AccountingResult['pnl'] = null;
+      let riskPnl: AccountingResult['riskPnl'];
+      if (input.tryBalance !== null) {
+        const snapshot = computePnlSnapshot({
+          nowMs: input.nowMs,
+          positions,
+          marks,
+          tryBalance: balanceFromWire(input.tryBalance),
+          baselineRealizedTry: baseline,
+          previousHighWaterMarkTry: await getHighWaterMark(deps.pool, input.accountId, input.mode),
+          utcOffsetMinutes: config.dayBoundaryOffsetMinutes,
+        });
+        await recordSnapshot(deps.pool, input.accountId, input.mode, input.cycleId, snapshot);
+        pnl = pnlSnapshotToWire(snapshot);
+        riskPnl = { realizedTodayTry: pnl.realizedTodayTry, drawdownPct: pnl.drawdownPct };
+      } else {
+        // Never a snapshot from a partial balance. Realized PnL needs no balance; the drawdown stays
+        // what the last snapshot measured.
+        const realized = positions.reduce((sum, p) => sum.add(p.realizedPnlTry), ZERO);
+        const last = await latestSnapshot(deps.pool, input.accountId, input.mode);
+        riskPnl = { realizedTodayTry: toDecimalString(realized.sub(baseline ?? ZERO)), drawdownPct: toDecimalString(last?.drawdownPct ?? ZERO) };
+        notes.push('pnl_snapshot_skipped:balance_unavailable');
+      }
+
       return {
         counts,
-        failedSymbols,
+        failedSymbols: [...sitOut].sort(),
+        quarantinedSymbols: quarantined.map((q) => q.symbol),
+        reduceOnly,
+        failures,
         notes,
-        reduceOnlySymbols: reduceOnly,
         positions: positions.map(positionToWire),
-        pnl: pnlSnapshotToWire(snapshot),
+        pnl,
+        riskPnl,
       };
+
+      /** [cursor − lookback, now] in consecutive windows, oldest first; at most a day's worth per cycle. */
+      async function fetchFills(symbol: PairSymbol, state: SymbolAccountState): Promise<Fetched> {
+        let { cursorMs } = await ensureFillsCursor(deps.pool, symbol, input.nowMs);
+        let plan = fillsWindows(fillsPollSinceMs(cursorMs, config.fillsPollLookbackMinutes, input.nowMs), input.nowMs);
+        let restarted = false;
+        // A symbol that never ingested (its opening kept being deferred) and whose backlog no
+        // longer fits a cycle starts over: the opening inferred from the balance covers the past.
+        if (!plan.caughtUp && !state.established && state.quarantine === null && config.inferOpeningPositions) {
+          restarted = await restartFillsWindow(deps.pool, symbol, input.nowMs);
+          if (restarted) {
+            cursorMs = input.nowMs;
+            plan = fillsWindows(fillsPollSinceMs(cursorMs, config.fillsPollLookbackMinutes, input.nowMs), input.nowMs);
+          }
+        }
+        try {
+          const fills: FillReport[] = [];
+          for (const w of plan.windows) fills.push(...(await deps.exchange.getFills(symbol, w)));
+          const last = plan.windows[plan.windows.length - 1];
+          return { symbol, cursorMs, fills, polledUntilMs: last?.endMs ?? input.nowMs, caughtUp: plan.caughtUp, windows: plan.windows.length, restarted };
+        } catch (err) {
+          return { symbol, cursorMs, fills: null, failure: symbolFailure(symbol, 'fills', err) };
+        }
+      }
+
+      /** What this ingest must settle about the symbol's holdings, or why the symbol waits. */
+      function holdingsFor(f: Extract<Fetched, { fills: FillReport[] }>, state: SymbolAccountState, held: ReadonlyMap<PairSymbol, Position>):
+        | { request: HoldingsRequest | null }
+        | { wait: string } {
+        const base = rules.get(f.symbol)!.base;
+        const balanceQty = balances === null ? null : (balances.get(base) ?? ZERO);
+        const markTry = marks.get(f.symbol);
+        // The balance is shared by every pair with this base asset: the others' positions are theirs.
+        const othersQty = [...held.values()].filter((p) => p.symbol !== f.symbol && baseOf(p.symbol) === base).reduce((s, p) => s.add(p.qty), ZERO);
+        const missing = balanceQty === null ? 'no_balance' : markTry === undefined ? 'no_mark' : null;
+        if (state.adoptionRequested) {
+          if (missing !== null) {
+            notes.push(`adoption_waiting:${f.symbol}:${missing}`);
+            return { request: null };
+          }
+          return { request: { kind: 'adopted', base, balanceQty: balanceQty!, othersQty, markTry: markTry!, complete: f.caughtUp, atMs: input.nowMs } };
+        }
+        if (state.established) return { request: null };
+        if (!config.inferOpeningPositions) return { request: { kind: 'zero', base, atMs: input.nowMs } };
+        if (missing !== null) return { wait: missing };
+        // Opening + fills = balance holds only over a window that reaches the present.
+        if (!f.caughtUp) return { wait: 'fills_not_current' };
+        return { request: { kind: 'inferred', base, balanceQty: balanceQty!, othersQty, markTry: markTry!, atMs: input.nowMs } };
+      }
+
+      async function ingestSymbol(
+        f: Extract<Fetched, { fills: FillReport[] }>,
+        state: SymbolAccountState,
+        held: ReadonlyMap<PairSymbol, Position>,
+      ): Promise<Position | null> {
+        const holdings = holdingsFor(f, state, held);
+        if ('wait' in holdings) {
+          notes.push(`opening_deferred:${f.symbol}:${holdings.wait}`);
+          sitOut.add(f.symbol);
+          return null;
+        }
+        try {
+          const r = await ingestFills(deps.pool, {
+            symbol: f.symbol, fills: f.fills, marks, cycleId: input.cycleId, polledUntilMs: f.polledUntilMs, holdings: holdings.request,
+          });
+          counts.fills_fetched! += f.fills.length;
+          counts.fills_applied! += r.applied;
+          counts.fills_duplicates! += r.duplicates;
+          if (r.cursorAfterMs !== null) counts.cursor_after! += 1;
+          for (const a of r.adjustments) {
+            counts[a.kind === 'adopted' ? 'positions_adopted' : 'openings_recorded']! += 1;
+            notes.push(formatAdjustment(a));
+          }
+          if (holdings.request?.kind === 'adopted' && !holdings.request.complete && !r.holdingsSkipped) {
+            notes.push(`adoption_waiting:${f.symbol}:fills_catching_up`);
+          }
+          if (r.quarantineCleared) notes.push(`quarantine_lifted:${f.symbol}`);
+          notes.push(...r.notes);
+          if (r.reduceOnly) reduceOnly.push({ symbol: f.symbol, reason: 'fee_conversion_missing' });
+          if (!f.caughtUp) {
+            notes.push(`fills_catching_up:${f.symbol}:until=${iso(f.polledUntilMs)}`);
+            sitOut.add(f.symbol);
+          }
+          return r.position;
+        } catch (err) {
+          if (!(err instanceof AccountingIntegrityError)) throw err;
+          // Nothing was applied and the cursor stayed: the fill is fetched and reported again.
+          await quarantineSymbol(deps.pool, {
+            symbol: f.symbol, reason: err.reason, fillId: err.detail['fill_id'] ?? null, detail: err.message, cycleId: input.cycleId,
+          });
+          failures.push(symbolFailure(f.symbol, 'accounting', err));
+          return null;
+        }
+      }
+
+      /**
+       * Live only: per base asset, the positions of every pair with that base against the balance.
+       * A difference beyond the quantity step for BALANCE_DRIFT_CYCLES checks in a row is drift: the
+       * asset's symbols may not buy until it is gone. Assets whose books are not current this cycle
+       * are not checked (their streak stands).
+       */
+      async function checkDrift(positions: readonly Position[], notCurrent: ReadonlySet<PairSymbol>): Promise<void> {
+        const previous = await loadDriftStates(deps.pool);
+        const byAsset = new Map<string, PairSymbol[]>();
+        for (const r of rules.values()) byAsset.set(r.base, [...(byAsset.get(r.base) ?? []), r.symbol]);
+        for (const [asset, assetSymbols] of [...byAsset].sort(([a], [b]) => (a < b ? -1 : 1))) {
+          let state = previous.get(asset);
+          const checkable = input.mode === 'live' && balances !== null && input.fetchFills && !assetSymbols.some((s) => notCurrent.has(s));
+          if (checkable) {
+            const positionsQty = positions.filter((p) => baseOf(p.symbol) === asset).reduce((s, p) => s.add(p.qty), ZERO);
+            const toleranceQty = Decimal.max(...assetSymbols.map((s) => rules.get(s)!.stepSize));
+            const next = nextDriftState(state, { asset, balanceQty: balances.get(asset) ?? ZERO, positionsQty, toleranceQty }, config.balanceDriftCycles);
+            await saveDriftState(deps.pool, next.state, input.cycleId);
+            if (next.event === 'resolved') notes.push(`balance_drift_resolved:${asset}`);
+            state = next.state;
+          }
+          if (state?.raised) {
+            counts.balance_drift_assets! += 1;
+            notes.push(formatDrift(state));
+            for (const s of assetSymbols) reduceOnly.push({ symbol: s, reason: 'balance_drift', asset });
+          }
+        }
+      }
     },
   };
 }

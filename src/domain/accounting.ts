@@ -35,6 +35,18 @@ export interface ApplyFillsContext {
   readonly quoteAsset?: string;
   /** Fill ids already in the ledger: skipped, so a re-polled window never double-counts. */
   readonly appliedFillIds?: ReadonlySet<FillId>;
+  /**
+   * Adoption (the operator's `positions adopt`): a sell of more than is held is covered instead of
+   * refused: the shortfall is added at this mark right before the sell, and reported in `covered`.
+   */
+  readonly coverShortfallAtMarkTry?: Decimal;
+}
+
+/** Quantity added before a sell so that it could be applied (adoption only). */
+export interface CoveredShortfall {
+  readonly fill: FillReport;
+  readonly qty: Decimal;
+  readonly costTry: Decimal;
 }
 
 export interface AppliedFill {
@@ -58,6 +70,8 @@ export interface FillsApplied {
   readonly notes: readonly string[];
   /** Symbols whose cost is understated (fee not convertible): trade them reduce-only. */
   readonly reduceOnlySymbols: readonly PairSymbol[];
+  /** Shortfalls covered under `coverShortfallAtMarkTry`, in application order. */
+  readonly covered: readonly CoveredShortfall[];
 }
 
 /** Chronological, then by fill id (BTCTurk trade ids grow; numeric ids compare as numbers). */
@@ -140,6 +154,7 @@ export function applyFills(
   const ordered = [...firstById.values()].sort(compareFills);
 
   const applied: AppliedFill[] = [];
+  const covered: CoveredShortfall[] = [];
   const reduceOnly = new Set<PairSymbol>();
   for (const f of ordered) {
     validateFill(f);
@@ -167,7 +182,7 @@ export function applyFills(
       }
     }
 
-    const pos = book.get(f.symbol) ?? emptyPosition(f.symbol);
+    let pos = book.get(f.symbol) ?? emptyPosition(f.symbol);
     const gross = f.price.mul(f.qty);
     if (f.side === 'buy') {
       const received = f.qty.sub(baseFeeQty);
@@ -188,6 +203,13 @@ export function applyFills(
       applied.push({ fill: f, feeTry, baseFeeQty, realizedPnlDeltaTry: ZERO, costBasisRemovedTry: ZERO });
     } else {
       const delivered = f.qty.add(baseFeeQty);
+      const cover = ctx.coverShortfallAtMarkTry;
+      if (delivered.gt(pos.qty) && cover !== undefined) {
+        const shortfall = delivered.sub(pos.qty);
+        const costTry = roundTry(shortfall.mul(cover));
+        covered.push({ fill: f, qty: shortfall, costTry });
+        pos = { ...pos, qty: delivered, costBasisTry: pos.costBasisTry.add(costTry) };
+      }
       if (delivered.gt(pos.qty)) {
         throw new AccountingIntegrityError('oversell_detected', {
           symbol: f.symbol,
@@ -212,13 +234,49 @@ export function applyFills(
   }
 
   const out = [...book.values()].sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
-  return { positions: out, applied, skippedFillIds: skipped, notes, reduceOnlySymbols: [...reduceOnly].sort() };
+  return { positions: out, applied, skippedFillIds: skipped, notes, reduceOnlySymbols: [...reduceOnly].sort(), covered };
 }
 
 /** Start of the next fills poll: cursor − lookback, or now − lookback on the first poll. */
 export function fillsPollSinceMs(cursorMs: number | null, lookbackMinutes: number, nowMs: number): number {
   const lookbackMs = lookbackMinutes * 60_000;
   return Math.max(0, (cursorMs ?? nowMs) - lookbackMs);
+}
+
+/**
+ * Longest span one fills request covers. BTCTurk documents no paging or row limit for
+ * users/transactions/trade, so a long span could come back cut short without saying so: after an
+ * outage the history since the cursor is asked for in consecutive windows of at most this long.
+ */
+export const FILLS_WINDOW_MAX_MS = 6 * 3_600_000;
+/** Windows one symbol fetches per cycle (5 days): a longer backlog is worked off over cycles. */
+export const FILLS_WINDOWS_PER_CYCLE = 20;
+
+export interface FillsWindow {
+  /** Inclusive bounds, epoch ms. */
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/**
+ * [startMs, endMs] cut into consecutive windows (no gap, no overlap), oldest first, at most
+ * `maxWindows` of them; `caughtUp` says whether they reach endMs.
+ */
+export function fillsWindows(
+  startMs: number,
+  endMs: number,
+  maxWindowMs = FILLS_WINDOW_MAX_MS,
+  maxWindows = FILLS_WINDOWS_PER_CYCLE,
+): { windows: FillsWindow[]; caughtUp: boolean } {
+  const windows: FillsWindow[] = [];
+  let from = startMs;
+  while (windows.length < maxWindows) {
+    const to = Math.min(endMs, from + maxWindowMs - 1);
+    windows.push({ startMs: from, endMs: to });
+    if (to >= endMs) return { windows, caughtUp: true };
+    from = to + 1;
+  }
+  return { windows, caughtUp: false };
 }
 
 /** The cursor never moves backwards (defect 11): max(previous, newest fill seen). */
@@ -228,12 +286,13 @@ export function advanceFillsCursor(cursorMs: number | null, fills: readonly Fill
   return next;
 }
 
-/** Executed quantity per exchange order, from fills: evidence for reconcile (defect 18). */
+/** Executed quantity per exchange order, from fills: evidence for reconcile (defect 18). Fills
+ *  whose row named no order are left out. */
 export function filledQtyByOrder(fills: readonly FillReport[]): Map<ExchangeOrderId, Decimal> {
   const out = new Map<ExchangeOrderId, Decimal>();
   const seen = new Set<FillId>();
   for (const f of fills) {
-    if (seen.has(f.fillId)) continue;
+    if (seen.has(f.fillId) || f.exchangeOrderId === null) continue;
     seen.add(f.fillId);
     out.set(f.exchangeOrderId, (out.get(f.exchangeOrderId) ?? ZERO).add(f.qty));
   }

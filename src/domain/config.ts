@@ -34,6 +34,8 @@ export interface TradingConfig {
   readonly dryRunTryBalance: Decimal; // DRY_RUN_TRY_BALANCE: the simulated balance, dry-run only
   readonly dayBoundaryTz: string; // DAY_BOUNDARY_TZ as given
   readonly dayBoundaryOffsetMinutes: number; // its fixed UTC offset
+  readonly inferOpeningPositions: boolean; // INFER_OPENING_POSITIONS, default true
+  readonly balanceDriftCycles: number; // BALANCE_DRIFT_CYCLES: a balance difference this many live cycles in a row is drift
 }
 
 export const DEFAULT_SYMBOLS = 'BTC_TRY,ETH_TRY,SOL_TRY';
@@ -183,6 +185,8 @@ export function parseTradingConfig(env: Env): TradingConfig {
     dryRunTryBalance: dec(env, 'DRY_RUN_TRY_BALANCE', '1000', { min: 0 }),
     dayBoundaryTz: tz,
     dayBoundaryOffsetMinutes: offset,
+    inferOpeningPositions: bool(env, 'INFER_OPENING_POSITIONS', true),
+    balanceDriftCycles: int(env, 'BALANCE_DRIFT_CYCLES', 3, 1, 1000),
   };
 }
 
@@ -201,5 +205,5 @@ export const TRADING_CONFIG_VARIABLES = [
   'MAX_POSITION_NOTIONAL_TRY', 'MAX_DAILY_LOSS_TRY', 'MAX_DRAWDOWN_PCT', 'FEE_BPS_MAKER', 'FEE_BPS_TAKER',
   'SLIPPAGE_BPS_BUFFER', 'MIN_PROFIT_BPS', 'TRY_CASH_TARGET', 'TRY_CASH_MAX', 'RULES_CACHE_TTL_SEC',
   'FILLS_POLL_LOOKBACK_MINUTES', 'TTL_SECONDS', 'STALE_DRIFT_BPS', 'STAGE4_BOOTSTRAP_INTENTS',
-  'STAGE4_BOOTSTRAP_BUDGET_TRY', 'DRY_RUN_TRY_BALANCE', 'DAY_BOUNDARY_TZ',
+  'STAGE4_BOOTSTRAP_BUDGET_TRY', 'DRY_RUN_TRY_BALANCE', 'DAY_BOUNDARY_TZ', 'INFER_OPENING_POSITIONS', 'BALANCE_DRIFT_CYCLES',
 ] as const;

@@ -72,7 +72,8 @@ export interface OrderStatusReport {
 /** Venue truth about one fill, normalised: positive quantity, positive costs. */
 export interface FillReport {
   readonly fillId: FillId;
-  readonly exchangeOrderId: ExchangeOrderId;
+  /** Null when the row did not say (BTCTurk's 2018 documented rows carry no orderId). */
+  readonly exchangeOrderId: ExchangeOrderId | null;
   readonly clientOrderId: ClientOrderId | null;
   readonly symbol: PairSymbol;
   readonly side: Side;

@@ -2,7 +2,8 @@
 // quantities (negative for sells) and negative fee and tax. We report absolute quantities with the
 // side from `orderType` (a sign that contradicts the side is a malformed payload), fee and tax as
 // positive costs in the denominator asset unless the row states a fee currency, deduplicated by
-// fill id and sorted chronologically (ts, then fill id). An empty list is simply no fills.
+// fill id and sorted chronologically (ts, then fill id). An empty list is simply no fills. The
+// order id is optional (the 2018 documented rows have none).
 import { createHash } from 'node:crypto';
 import { Decimal, toDecimalString } from '../domain/decimal.js';
 import {
@@ -23,7 +24,19 @@ import { parseSide } from './btcturk/parse.js';
  * Never uses the client order id. Stable across runs and across wire formatting (`"100.00"` = `100`).
  */
 export function fallbackFillId(orderId: string, tsMs: number, price: Decimal, qty: Decimal): FillId {
-  const input = `${orderId}|${tsMs}|${toDecimalString(price)}|${toDecimalString(qty.abs())}`;
+  return sha256Id(`${orderId}|${tsMs}|${toDecimalString(price)}|${toDecimalString(qty.abs())}`);
+}
+
+/**
+ * The fallback fill id of a row with neither a trade id nor an order id: the pair and side stand in
+ * for the order (`-|pair|side|timestampMs|price|qty`; the leading `-` can never be an order id, so
+ * these ids never meet the ones above).
+ */
+export function orderlessFallbackFillId(symbol: PairSymbol, side: 'buy' | 'sell', tsMs: number, price: Decimal, qty: Decimal): FillId {
+  return sha256Id(`-|${symbol}|${side}|${tsMs}|${toDecimalString(price)}|${toDecimalString(qty.abs())}`);
+}
+
+function sha256Id(input: string): FillId {
   return asFillId(createHash('sha256').update(input, 'utf8').digest('hex'));
 }
 
@@ -65,7 +78,8 @@ function normaliseTradeRow(t: JsonObject, r: PayloadReader, at: string): FillRep
   const price = r.decimal(t['price'], `${at}.price`);
   if (price.lte(0)) r.fail(`${at}.price is not positive`);
   const tsMs = r.integer(field(t, 'timestamp', 'date'), `${at}.timestamp`);
-  const orderId = r.id(t['orderId'], `${at}.orderId`);
+  // Optional: BTCTurk's 2018 documented rows have none. A row with a trade id is identified by it.
+  const orderId = r.optionalId(t['orderId'], `${at}.orderId`);
   const fee = (r.optionalDecimal(t['fee'], `${at}.fee`) ?? new Decimal(0)).abs();
   const tax = (r.optionalDecimal(t['tax'], `${at}.tax`) ?? new Decimal(0)).abs();
   const base = r.asset(t['numeratorSymbol'], `${at}.numeratorSymbol`);
@@ -80,9 +94,15 @@ function normaliseTradeRow(t: JsonObject, r: PayloadReader, at: string): FillRep
   } catch {
     return r.fail(`${at}: bad numerator/denominator symbols`);
   }
+  const fillId =
+    tradeId !== null
+      ? asFillId(tradeId)
+      : orderId !== null
+        ? fallbackFillId(orderId, tsMs, price, qty)
+        : orderlessFallbackFillId(symbol, side, tsMs, price, qty);
   return {
-    fillId: tradeId !== null ? asFillId(tradeId) : fallbackFillId(orderId, tsMs, price, qty),
-    exchangeOrderId: asExchangeOrderId(orderId),
+    fillId,
+    exchangeOrderId: orderId === null ? null : asExchangeOrderId(orderId),
     clientOrderId: clientId === null ? null : asClientOrderId(clientId),
     symbol,
     side,

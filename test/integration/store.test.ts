@@ -81,7 +81,7 @@ describe('ingestFills', () => {
 
   test('a fill seen with its trade id in one poll and without it in another is applied once, under the trade id', async () => {
     const withId = [fill('1190000000000000001', 'buy', '1', '100', 1000), fill('1190000000000000002', 'buy', '2', '130', 2000)];
-    const withoutId = withId.map((f) => ({ ...f, fillId: fallbackFillId(f.exchangeOrderId, f.tsMs, f.price, f.qty) }));
+    const withoutId = withId.map((f) => ({ ...f, fillId: fallbackFillId(f.exchangeOrderId!, f.tsMs, f.price, f.qty) }));
 
     // Id first, then the same rows without ids (the chaos run's missingTradeIds fault).
     await ingestFills(db.pool, { symbol: BTC, fills: [withId[0]!], marks: NO_MARKS, cycleId: 'c1' });

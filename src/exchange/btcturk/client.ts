@@ -5,7 +5,6 @@ import {
   type BalanceReport,
   type ClientOrderId,
   type ExchangeOrderId,
-  type ExchangeRules,
   type FillReport,
   type MarketQuote,
   type OrderStatusReport,
@@ -16,6 +15,7 @@ import type {
   AllOrdersQuery,
   CancelAck,
   Exchange,
+  ExchangeRulesReport,
   OrderBookSnapshot,
   SubmitAck,
   SubmitLimitOrderRequest,
@@ -111,7 +111,7 @@ export class BtcturkExchange implements Exchange {
     return this.http.syncClock();
   }
 
-  async getExchangeRules(): Promise<ExchangeRules[]> {
+  async getExchangeRules(): Promise<ExchangeRulesReport> {
     const data = await this.http.call({
       endpoint: 'GET /api/v2/server/exchangeinfo',
       method: 'GET',

@@ -14,17 +14,45 @@ import {
   type PairSymbol,
   type Side,
 } from '../../domain/types.js';
+import { MalformedResponseError } from '../errors.js';
 import { PayloadReader, field, type JsonObject } from '../json.js';
-import type { OrderBookLevel, OrderBookSnapshot } from '../port.js';
+import type { ExchangeRulesReport, MalformedPair, OrderBookLevel, OrderBookSnapshot } from '../port.js';
 
 // ---------------------------------------------------------------------------------------------
 // Exchange info
 
-export function parseExchangeInfo(data: unknown): ExchangeRules[] {
+/**
+ * Rules of every well-formed pair; a malformed pair is left out and reported, so one bad listing
+ * among hundreds fails only that pair (and only a caller that trades it). A payload whose shape is
+ * wrong as a whole (no `symbols` list) is still a MalformedResponseError.
+ */
+export function parseExchangeInfo(data: unknown): ExchangeRulesReport {
   const r = new PayloadReader('exchangeinfo');
   const root = r.object(data, 'data');
   const symbols = r.array(root['symbols'], 'data.symbols');
-  return symbols.map((s, i) => parseSymbolRules(r.object(s, `symbols[${i}]`), r, i));
+  const rules: ExchangeRules[] = [];
+  const malformed: MalformedPair[] = [];
+  symbols.forEach((s, i) => {
+    try {
+      rules.push(parseSymbolRules(r.object(s, `symbols[${i}]`), r, i));
+    } catch (err) {
+      if (!(err instanceof MalformedResponseError)) throw err;
+      malformed.push({ symbol: listedName(s), reason: err.message });
+    }
+  });
+  return { rules, malformed };
+}
+
+/** The canonical name a broken entry claims, when it claims a usable one. */
+function listedName(entry: unknown): PairSymbol | null {
+  if (entry === null || typeof entry !== 'object') return null;
+  const raw = field(entry as JsonObject, 'name', 'nameNormalized');
+  if (typeof raw !== 'string') return null;
+  try {
+    return toPairSymbol(raw);
+  } catch {
+    return null;
+  }
 }
 
 function parseSymbolRules(s: JsonObject, r: PayloadReader, i: number): ExchangeRules {

@@ -168,8 +168,30 @@ describe('risk: loss limits and trading state', () => {
   });
 
   it('a symbol with an unconvertible fee accepts no buys', () => {
-    const r = run([submit('b', 'buy', '100', '1'), submit('e', 'buy', '100', '1', ETHTRY)], { reduceOnlySymbols: [BTCTRY] });
+    const r = run([submit('b', 'buy', '100', '1'), submit('e', 'buy', '100', '1', ETHTRY)], { symbolLimits: new Map([[BTCTRY, { reason: 'fee_conversion_missing' as const }]]) });
     expect(r.decisions.map((d) => d.reason)).toEqual(['fee_conversion_missing', 'accepted']);
+  });
+
+  it('balance drift on a symbol blocks its buys, not its sells or other symbols', () => {
+    const r = run([submit('b', 'buy', '100', '1'), submit('s', 'sell', '120', '1'), submit('e', 'buy', '100', '1', ETHTRY)], {
+      positions: [held('1', '100')],
+      symbolLimits: new Map([[BTCTRY, { reason: 'balance_drift' as const, detail: { asset: 'BTC' } }]]),
+    });
+    expect(r.decisions.map((d) => d.reason)).toEqual(['balance_drift', 'accepted', 'accepted']);
+    expect(r.decisions[0]!.detail).toEqual({ symbol: 'BTCTRY', asset: 'BTC' });
+  });
+
+  it('a quarantined symbol gets no submit of either side; its cancels and other symbols go on', () => {
+    const r = run([cancel('a'), submit('b', 'buy', '100', '1'), submit('s', 'sell', '120', '1'), submit('e', 'buy', '100', '1', ETHTRY)], {
+      positions: [held('1', '100')],
+      symbolLimits: new Map([[BTCTRY, { reason: 'quarantined' as const }]]),
+    });
+    expect(r.decisions.map((d) => d.reason)).toEqual(['accepted', 'quarantined', 'quarantined', 'accepted']);
+  });
+
+  it('without a balance this cycle: no buys, sells and cancels still pass', () => {
+    const r = run([cancel('a'), submit('b', 'buy', '100', '1'), submit('s', 'sell', '120', '1')], { tryBalance: null, positions: [held('1', '100')] });
+    expect(r.decisions.map((d) => d.reason)).toEqual(['accepted', 'balance_unavailable', 'accepted']);
   });
 
   it('a halt rejects every submit and still lets cancels through', () => {

@@ -81,3 +81,22 @@ describe('user trade normalisation', () => {
     expect(normaliseUserTrades(rows, BTCTRY).map((f) => f.symbol)).toEqual(['BTCTRY']);
   });
 });
+
+// BTCTurk's 2018 documented example of users/transactions/trade (broker-api-docs README-pro.md):
+// JSON numbers, a trade id, no orderId, no orderClientId, no preciseAmount. Values are ours.
+const DOC_2018 = `{ "success": true, "message": "SUCCESS", "code": 0, "data": [
+  { "price": 33700, "numeratorSymbol": "BTC", "denominatorSymbol": "TRY", "orderType": "sell",
+    "id": 5553445, "timestamp": 1533314288287, "amount": -0.003, "fee": -0.0685423626, "tax": -0.012337625268 },
+  { "price": 4.77, "numeratorSymbol": "USDT", "denominatorSymbol": "TRY", "orderType": "buy",
+    "id": 5553442, "timestamp": 1533313928057, "amount": 2.09, "fee": -0.0152074094832, "tax": -0.002737333706976 } ] }`;
+
+describe('trade rows without orderId (BTCTurk 2018 documented form)', () => {
+  it('are accepted and identified by their trade id, with no order id', () => {
+    const fills = normaliseUserTrades(data(DOC_2018), null);
+    expect(fills.map((f) => [f.fillId, f.exchangeOrderId, f.symbol, f.side, f.qty.toFixed(), f.price.toFixed()])).toEqual([
+      ['5553442', null, 'USDTTRY', 'buy', '2.09', '4.77'],
+      ['5553445', null, 'BTCTRY', 'sell', '0.003', '33700'],
+    ]);
+    expect(fills[1]!.fee.toFixed()).toBe('0.0685423626');
+  });
+});
