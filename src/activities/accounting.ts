@@ -27,7 +27,10 @@ import type { ActivityDeps } from './deps.js';
 import { symbolFailure } from './errors.js';
 
 type Fetched =
-  | { symbol: PairSymbol; cursorMs: number; fills: FillReport[]; polledUntilMs: number; caughtUp: boolean; windows: number; restarted: boolean }
+  | {
+      symbol: PairSymbol; cursorMs: number; fills: FillReport[]; windowStartMs: number; polledUntilMs: number; caughtUp: boolean; windows: number;
+      restarted: boolean;
+    }
   | { symbol: PairSymbol; cursorMs: number; fills: null; failure: SymbolFailure };
 
 const baseOf = (symbol: PairSymbol): string | null => splitPair(symbol)?.base ?? null;
@@ -139,8 +142,12 @@ export function accountingActivities(deps: ActivityDeps) {
         try {
           const fills: FillReport[] = [];
           for (const w of plan.windows) fills.push(...(await deps.exchange.getFills(symbol, w)));
+          const first = plan.windows[0];
           const last = plan.windows[plan.windows.length - 1];
-          return { symbol, cursorMs, fills, polledUntilMs: last?.endMs ?? input.nowMs, caughtUp: plan.caughtUp, windows: plan.windows.length, restarted };
+          return {
+            symbol, cursorMs, fills, windowStartMs: first?.startMs ?? input.nowMs, polledUntilMs: last?.endMs ?? input.nowMs, caughtUp: plan.caughtUp,
+            windows: plan.windows.length, restarted,
+          };
         } catch (err) {
           return { symbol, cursorMs, fills: null, failure: symbolFailure(symbol, 'fills', err) };
         }
@@ -164,11 +171,11 @@ export function accountingActivities(deps: ActivityDeps) {
           return { request: { kind: 'adopted', base, balanceQty: balanceQty!, othersQty, markTry: markTry!, complete: f.caughtUp, atMs: input.nowMs } };
         }
         if (state.established) return { request: null };
-        if (!config.inferOpeningPositions) return { request: { kind: 'zero', base, atMs: input.nowMs } };
+        if (!config.inferOpeningPositions) return { request: { kind: 'zero', base, windowStartMs: f.windowStartMs, atMs: input.nowMs } };
         if (missing !== null) return { wait: missing };
         // Opening + fills = balance holds only over a window that reaches the present.
         if (!f.caughtUp) return { wait: 'fills_not_current' };
-        return { request: { kind: 'inferred', base, balanceQty: balanceQty!, othersQty, markTry: markTry!, atMs: input.nowMs } };
+        return { request: { kind: 'inferred', base, balanceQty: balanceQty!, othersQty, markTry: markTry!, windowStartMs: f.windowStartMs, atMs: input.nowMs } };
       }
 
       async function ingestSymbol(
@@ -212,6 +219,7 @@ export function accountingActivities(deps: ActivityDeps) {
             symbol: f.symbol, reason: err.reason, fillId: err.detail['fill_id'] ?? null, detail: err.message, cycleId: input.cycleId,
           });
           failures.push(symbolFailure(f.symbol, 'accounting', err));
+          notes.push(`integrity:${err.message}`);
           return null;
         }
       }

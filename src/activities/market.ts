@@ -9,6 +9,7 @@ import { markFromQuote } from '../domain/market.js';
 import { paperTryBalance } from '../domain/risk.js';
 import { LIVE_STATES } from '../domain/lifecycle.js';
 import { toPairSymbol, type BalanceReport, type PairSymbol } from '../domain/types.js';
+import { AuthenticationError, ExchangeConfigError } from '../exchange/errors.js';
 import type { ExchangeRulesReport } from '../exchange/port.js';
 import { listOrders } from '../store/orders.js';
 import type { MarketInput, MarketSnapshot, SymbolOpenOrdersWire } from '../workflows/types.js';
@@ -38,6 +39,8 @@ export function marketActivities(deps: ActivityDeps) {
     try {
       return { rows: await deps.exchange.getBalances(), error: null };
     } catch (err) {
+      // Wrong credentials or configuration is no passing outage: every private call would fail.
+      if (err instanceof AuthenticationError || err instanceof ExchangeConfigError) throw err;
       return { rows: null, error: err };
     }
   }

@@ -8,6 +8,7 @@ import { doctor } from './doctor.js';
 import { EXIT, UsageError } from './errors.js';
 import { halt, resume } from './halt.js';
 import { DEFAULT_SCHEDULE_ID, parseEvery, schedule, validateScheduleId, type ScheduleSubcommand } from './schedule.js';
+import { adopt, parseAdoptSymbol, positions } from './positions.js';
 import { stage4Run } from './stage4-run.js';
 import { status } from './status.js';
 import { up } from './up.js';
@@ -37,6 +38,8 @@ operations:
   resume                           lift the persisted halt
   status [--json] [--cycles N] [--schedule-id ID]
                                    halt, recent cycles, positions, PnL, open orders, schedule
+  positions [--json]               positions with how each began (inferred opening), quarantines, balance drift
+  positions adopt SYMBOL           ask the next cycle to re-base SYMBOL on the exchange balance (ends a quarantine)
   doctor                           check config, gates, Postgres, Temporal, worker, exchange
                                    (exit 0 all ok, 1 a check failed, 2 configuration error)
 `;
@@ -133,6 +136,14 @@ export async function main(argv: string[]): Promise<number> {
         cycles,
         scheduleId: v['schedule-id'] === undefined ? DEFAULT_SCHEDULE_ID : validateScheduleId(v['schedule-id'], '--schedule-id'),
       });
+    }
+    case 'positions': {
+      if (rest[0] === 'adopt') {
+        const [, raw, ...more] = rest;
+        parse(more, {});
+        return adopt({ symbol: parseAdoptSymbol(raw), by: process.env.USER ?? 'operator' });
+      }
+      return positions({ json: parse(rest, { json: { type: 'boolean' } }).json ?? false });
     }
     case 'doctor':
       parse(rest, {});

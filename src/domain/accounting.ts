@@ -269,6 +269,7 @@ export function fillsWindows(
   maxWindows = FILLS_WINDOWS_PER_CYCLE,
 ): { windows: FillsWindow[]; caughtUp: boolean } {
   const windows: FillsWindow[] = [];
+  if (startMs > endMs) return { windows, caughtUp: true };
   let from = startMs;
   while (windows.length < maxWindows) {
     const to = Math.min(endMs, from + maxWindowMs - 1);

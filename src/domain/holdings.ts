@@ -35,6 +35,8 @@ export interface PositionAdjustment {
   readonly driftQty: Decimal;
   /** For an adoption that covers one sell: that fill. */
   readonly coveredFillId: FillId | null;
+  /** For an opening: the start of the first window, the moment it describes. */
+  readonly windowStartMs: number | null;
   readonly atMs: number;
 }
 
@@ -60,6 +62,7 @@ export interface OpeningInput {
   readonly othersQty: Decimal;
   /** The first window's fills not yet applied (every fill of a new symbol). */
   readonly windowFills: readonly FillReport[];
+  readonly windowStartMs: number;
   readonly markTry: Decimal;
   readonly atMs: number;
 }
@@ -84,15 +87,19 @@ export function inferOpening(input: OpeningInput): PositionAdjustment {
     fillsNetQty: fillsNet,
     driftQty: needed.isNeg() ? needed : ZERO,
     coveredFillId: null,
+    windowStartMs: input.windowStartMs,
     atMs: input.atMs,
   };
 }
 
 /** The opening when inference is off: nothing held before the first window. */
-export function zeroOpening(symbol: PairSymbol, windowFills: readonly FillReport[], base: string, atMs: number): PositionAdjustment {
+export function zeroOpening(
+  symbol: PairSymbol,
+  input: { readonly windowFills: readonly FillReport[]; readonly base: string; readonly windowStartMs: number; readonly atMs: number },
+): PositionAdjustment {
   return {
     symbol, kind: 'zero', qtyDelta: ZERO, costDeltaTry: ZERO, markTry: null, balanceQty: null, othersQty: ZERO,
-    fillsNetQty: netBaseQty(windowFills, base), driftQty: ZERO, coveredFillId: null, atMs,
+    fillsNetQty: netBaseQty(input.windowFills, input.base), driftQty: ZERO, coveredFillId: null, windowStartMs: input.windowStartMs, atMs: input.atMs,
   };
 }
 
@@ -124,6 +131,7 @@ export function rebaseOnBalance(
     fillsNetQty: input.fillsNetQty,
     driftQty: target.isNeg() ? target : ZERO,
     coveredFillId: null,
+    windowStartMs: null,
     atMs: input.atMs,
   };
 }

@@ -16,11 +16,11 @@ export async function insertAdjustments(client: Queryable, adjustments: readonly
   for (const a of adjustments) {
     await client.query(
       `INSERT INTO position_adjustments (symbol, kind, qty_delta, cost_delta_try, mark_try, balance_qty, others_qty, fills_net_qty,
-                                         drift_qty, covered_fill_id, cycle_id, at_ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+                                         drift_qty, covered_fill_id, window_start_ms, cycle_id, at_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
       [
         a.symbol, a.kind, s(a.qtyDelta), s(a.costDeltaTry), a.markTry === null ? null : s(a.markTry), a.balanceQty === null ? null : s(a.balanceQty),
-        s(a.othersQty), s(a.fillsNetQty), s(a.driftQty), a.coveredFillId, cycleId, a.atMs,
+        s(a.othersQty), s(a.fillsNetQty), s(a.driftQty), a.coveredFillId, a.windowStartMs, cycleId, a.atMs,
       ],
     );
   }
@@ -33,7 +33,7 @@ export interface StoredAdjustment extends PositionAdjustment {
 export async function listAdjustments(pool: Queryable, symbol?: PairSymbol): Promise<StoredAdjustment[]> {
   const res = await pool.query(
     `SELECT symbol, kind, qty_delta::text, cost_delta_try::text, mark_try::text, balance_qty::text, others_qty::text, fills_net_qty::text,
-            drift_qty::text, covered_fill_id, cycle_id, at_ms::text
+            drift_qty::text, covered_fill_id, window_start_ms::text, cycle_id, at_ms::text
      FROM position_adjustments WHERE ($1::text IS NULL OR symbol = $1) ORDER BY symbol, id`,
     [symbol ?? null],
   );
@@ -51,6 +51,7 @@ export async function listAdjustments(pool: Queryable, symbol?: PairSymbol): Pro
         fillsNetQty: parseDecimal(r.fills_net_qty, 'fills_net_qty'),
         driftQty: parseDecimal(r.drift_qty, 'drift_qty'),
         coveredFillId: r.covered_fill_id === null ? null : asFillId(r.covered_fill_id),
+        windowStartMs: r.window_start_ms === null ? null : Number(r.window_start_ms),
         atMs: Number(r.at_ms),
         cycleId: r.cycle_id,
       };

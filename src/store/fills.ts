@@ -23,8 +23,12 @@ export const fillsCursorKey = (symbol: PairSymbol): string => `fills_cursor:${sy
  *   mark, and once `complete` (the fills reach the present) the position is re-based on the balance.
  */
 export type HoldingsRequest =
-  | { readonly kind: 'inferred'; readonly base: string; readonly balanceQty: Decimal; readonly othersQty: Decimal; readonly markTry: Decimal; readonly atMs: number }
-  | { readonly kind: 'zero'; readonly base: string; readonly atMs: number }
+  | {
+      readonly kind: 'inferred'; readonly base: string; readonly balanceQty: Decimal; readonly othersQty: Decimal; readonly markTry: Decimal;
+      /** Where the first window starts: the opening is what was held then. */
+      readonly windowStartMs: number; readonly atMs: number;
+    }
+  | { readonly kind: 'zero'; readonly base: string; readonly windowStartMs: number; readonly atMs: number }
   | {
       readonly kind: 'adopted'; readonly base: string; readonly balanceQty: Decimal; readonly othersQty: Decimal; readonly markTry: Decimal;
       readonly complete: boolean; readonly atMs: number;
@@ -112,7 +116,7 @@ export async function ingestFills(pool: Pool, input: IngestFillsInput): Promise<
           adjustments.push({
             symbol, kind: 'adopted', qtyDelta: c.qty, costDeltaTry: c.costTry, markTry: adopting.markTry, balanceQty: null,
             othersQty: adopting.othersQty, fillsNetQty: netBaseQty([c.fill], adopting.base), driftQty: new Decimal(0), coveredFillId: c.fill.fillId,
-            atMs: adopting.atMs,
+            windowStartMs: null, atMs: adopting.atMs,
           });
         }
         if (adopting.complete) {
@@ -206,9 +210,9 @@ async function holdingsPlan(
     request.kind === 'inferred'
       ? inferOpening({
           symbol, base: request.base, balanceQty: request.balanceQty, othersQty: request.othersQty, windowFills: fresh,
-          markTry: request.markTry, atMs: request.atMs,
+          windowStartMs: request.windowStartMs, markTry: request.markTry, atMs: request.atMs,
         })
-      : zeroOpening(symbol, fresh, request.base, request.atMs);
+      : zeroOpening(symbol, { windowFills: fresh, base: request.base, windowStartMs: request.windowStartMs, atMs: request.atMs });
   return { request, opening };
 }
 

@@ -169,6 +169,7 @@ export const MIGRATIONS: readonly Migration[] = [
         fills_net_qty     numeric NOT NULL,
         drift_qty         numeric NOT NULL,
         covered_fill_id   text,
+        window_start_ms   bigint,
         cycle_id          text,
         at_ms             bigint NOT NULL,
         recorded_at       timestamptz NOT NULL DEFAULT now()

@@ -45,9 +45,13 @@ afterEach(async () => {
   await Promise.all(fixtures.splice(0).map((f) => f.close()));
 });
 
-/** A fresh simulator, database and worker; the worker's own gates are armed unless overridden. */
-async function liveFixture(workerEnv: Record<string, string> = ARMED_ENV): Promise<Fixture> {
-  const [db, simulator] = await Promise.all([createTestDatabase(), startSimulator({ seed: 7 })]);
+/**
+ * A fresh simulator, database and worker; the worker's own gates are armed unless overridden. The
+ * account holds TRY only unless `balances` says otherwise: coins it held before would be inferred
+ * as opening positions and count toward the exposure limit.
+ */
+async function liveFixture(workerEnv: Record<string, string> = ARMED_ENV, balances: Record<string, string> = { TRY: '100000' }): Promise<Fixture> {
+  const [db, simulator] = await Promise.all([createTestDatabase(), startSimulator({ seed: 7, balances })]);
   const exchange = createBtcturkExchange({ baseUrl: simulator.url, credentials: simulator.credentials });
   const taskQueue = uniqueId('live');
   const worker = await createCycleWorker({
@@ -195,9 +199,9 @@ describe('live-armed cycles against the simulator', () => {
     expect(f.simulator.engine.groundTruth().orders).toHaveLength(0);
   });
 
-  test('an oversell in the fills fails the cycle with an integrity alert and applies nothing', async () => {
-    const f = await liveFixture();
-    // Someone sells BTC on this account outside the bot: the bot never saw it buy any.
+  test('with inference off, an oversell quarantines that symbol with an integrity alert and applies nothing; the cycle goes on', async () => {
+    const f = await liveFixture({ ...ARMED_ENV, INFER_OPENING_POSITIONS: 'false' }, { TRY: '100000', BTC: '0.01' });
+    // Someone sells BTC the account held before the bot: the bot never saw it bought.
     const sell = await f.exchange.submitLimitOrder({
       symbol: 'BTCTRY' as never, side: 'sell', price: new Decimal(f.simulator.engine.groundTruth().mids['BTCTRY']!).mul('0.9').toDecimalPlaces(0),
       qty: new Decimal('0.001'), clientOrderId: 'manual-sell-1' as never,
@@ -205,10 +209,12 @@ describe('live-armed cycles against the simulator', () => {
     expect(f.simulator.engine.groundTruth().fills.map((x) => x.orderId)).toContain(sell.exchangeOrderId);
 
     const run = await f.cycle();
-    expect(run.result).toBeNull();
+    expect(run.result).toMatchObject({ outcome: 'ok', counts: { quarantined_symbols: 1, submitted: 1 } });
     const audit = (await listCycleAudits(f.db.pool, { cycleId: run.workflowId }))[0]!;
-    expect(audit).toMatchObject({ outcome: 'failed', errorClass: 'AccountingIntegrityError' });
-    expect(audit.alerts.some((a) => a.startsWith('integrity:oversell_detected'))).toBe(true);
-    expect(await listPositions(f.db.pool)).toEqual([]);
+    expect(audit.alerts.some((a) => a.startsWith('integrity:oversell_detected symbol=BTCTRY'))).toBe(true);
+    expect(audit.decisions.some((d) => d.endsWith(':quarantined'))).toBe(true);
+    expect((await listPositions(f.db.pool)).find((p) => p.symbol === 'BTCTRY')).toBeUndefined();
+    // ETH traded: its buy is the cycle's one submit.
+    expect(f.simulator.engine.groundTruth().orders.filter((o) => o.clientId !== 'manual-sell-1').map((o) => o.symbol)).toEqual(['ETHTRY']);
   });
 });
