@@ -4,13 +4,16 @@
 import type { Worker } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { runCycle } from '../../src/cli/cycles.js';
-import { toDecimalString } from '../../src/domain/decimal.js';
+import { Decimal, toDecimalString } from '../../src/domain/decimal.js';
 import type { GateSettings } from '../../src/domain/gates.js';
 import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
 import type { Exchange } from '../../src/exchange/port.js';
+import { toPairSymbol } from '../../src/domain/types.js';
+import { fillRestingBuys } from '../../src/simulator/scenarios.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
+import { listAdjustments, listQuarantines, requestAdoption } from '../../src/store/account.js';
 import { listCycleAudits } from '../../src/store/audit.js';
-import { listPositions } from '../../src/store/fills.js';
+import { getCursorMs, listPositions } from '../../src/store/fills.js';
 import { createCycleWorker } from '../../src/worker.js';
 import type { CycleInput } from '../../src/workflows/types.js';
 import { connectTemporal, createTestDatabase, uniqueId } from './harness.js';
@@ -162,5 +165,116 @@ describe('causes are kept', () => {
     const failure = audit!.alerts.find((a) => a.includes('BTCTRY') && a.includes('MalformedResponseError'));
     expect(failure).toMatch(/empty body/);
     expect(run.result!.notes).toContain(failure);
+  });
+});
+
+describe('ten cycles on an account with 0.01 BTC and a manual sell of 0.005 BTC, trading BTCTRY and ETHTRY', () => {
+  const ENV = {
+    MAX_POSITION_NOTIONAL_TRY: '100000', TRY_CASH_TARGET: '0', TRY_CASH_MAX: '100000', BALANCE_DRIFT_CYCLES: '2',
+  };
+  const LOOKBACK_MS = 30 * 60_000;
+
+  /** Every fill on the exchange is in the ledger, or held before its symbol's cursor by a quarantine that names why. */
+  async function fillsAccountedFor(f: Fixture): Promise<string[]> {
+    const truth = f.sim.engine.groundTruth();
+    const ledger = new Set((await f.db.pool.query<{ fill_id: string }>('SELECT fill_id FROM stage4_fills')).rows.map((r) => r.fill_id));
+    const quarantines = await listQuarantines(f.db.pool);
+    const problems: string[] = [];
+    for (const fill of truth.fills) {
+      if (ledger.has(fill.id)) continue;
+      const q = quarantines.find((x) => x.symbol === fill.symbol);
+      const cursor = await getCursorMs(f.db.pool, toPairSymbol(fill.symbol));
+      const held = q !== undefined && q.reason === 'oversell_detected' && q.fillId !== null && cursor !== null && fill.tsMs >= cursor - LOOKBACK_MS;
+      if (!held) problems.push(`${fill.id} ${fill.symbol} ${fill.side} ${fill.qty}: neither applied nor held`);
+    }
+    return problems;
+  }
+
+  /** The bot's orders working on the exchange now (every one is past its TTL: ageOrders runs after each cycle). */
+  const workingOrders = (f: Fixture): string[] =>
+    f.sim.engine.groundTruth().orders.filter((o) => o.clientId !== 'advanced' && (o.status === 'Untouched' || o.status === 'Partial')).map((o) => o.id);
+  /** Of `ids`, those still working: a stale order the cycle did not cancel. */
+  const stillWorking = (f: Fixture, ids: readonly string[]): string[] => workingOrders(f).filter((id) => ids.includes(id));
+
+  const balanceOf = (f: Fixture, asset: string): string => {
+    const b = f.sim.engine.groundTruth().balances[asset] ?? { free: '0', locked: '0' };
+    return toDecimalString(new Decimal(b.free).add(b.locked));
+  };
+  const positionOf = async (f: Fixture, symbol: string): Promise<string> =>
+    toDecimalString((await listPositions(f.db.pool)).find((p) => p.symbol === symbol)?.qty ?? new Decimal(0));
+
+  test('inference on: the opening is inferred and recorded, every cycle ok with its cancels, drift only where a balance really moved', async () => {
+    const f = await fixture({ balances: { TRY: '100000', BTC: '0.01' }, env: ENV });
+    const runs = [];
+    let cancelCycles = 0;
+    for (let i = 1; i <= 10; i++) {
+      if (i === 2) await f.sim.control.manualTrade({ symbol: 'BTCTRY', side: 'sell', qty: '0.005' });
+      if (i === 4 || i === 8) fillRestingBuys(f.sim);
+      // 0.001 BTC leaves the account without a trade (a withdrawal): the balances really differ.
+      if (i === 5) f.sim.engine.setBalance('BTC', new Decimal(f.sim.engine.balance('BTC').free).sub('0.001').toFixed(), f.sim.engine.balance('BTC').locked.toFixed());
+      if (i === 8) await requestAdoption(f.db.pool, toPairSymbol('BTCTRY'), 'test');
+      const stale = workingOrders(f);
+      const run = await f.cycle();
+      runs.push(run);
+      expect(run.failure, `cycle ${i}`).toBeNull();
+      expect(run.result?.outcome, `cycle ${i}`).toBe('ok');
+      expect(stillWorking(f, stale), `cycle ${i}: stale orders left working`).toEqual([]);
+      if (stale.length > 0) cancelCycles += 1;
+      const drift = run.result!.notes.filter((n) => n.startsWith('balance_drift:'));
+      // Raised at the second check after the withdrawal; gone once the holdings are adopted (cycle 8).
+      expect(drift.map((n) => n.split(' ')[0]), `cycle ${i} drift`).toEqual(i === 6 || i === 7 ? ['balance_drift:BTC'] : []);
+      if (i === 6) expect(run.result!.notes.join('\n')).toMatch(/^balance_drift:BTC balance=\S+ positions=\S+ diff=-0\.001 cycles=2$/m);
+      await f.ageOrders();
+    }
+    expect(cancelCycles).toBeGreaterThanOrEqual(4);
+    const [first] = runs;
+    expect(first!.result!.notes).toContainEqual(expect.stringMatching(/^opening_inferred:BTCTRY qty=0\.01 balance=0\.01 fills_net=0 mark=\d+/));
+    expect(first!.result!.notes).toContainEqual(expect.stringMatching(/^opening_inferred:ETHTRY qty=0 balance=0 fills_net=0/));
+    const [opening] = await listAdjustments(f.db.pool, toPairSymbol('BTCTRY'));
+    expect(opening).toMatchObject({ kind: 'inferred', windowStartMs: expect.any(Number) });
+    expect(toDecimalString(opening!.qtyDelta)).toBe('0.01');
+    // While drifting (cycles 6 and 7), BTC buys nothing; ETH trades on.
+    const drifting = [...(await f.audit(runs[5]!.workflowId)), ...(await f.audit(runs[6]!.workflowId))];
+    expect(drifting.flatMap((a) => a.decisions).filter((d) => d.endsWith(':balance_drift')).length).toBeGreaterThanOrEqual(1);
+    const placedWhileDrifting = f.sim.engine.groundTruth().orders.filter((o) => o.createdMs >= Date.parse(drifting[0]!.startedAt) && o.createdMs <= Date.parse(drifting[1]!.finishedAt));
+    expect([...new Set(placedWhileDrifting.map((o) => o.symbol))]).toEqual(['ETHTRY']);
+    expect(runs[7]!.result!.notes).toContain('balance_drift_resolved:BTC');
+
+    expect(await positionOf(f, 'BTCTRY')).toBe(balanceOf(f, 'BTC'));
+    expect(await positionOf(f, 'ETHTRY')).toBe(balanceOf(f, 'ETH'));
+    expect(f.sim.engine.groundTruth().fills.filter((x) => x.symbol === 'ETHTRY').length).toBeGreaterThanOrEqual(1);
+    expect(await fillsAccountedFor(f)).toEqual([]);
+    expect(await listQuarantines(f.db.pool)).toEqual([]);
+  });
+
+  test('inference off: the manual sell quarantines BTC with an alert naming the fill; ETH keeps trading and cancels keep running', async () => {
+    const f = await fixture({ balances: { TRY: '100000', BTC: '0.01' }, env: { ...ENV, INFER_OPENING_POSITIONS: 'false' } });
+    let sellId = '';
+    let cancelCycles = 0;
+    for (let i = 1; i <= 10; i++) {
+      if (i === 2) sellId = (await f.sim.control.manualTrade({ symbol: 'BTCTRY', side: 'sell', qty: '0.005' })).fillId;
+      if (i === 4 || i === 8) fillRestingBuys(f.sim);
+      const stale = workingOrders(f);
+      const run = await f.cycle();
+      expect(run.failure, `cycle ${i}`).toBeNull();
+      expect(run.result?.outcome, `cycle ${i}`).toBe('ok');
+      expect(stillWorking(f, stale), `cycle ${i}: stale orders left working`).toEqual([]);
+      if (stale.length > 0) cancelCycles += 1;
+      if (i >= 2) {
+        expect(run.result!.notes).toContainEqual(expect.stringMatching(new RegExp(`^quarantined:BTCTRY:oversell_detected fill_id=${sellId} `)));
+        expect(run.result!.counts['quarantined_symbols']).toBe(1);
+      }
+      await f.ageOrders();
+    }
+    expect(cancelCycles).toBeGreaterThanOrEqual(4);
+    const truth = f.sim.engine.groundTruth();
+    // After the quarantine no new BTC order; ETH's kept being replaced.
+    const botOrders = truth.orders.filter((o) => o.clientId !== 'advanced');
+    expect(botOrders.filter((o) => o.symbol === 'BTCTRY')).toHaveLength(1);
+    expect(botOrders.filter((o) => o.symbol === 'ETHTRY').length).toBeGreaterThanOrEqual(4);
+    expect(truth.orders.filter((o) => o.status === 'Untouched' && o.symbol === 'BTCTRY')).toEqual([]);
+    expect(await positionOf(f, 'ETHTRY')).toBe(balanceOf(f, 'ETH'));
+    expect(await fillsAccountedFor(f)).toEqual([]);
+    expect(await listQuarantines(f.db.pool)).toEqual([expect.objectContaining({ symbol: 'BTCTRY', fillId: sellId, cycles: 9 })]);
   });
 });
