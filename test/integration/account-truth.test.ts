@@ -2,7 +2,7 @@
 // never stopping the others, cancels that always run, causes that reach the audit. Real Temporal
 // dev server, real Postgres, the simulator over HTTP with API credentials.
 import type { Worker } from '@temporalio/worker';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
 import { runCycle } from '../../src/cli/cycles.js';
 import { Decimal, toDecimalString } from '../../src/domain/decimal.js';
 import type { GateSettings } from '../../src/domain/gates.js';
@@ -16,6 +16,7 @@ import { listCycleAudits } from '../../src/store/audit.js';
 import { getCursorMs, listPositions } from '../../src/store/fills.js';
 import { createCycleWorker } from '../../src/worker.js';
 import type { CycleInput } from '../../src/workflows/types.js';
+import { btcbot } from './cli-harness.js';
 import { connectTemporal, createTestDatabase, uniqueId } from './harness.js';
 
 const ARMED: GateSettings = { killSwitch: false, dryRun: false, liveTrading: true, liveTradingAck: 'I_UNDERSTAND' };
@@ -276,5 +277,23 @@ describe('ten cycles on an account with 0.01 BTC and a manual sell of 0.005 BTC,
     expect(await positionOf(f, 'ETHTRY')).toBe(balanceOf(f, 'ETH'));
     expect(await fillsAccountedFor(f)).toEqual([]);
     expect(await listQuarantines(f.db.pool)).toEqual([expect.objectContaining({ symbol: 'BTCTRY', fillId: sellId, cycles: 9 })]);
+
+    // The operator's view and the way out, as commands.
+    const env = { DATABASE_URL: f.db.url, TEMPORAL_ADDRESS: inject('temporalAddress') };
+    const shown = JSON.parse((await btcbot(['positions', '--json'], env).exited).stdout);
+    expect(shown.quarantines).toEqual([expect.objectContaining({ symbol: 'BTCTRY', reason: 'oversell_detected', fillId: sellId, cycles: 9 })]);
+    expect(shown.positions.find((p: { symbol: string }) => p.symbol === 'ETHTRY').opening).toMatchObject({ kind: 'zero' });
+    const status = await btcbot(['status'], env).exited;
+    expect(status.stdout).toMatch(new RegExp(`QUARANTINED BTCTRY since .*fill_id=${sellId}.*btcbot positions adopt BTCTRY`));
+    const adopt = await btcbot(['positions', 'adopt', 'btc_try'], env).exited;
+    expect(adopt.code, adopt.stderr).toBe(0);
+    expect(adopt.stdout).toContain('adoption requested for BTCTRY');
+
+    const after = await f.cycle();
+    expect(after.result).toMatchObject({ outcome: 'ok', counts: { quarantined_symbols: 0 } });
+    expect(after.result!.notes).toContain('quarantine_lifted:BTCTRY');
+    expect(await positionOf(f, 'BTCTRY')).toBe(balanceOf(f, 'BTC'));
+    expect(await fillsAccountedFor(f)).toEqual([]);
+    expect(await f.db.pool.query('SELECT 1 FROM stage4_fills WHERE fill_id = $1', [sellId])).toMatchObject({ rowCount: 1 });
   });
 });

@@ -1,0 +1,154 @@
+// Holdings the bot did not buy: the inferred opening, adoption (covers and re-base), the balance
+// drift check, and the consecutive fill windows. Pure; worked numbers and properties.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { applyFills, emptyPosition, fillsWindows, type Position } from '../../../src/domain/accounting.js';
+import { ZERO } from '../../../src/domain/decimal.js';
+import { AccountingIntegrityError } from '../../../src/domain/errors.js';
+import {
+  applyAdjustment, formatAdjustment, inferOpening, netBaseQty, nextDriftState, rebaseOnBalance, type DriftState,
+} from '../../../src/domain/holdings.js';
+import type { FillReport } from '../../../src/domain/types.js';
+import { BTCTRY, D, fill } from './fixtures.js';
+
+const noMarks = { marks: new Map() };
+const opening = (balance: string, fills: FillReport[], others = '0') =>
+  inferOpening({ symbol: BTCTRY, base: 'BTC', balanceQty: D(balance), othersQty: D(others), windowFills: fills, windowStartMs: 500, markTry: D(100), atMs: 1_000 });
+
+describe('the opening position inferred at first sight', () => {
+  it('is the balance minus the first window\'s net fills, valued at the mark: 0.005 held after selling 0.005 means 0.01 before', () => {
+    const a = opening('0.005', [fill({ id: '1', side: 'sell', price: '120', qty: '0.005' })]);
+    expect([a.kind, a.qtyDelta.toFixed(), a.costDeltaTry.toFixed(), a.driftQty.toFixed()]).toEqual(['inferred', '0.01', '1', '0']);
+    expect(formatAdjustment(a)).toBe('opening_inferred:BTCTRY qty=0.01 balance=0.005 fills_net=-0.005 mark=100');
+  });
+
+  it('leaves what other pairs sharing the base asset hold to them', () => {
+    expect(opening('0.01', [], '0.004').qtyDelta.toFixed()).toBe('0.006');
+  });
+
+  it('counts a fee charged in the base asset as the fill moved it (a buy receives less)', () => {
+    const buy = fill({ id: '1', side: 'buy', price: '100', qty: '1', fee: '0.01', feeAsset: 'BTC' });
+    expect(netBaseQty([buy], 'BTC').toFixed()).toBe('0.99');
+    expect(opening('1.99', [buy]).qtyDelta.toFixed()).toBe('1');
+  });
+
+  it('below zero (the balance is less than the fills imply) is zero, with the shortfall reported as drift', () => {
+    const a = opening('0.002', [fill({ id: '1', side: 'buy', price: '100', qty: '0.005' })]);
+    expect([a.qtyDelta.toFixed(), a.driftQty.toFixed()]).toEqual(['0', '-0.003']);
+    expect(formatAdjustment(a)).toContain('drift=-0.003');
+  });
+
+  it('property: for any feasible history, opening + window fills lands exactly on the balance', () => {
+    const step = fc.record({ side: fc.constantFrom('buy' as const, 'sell' as const), qty: fc.integer({ min: 1, max: 1000 }) });
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 30 }), fc.integer({ min: 0, max: 5000 }), (steps, extra) => {
+        // Held before the window: enough for every sell in order (a real history), plus some.
+        let run = 0;
+        let low = 0;
+        for (const s of steps) {
+          run += s.side === 'buy' ? s.qty : -s.qty;
+          low = Math.min(low, run);
+        }
+        const before = -low + extra;
+        const fills = steps.map((s, i) => fill({ id: String(i + 1), side: s.side, price: '100', qty: String(s.qty), ts: 1_000 + i }));
+        const balance = String(before + run);
+        const a = opening(balance, fills);
+        expect(a.qtyDelta.toFixed()).toBe(String(before));
+        const after = applyFills([applyAdjustment(emptyPosition(BTCTRY), a)], fills, noMarks).positions[0] ?? applyAdjustment(emptyPosition(BTCTRY), a);
+        expect(after.qty.toFixed()).toBe(balance);
+      }),
+    );
+  });
+});
+
+describe('adoption', () => {
+  const held = (qty: string, cost: string): Position => ({ ...emptyPosition(BTCTRY), qty: D(qty), costBasisTry: D(cost) });
+  const rebase = (p: Position, balance: string, others = '0') =>
+    rebaseOnBalance(p, { balanceQty: D(balance), othersQty: D(others), markTry: D(200), fillsNetQty: ZERO, atMs: 1 });
+
+  it('covers a sell of more than is held at the mark, right before the sell, and reports it', () => {
+    const sell = fill({ id: 's', side: 'sell', price: '250', qty: '0.5', ts: 2_000 });
+    const r = applyFills([held('0.2', '20')], [sell], { ...noMarks, coverShortfallAtMarkTry: D(200) });
+    expect(r.covered.map((c) => [c.fill.fillId, c.qty.toFixed(), c.costTry.toFixed()])).toEqual([['s', '0.3', '60']]);
+    // Held 0.2 @ 100 + 0.3 @ 200 = 0.5 for 80; sold for 125: realized 45, flat.
+    expect([r.positions[0]!.qty.toFixed(), r.positions[0]!.realizedPnlTry.toFixed()]).toEqual(['0', '45']);
+  });
+
+  it('without the cover an oversell still raises AccountingIntegrityError', () => {
+    expect(() => applyFills([held('0.2', '20')], [fill({ id: 's', side: 'sell', price: '250', qty: '0.5' })], noMarks)).toThrow(AccountingIntegrityError);
+  });
+
+  it('re-bases up at the mark, down at the average cost (no realized PnL), never below zero', () => {
+    const up = rebase(held('1', '100'), '1.5');
+    expect([up.qtyDelta.toFixed(), up.costDeltaTry.toFixed()]).toEqual(['0.5', '100']);
+    const down = rebase(held('1', '100'), '0.25');
+    expect([down.qtyDelta.toFixed(), down.costDeltaTry.toFixed()]).toEqual(['-0.75', '-75']);
+    expect(applyAdjustment(held('1', '100'), down)).toMatchObject({ qty: D('0.25'), costBasisTry: D(25), realizedPnlTry: D(0) });
+    const gone = rebase(held('1', '100'), '0.3', '0.5');
+    expect([gone.qtyDelta.toFixed(), gone.driftQty.toFixed()]).toEqual(['-1', '-0.2']);
+    expect(applyAdjustment(held('1', '100'), gone)).toMatchObject({ qty: D(0), costBasisTry: D(0) });
+  });
+});
+
+describe('balance drift per asset', () => {
+  const obs = (balance: string, positions: string) => ({ asset: 'BTC', balanceQty: D(balance), positionsQty: D(positions), toleranceQty: D('0.00000001') });
+
+  it('a difference within the quantity step is no drift', () => {
+    expect(nextDriftState(undefined, obs('0.01000001', '0.01'), 1)).toMatchObject({ state: { streak: 0, raised: false }, event: null });
+  });
+
+  it('is raised only after N checks in a row with a difference, shown while it lasts, and resolved when it is gone', () => {
+    let s: DriftState | undefined;
+    const events: Array<string | null> = [];
+    for (const [b, p] of [['0.02', '0.01'], ['0.02', '0.01'], ['0.02', '0.01'], ['0.02', '0.01'], ['0.01', '0.01']] as const) {
+      const next = nextDriftState(s, obs(b, p), 3);
+      s = next.state;
+      events.push(next.event ?? (s.raised ? 'raised' : '-'));
+    }
+    expect(events).toEqual(['-', '-', 'raised', 'raised', 'resolved']);
+  });
+
+  it('a lagging fill (one cycle of difference) never raises it', () => {
+    const a = nextDriftState(undefined, obs('0.02', '0.01'), 2);
+    const b = nextDriftState(a.state, obs('0.02', '0.02'), 2);
+    expect([a.state.raised, b.state.raised, b.state.streak]).toEqual([false, false, 0]);
+  });
+
+  it('property: raised exactly when the last N checks all differed beyond the step', () => {
+    fc.assert(
+      fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: 20 }), fc.integer({ min: 1, max: 5 }), (diffs, n) => {
+        let s: DriftState | undefined;
+        diffs.forEach((d, i) => {
+          s = nextDriftState(s, obs(d ? '1' : '0', '0'), n).state;
+          const lastN = diffs.slice(Math.max(0, i + 1 - n), i + 1);
+          expect(s.raised).toBe(lastN.length === n && lastN.every(Boolean));
+        });
+      }),
+    );
+  });
+});
+
+describe('consecutive fill windows', () => {
+  it('one window for a normal poll; after an outage, windows of at most the maximum, back to back', () => {
+    expect(fillsWindows(1_000, 5_000, 10_000, 20)).toEqual({ windows: [{ startMs: 1_000, endMs: 5_000 }], caughtUp: true });
+    expect(fillsWindows(0, 25, 10, 20)).toEqual({
+      windows: [{ startMs: 0, endMs: 9 }, { startMs: 10, endMs: 19 }, { startMs: 20, endMs: 25 }], caughtUp: true,
+    });
+    expect(fillsWindows(0, 100, 10, 3)).toEqual({
+      windows: [{ startMs: 0, endMs: 9 }, { startMs: 10, endMs: 19 }, { startMs: 20, endMs: 29 }], caughtUp: false,
+    });
+  });
+
+  it('property: contiguous (no gap, no overlap), oldest first, each within the maximum, reaching the end when caught up', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 0, max: 1e6 }), fc.integer({ min: 1, max: 1e5 }), fc.integer({ min: 1, max: 30 }), (start, span, max, cap) => {
+        const { windows, caughtUp } = fillsWindows(start, start + span, max, cap);
+        expect(windows[0]!.startMs).toBe(start);
+        for (const w of windows) expect(w.endMs - w.startMs + 1).toBeLessThanOrEqual(max);
+        for (let i = 1; i < windows.length; i++) expect(windows[i]!.startMs).toBe(windows[i - 1]!.endMs + 1);
+        expect(windows.length).toBeLessThanOrEqual(cap);
+        expect(caughtUp).toBe(windows.at(-1)!.endMs === start + span);
+      }),
+    );
+  });
+});
