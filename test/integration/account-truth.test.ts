@@ -1,26 +1,15 @@
 // Account truth on the real stack (issue 13): holdings the bot did not buy, one symbol's trouble
 // never stopping the others, cancels that always run, causes that reach the audit. Real Temporal
 // dev server, real Postgres, the simulator over HTTP with API credentials.
-import type { Worker } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
-import { runCycle } from '../../src/cli/cycles.js';
 import { Decimal, toDecimalString } from '../../src/domain/decimal.js';
-import type { GateSettings } from '../../src/domain/gates.js';
-import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
-import type { Exchange } from '../../src/exchange/port.js';
 import { toPairSymbol } from '../../src/domain/types.js';
 import { fillRestingBuys } from '../../src/simulator/scenarios.js';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
 import { listAdjustments, listQuarantines, requestAdoption } from '../../src/store/account.js';
 import { listCycleAudits } from '../../src/store/audit.js';
 import { getCursorMs, listPositions } from '../../src/store/fills.js';
-import { createCycleWorker } from '../../src/worker.js';
-import type { CycleInput } from '../../src/workflows/types.js';
 import { btcbot } from './cli-harness.js';
-import { connectTemporal, createTestDatabase, uniqueId } from './harness.js';
-
-const ARMED: GateSettings = { killSwitch: false, dryRun: false, liveTrading: true, liveTradingAck: 'I_UNDERSTAND' };
-const ARMED_ENV = { KILL_SWITCH: 'false', DRY_RUN: 'false', LIVE_TRADING: 'true', LIVE_TRADING_ACK: 'I_UNDERSTAND', SYMBOLS: 'BTC_TRY,ETH_TRY' };
+import { ARMED_WORKER_ENV, connectTemporal, startLiveStack, type LiveStack } from './harness.js';
 
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 beforeAll(async () => {
@@ -30,15 +19,10 @@ afterAll(async () => {
   await temporal?.close();
 });
 
-interface Fixture {
-  db: Awaited<ReturnType<typeof createTestDatabase>>;
-  sim: RunningSimulator;
-  exchange: Exchange;
-  cycle(overrides?: Partial<CycleInput>): ReturnType<typeof runCycle>;
+interface Fixture extends LiveStack {
   /** Make every working order of ours older than TTL_SECONDS, so the next plan cancels it as stale. */
   ageOrders(): Promise<void>;
   audit(cycleId: string): ReturnType<typeof listCycleAudits>;
-  close(): Promise<void>;
 }
 
 const fixtures: Fixture[] = [];
@@ -47,34 +31,17 @@ afterEach(async () => {
 });
 
 async function fixture({ balances, env = {} }: { balances: Record<string, string>; env?: Record<string, string> }): Promise<Fixture> {
-  const [db, sim] = await Promise.all([createTestDatabase(), startSimulator({ seed: 13, balances })]);
-  const exchange = createBtcturkExchange({ baseUrl: sim.url, credentials: sim.credentials, retry: { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 20 } });
-  const taskQueue = uniqueId('account');
-  const worker: Worker = await createCycleWorker({
-    connection: temporal.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    deps: { pool: db.pool, exchange, env: { ...ARMED_ENV, ...env }, hasCredentials: true },
-    workflowBundle: temporal.workflowBundle,
+  const stack = await startLiveStack(temporal, {
+    queuePrefix: 'account', seed: 13, balances, workerEnv: { ...ARMED_WORKER_ENV, ...env },
+    // Failing reads fail fast: the cause is what these tests look at, not the retries.
+    exchange: { retry: { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 20 } },
   });
-  const running = worker.run();
   const f: Fixture = {
-    db, sim, exchange,
-    cycle: (overrides = {}) =>
-      runCycle(temporal.client, {
-        workflowId: uniqueId('cycle-account'), taskQueue,
-        input: { gates: ARMED, dryRunRequested: false, symbols: ['BTCTRY', 'ETHTRY'], trigger: 'test', ...overrides },
-      }),
+    ...stack,
     ageOrders: async () => {
-      await db.pool.query("UPDATE stage4_orders SET created_at = created_at - interval '1 hour' WHERE status IN ('open', 'partial')");
+      await stack.db.pool.query("UPDATE stage4_orders SET created_at = created_at - interval '1 hour' WHERE status IN ('open', 'partial')");
     },
-    audit: (cycleId) => listCycleAudits(db.pool, { cycleId }),
-    close: async () => {
-      worker.shutdown();
-      await running;
-      await Promise.allSettled([exchange.close(), sim.close()]);
-      await db.drop();
-    },
+    audit: (cycleId) => listCycleAudits(stack.db.pool, { cycleId }),
   };
   fixtures.push(f);
   return f;
@@ -89,7 +56,7 @@ describe('holdings the bot did not buy', () => {
     expect(first.result!.notes.find((n) => n.startsWith('opening_inferred:BTCTRY'))).toMatch(/^opening_inferred:BTCTRY qty=0\.01 balance=0\.01 fills_net=0 mark=\d+/);
 
     await f.ageOrders();
-    await f.sim.control.manualTrade({ symbol: 'BTCTRY', side: 'sell', qty: '0.005' });
+    await f.simulator.control.manualTrade({ symbol: 'BTCTRY', side: 'sell', qty: '0.005' });
     const second = await f.cycle();
     expect(second.failure).toBeNull();
     expect(second.result).toMatchObject({ outcome: 'ok' });
@@ -113,20 +80,20 @@ describe('a symbol that sits the cycle out', () => {
     const f = await fixture({ balances: { TRY: '100000' } });
     expect((await f.cycle()).result).toMatchObject({ outcome: 'ok', counts: { submitted: 2 } });
     await f.ageOrders();
-    f.sim.faults.add({ route: 'GET /api/v2/orderbook', kind: 'http503', times: null });
+    f.simulator.faults.add({ route: 'GET /api/v2/orderbook', kind: 'http503', times: null });
 
     const run = await f.cycle();
     expect(run.result?.outcome).toBe('ok');
     expect(run.result!.counts['canceled']).toBe(2);
     expect(run.result!.counts['submitted'] ?? 0).toBe(0);
-    expect(f.sim.engine.groundTruth().orders.map((o) => o.status)).toEqual(['Canceled', 'Canceled']);
+    expect(f.simulator.engine.groundTruth().orders.map((o) => o.status)).toEqual(['Canceled', 'Canceled']);
   });
 
   test('a failed balance read means no buys and no PnL snapshot, but cancels still run', async () => {
     const f = await fixture({ balances: { TRY: '100000' } });
     expect((await f.cycle()).result).toMatchObject({ outcome: 'ok', counts: { submitted: 2 } });
     await f.ageOrders();
-    f.sim.faults.add({ route: 'GET /api/v1/users/balances', kind: 'http500', times: null });
+    f.simulator.faults.add({ route: 'GET /api/v1/users/balances', kind: 'http500', times: null });
 
     const run = await f.cycle();
     expect(run.failure).toBeNull();
@@ -141,14 +108,14 @@ describe('a symbol that sits the cycle out', () => {
 describe('exchange info with a broken pair', () => {
   test('an unconfigured malformed pair is skipped with an alert; a configured one fails only itself', async () => {
     const f = await fixture({ balances: { TRY: '100000' } });
-    f.sim.engine.malformPair('XYZTRY', 'bad_name');
-    f.sim.engine.malformPair('ETHTRY', 'no_min_notional');
+    f.simulator.engine.malformPair('XYZTRY', 'bad_name');
+    f.simulator.engine.malformPair('ETHTRY', 'no_min_notional');
 
     const run = await f.cycle();
     expect(run.failure).toBeNull();
     expect(run.result?.outcome).toBe('ok');
     expect(run.result!.counts['submitted']).toBe(1);
-    expect(f.sim.engine.groundTruth().orders.map((o) => o.symbol)).toEqual(['BTCTRY']);
+    expect(f.simulator.engine.groundTruth().orders.map((o) => o.symbol)).toEqual(['BTCTRY']);
     const alerts = run.result!.notes.join('\n');
     expect(alerts).toMatch(/ETHTRY.*minExchangeValue/);
     expect(alerts).toMatch(/pair_skipped/);
@@ -158,7 +125,7 @@ describe('exchange info with a broken pair', () => {
 describe('causes are kept', () => {
   test('a failed fills fetch names its cause in the audit row and the cycle result', async () => {
     const f = await fixture({ balances: { TRY: '100000' } });
-    f.sim.faults.add({ route: 'GET /api/v1/users/transactions/trade', kind: 'emptyBody', times: null });
+    f.simulator.faults.add({ route: 'GET /api/v1/users/transactions/trade', kind: 'emptyBody', times: null });
 
     const run = await f.cycle();
     expect(run.result?.outcome).toBe('ok');
@@ -177,7 +144,7 @@ describe('ten cycles on an account with 0.01 BTC and a manual sell of 0.005 BTC,
 
   /** Every fill on the exchange is in the ledger, or held before its symbol's cursor by a quarantine that names why. */
   async function fillsAccountedFor(f: Fixture): Promise<string[]> {
-    const truth = f.sim.engine.groundTruth();
+    const truth = f.simulator.engine.groundTruth();
     const ledger = new Set((await f.db.pool.query<{ fill_id: string }>('SELECT fill_id FROM stage4_fills')).rows.map((r) => r.fill_id));
     const quarantines = await listQuarantines(f.db.pool);
     const problems: string[] = [];
@@ -193,12 +160,12 @@ describe('ten cycles on an account with 0.01 BTC and a manual sell of 0.005 BTC,
 
   /** The bot's orders working on the exchange now (every one is past its TTL: ageOrders runs after each cycle). */
   const workingOrders = (f: Fixture): string[] =>
-    f.sim.engine.groundTruth().orders.filter((o) => o.clientId !== 'advanced' && (o.status === 'Untouched' || o.status === 'Partial')).map((o) => o.id);
+    f.simulator.engine.groundTruth().orders.filter((o) => o.clientId !== 'advanced' && (o.status === 'Untouched' || o.status === 'Partial')).map((o) => o.id);
   /** Of `ids`, those still working: a stale order the cycle did not cancel. */
   const stillWorking = (f: Fixture, ids: readonly string[]): string[] => workingOrders(f).filter((id) => ids.includes(id));
 
   const balanceOf = (f: Fixture, asset: string): string => {
-    const b = f.sim.engine.groundTruth().balances[asset] ?? { free: '0', locked: '0' };
+    const b = f.simulator.engine.groundTruth().balances[asset] ?? { free: '0', locked: '0' };
     return toDecimalString(new Decimal(b.free).add(b.locked));
   };
   const positionOf = async (f: Fixture, symbol: string): Promise<string> =>
@@ -209,10 +176,10 @@ describe('ten cycles on an account with 0.01 BTC and a manual sell of 0.005 BTC,
     const runs = [];
     let cancelCycles = 0;
     for (let i = 1; i <= 10; i++) {
-      if (i === 2) await f.sim.control.manualTrade({ symbol: 'BTCTRY', side: 'sell', qty: '0.005' });
-      if (i === 4 || i === 8) fillRestingBuys(f.sim);
+      if (i === 2) await f.simulator.control.manualTrade({ symbol: 'BTCTRY', side: 'sell', qty: '0.005' });
+      if (i === 4 || i === 8) fillRestingBuys(f.simulator);
       // 0.001 BTC leaves the account without a trade (a withdrawal): the balances really differ.
-      if (i === 5) f.sim.engine.setBalance('BTC', new Decimal(f.sim.engine.balance('BTC').free).sub('0.001').toFixed(), f.sim.engine.balance('BTC').locked.toFixed());
+      if (i === 5) f.simulator.engine.setBalance('BTC', new Decimal(f.simulator.engine.balance('BTC').free).sub('0.001').toFixed(), f.simulator.engine.balance('BTC').locked.toFixed());
       if (i === 8) await requestAdoption(f.db.pool, toPairSymbol('BTCTRY'), 'test');
       const stale = workingOrders(f);
       const run = await f.cycle();
@@ -237,13 +204,13 @@ describe('ten cycles on an account with 0.01 BTC and a manual sell of 0.005 BTC,
     // While drifting (cycles 6 and 7), BTC buys nothing; ETH trades on.
     const drifting = [...(await f.audit(runs[5]!.workflowId)), ...(await f.audit(runs[6]!.workflowId))];
     expect(drifting.flatMap((a) => a.decisions).filter((d) => d.endsWith(':balance_drift')).length).toBeGreaterThanOrEqual(1);
-    const placedWhileDrifting = f.sim.engine.groundTruth().orders.filter((o) => o.createdMs >= Date.parse(drifting[0]!.startedAt) && o.createdMs <= Date.parse(drifting[1]!.finishedAt));
+    const placedWhileDrifting = f.simulator.engine.groundTruth().orders.filter((o) => o.createdMs >= Date.parse(drifting[0]!.startedAt) && o.createdMs <= Date.parse(drifting[1]!.finishedAt));
     expect([...new Set(placedWhileDrifting.map((o) => o.symbol))]).toEqual(['ETHTRY']);
     expect(runs[7]!.result!.notes).toContain('balance_drift_resolved:BTC');
 
     expect(await positionOf(f, 'BTCTRY')).toBe(balanceOf(f, 'BTC'));
     expect(await positionOf(f, 'ETHTRY')).toBe(balanceOf(f, 'ETH'));
-    expect(f.sim.engine.groundTruth().fills.filter((x) => x.symbol === 'ETHTRY').length).toBeGreaterThanOrEqual(1);
+    expect(f.simulator.engine.groundTruth().fills.filter((x) => x.symbol === 'ETHTRY').length).toBeGreaterThanOrEqual(1);
     expect(await fillsAccountedFor(f)).toEqual([]);
     expect(await listQuarantines(f.db.pool)).toEqual([]);
   });
@@ -253,8 +220,8 @@ describe('ten cycles on an account with 0.01 BTC and a manual sell of 0.005 BTC,
     let sellId = '';
     let cancelCycles = 0;
     for (let i = 1; i <= 10; i++) {
-      if (i === 2) sellId = (await f.sim.control.manualTrade({ symbol: 'BTCTRY', side: 'sell', qty: '0.005' })).fillId;
-      if (i === 4 || i === 8) fillRestingBuys(f.sim);
+      if (i === 2) sellId = (await f.simulator.control.manualTrade({ symbol: 'BTCTRY', side: 'sell', qty: '0.005' })).fillId;
+      if (i === 4 || i === 8) fillRestingBuys(f.simulator);
       const stale = workingOrders(f);
       const run = await f.cycle();
       expect(run.failure, `cycle ${i}`).toBeNull();
@@ -268,7 +235,7 @@ describe('ten cycles on an account with 0.01 BTC and a manual sell of 0.005 BTC,
       await f.ageOrders();
     }
     expect(cancelCycles).toBeGreaterThanOrEqual(4);
-    const truth = f.sim.engine.groundTruth();
+    const truth = f.simulator.engine.groundTruth();
     // After the quarantine no new BTC order; ETH's kept being replaced.
     const botOrders = truth.orders.filter((o) => o.clientId !== 'advanced');
     expect(botOrders.filter((o) => o.symbol === 'BTCTRY')).toHaveLength(1);
