@@ -9,16 +9,15 @@
 // or the operator adopts the holdings. Neither fails the cycle; infrastructure errors (Postgres)
 // still fail the activity, which Temporal retries.
 import { fillsPollSinceMs, fillsWindows, type Position } from '../domain/accounting.js';
-import { Decimal, ZERO } from '../domain/decimal.js';
+import { Decimal, toDecimalString, ZERO } from '../domain/decimal.js';
 import { AccountingIntegrityError } from '../domain/errors.js';
 import type { SymbolFailure } from '../domain/failures.js';
-import { formatAdjustment, formatDrift, nextDriftState } from '../domain/holdings.js';
+import { checkDrift, formatAdjustment, formatDrift, holdingsStep, type DriftAsset } from '../domain/holdings.js';
 import { markFromQuote } from '../domain/market.js';
 import { computePnlSnapshot, dayStartMs, selectDayBaseline } from '../domain/pnl.js';
 import { splitPair } from '../domain/symbols.js';
 import { balanceFromWire, pnlSnapshotToWire, positionToWire, quoteFromWire, rulesFromWire, tradingConfigFromWire } from '../domain/wire.js';
 import type { ExchangeRules, FillReport, PairSymbol } from '../domain/types.js';
-import { toDecimalString } from '../domain/decimal.js';
 import { listQuarantines, loadDriftStates, quarantineSymbol, saveDriftState, symbolAccountStates, type SymbolAccountState } from '../store/account.js';
 import { ensureFillsCursor, ingestFills, listPositions, restartFillsWindow, type HoldingsRequest } from '../store/fills.js';
 import { getHighWaterMark, latestSnapshot, realizedPointsBefore, recordSnapshot } from '../store/pnl.js';
@@ -26,12 +25,10 @@ import type { AccountingInput, AccountingResult } from '../workflows/types.js';
 import type { ActivityDeps } from './deps.js';
 import { symbolFailure } from './errors.js';
 
-type Fetched =
-  | {
-      symbol: PairSymbol; cursorMs: number; fills: FillReport[]; windowStartMs: number; polledUntilMs: number; caughtUp: boolean; windows: number;
-      restarted: boolean;
-    }
-  | { symbol: PairSymbol; cursorMs: number; fills: null; failure: SymbolFailure };
+type Fetched = { symbol: PairSymbol; hadCursor: boolean } & (
+  | { fills: FillReport[]; windowStartMs: number; polledUntilMs: number; caughtUp: boolean; windows: number; restarted: boolean }
+  | { fills: null; failure: SymbolFailure }
+);
 
 const baseOf = (symbol: PairSymbol): string | null => splitPair(symbol)?.base ?? null;
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -64,7 +61,7 @@ export function accountingActivities(deps: ActivityDeps) {
         const fetched = await Promise.all(symbols.map((s) => fetchFills(s, states.get(s)!)));
         const held = new Map((await listPositions(deps.pool)).map((p) => [p.symbol, p]));
         for (const f of fetched) {
-          counts.cursor_before! += 1;
+          if (f.hadCursor) counts.cursor_before! += 1;
           if (f.fills === null) {
             // This symbol sits the cycle out: nothing new is planned on books we could not update.
             counts.fills_failures! += 1;
@@ -85,7 +82,7 @@ export function accountingActivities(deps: ActivityDeps) {
       counts.quarantined_symbols = quarantined.length;
 
       const positions = await listPositions(deps.pool);
-      await checkDrift(positions, new Set([...sitOut, ...quarantined.map((q) => q.symbol)]));
+      await driftChecks(positions, new Set([...sitOut, ...quarantined.map((q) => q.symbol)]));
 
       const dayStart = dayStartMs(input.nowMs, config.dayBoundaryOffsetMinutes);
       const baseline = selectDayBaseline(await realizedPointsBefore(deps.pool, input.accountId, input.mode, dayStart), dayStart);
@@ -127,7 +124,9 @@ export function accountingActivities(deps: ActivityDeps) {
 
       /** [cursor − lookback, now] in consecutive windows, oldest first; at most a day's worth per cycle. */
       async function fetchFills(symbol: PairSymbol, state: SymbolAccountState): Promise<Fetched> {
-        let { cursorMs } = await ensureFillsCursor(deps.pool, symbol, input.nowMs);
+        const ensured = await ensureFillsCursor(deps.pool, symbol, input.nowMs);
+        const hadCursor = !ensured.created;
+        let { cursorMs } = ensured;
         let plan = fillsWindows(fillsPollSinceMs(cursorMs, config.fillsPollLookbackMinutes, input.nowMs), input.nowMs);
         let restarted = false;
         // A symbol that never ingested (its opening kept being deferred) and whose backlog no
@@ -145,37 +144,40 @@ export function accountingActivities(deps: ActivityDeps) {
           const first = plan.windows[0];
           const last = plan.windows[plan.windows.length - 1];
           return {
-            symbol, cursorMs, fills, windowStartMs: first?.startMs ?? input.nowMs, polledUntilMs: last?.endMs ?? input.nowMs, caughtUp: plan.caughtUp,
+            symbol, hadCursor, fills, windowStartMs: first?.startMs ?? input.nowMs, polledUntilMs: last?.endMs ?? input.nowMs, caughtUp: plan.caughtUp,
             windows: plan.windows.length, restarted,
           };
         } catch (err) {
-          return { symbol, cursorMs, fills: null, failure: symbolFailure(symbol, 'fills', err) };
+          return { symbol, hadCursor, fills: null, failure: symbolFailure(symbol, 'fills', err) };
         }
       }
 
-      /** What this ingest must settle about the symbol's holdings, or why the symbol waits. */
+      /** The store's request for this ingest's holdings step, or why the symbol waits. */
       function holdingsFor(f: Extract<Fetched, { fills: FillReport[] }>, state: SymbolAccountState, held: ReadonlyMap<PairSymbol, Position>):
         | { request: HoldingsRequest | null }
         | { wait: string } {
         const base = rules.get(f.symbol)!.base;
         const balanceQty = balances === null ? null : (balances.get(base) ?? ZERO);
         const markTry = marks.get(f.symbol);
+        const step = holdingsStep(state, {
+          inferOpenings: config.inferOpeningPositions, hasBalance: balanceQty !== null, hasMark: markTry !== undefined, fillsCurrent: f.caughtUp,
+        });
         // The balance is shared by every pair with this base asset: the others' positions are theirs.
         const othersQty = [...held.values()].filter((p) => p.symbol !== f.symbol && baseOf(p.symbol) === base).reduce((s, p) => s.add(p.qty), ZERO);
-        const missing = balanceQty === null ? 'no_balance' : markTry === undefined ? 'no_mark' : null;
-        if (state.adoptionRequested) {
-          if (missing !== null) {
-            notes.push(`adoption_waiting:${f.symbol}:${missing}`);
+        const at = { base, windowStartMs: f.windowStartMs, atMs: input.nowMs };
+        switch (step.kind) {
+          case 'none':
             return { request: null };
-          }
-          return { request: { kind: 'adopted', base, balanceQty: balanceQty!, othersQty, markTry: markTry!, complete: f.caughtUp, atMs: input.nowMs } };
+          case 'wait':
+            return { wait: step.reason };
+          case 'adopt_waiting':
+            notes.push(`adoption_waiting:${f.symbol}:${step.reason}`);
+            return { request: null };
+          case 'opening':
+            return { request: step.inferred ? { kind: 'inferred', ...at, balanceQty: balanceQty!, othersQty, markTry: markTry! } : { kind: 'zero', ...at } };
+          case 'adopt':
+            return { request: { kind: 'adopted', ...at, balanceQty: balanceQty!, othersQty, markTry: markTry!, complete: step.complete } };
         }
-        if (state.established) return { request: null };
-        if (!config.inferOpeningPositions) return { request: { kind: 'zero', base, windowStartMs: f.windowStartMs, atMs: input.nowMs } };
-        if (missing !== null) return { wait: missing };
-        // Opening + fills = balance holds only over a window that reaches the present.
-        if (!f.caughtUp) return { wait: 'fills_not_current' };
-        return { request: { kind: 'inferred', base, balanceQty: balanceQty!, othersQty, markTry: markTry!, windowStartMs: f.windowStartMs, atMs: input.nowMs } };
       }
 
       async function ingestSymbol(
@@ -226,30 +228,33 @@ export function accountingActivities(deps: ActivityDeps) {
 
       /**
        * Live only: per base asset, the positions of every pair with that base against the balance.
-       * A difference beyond the quantity step for BALANCE_DRIFT_CYCLES checks in a row is drift: the
-       * asset's symbols may not buy until it is gone. Assets whose books are not current this cycle
-       * are not checked (their streak stands).
+       * Assets whose books are not current this cycle are not checked (their streak stands); a
+       * drift already raised keeps its symbols from buying until it is gone.
        */
-      async function checkDrift(positions: readonly Position[], notCurrent: ReadonlySet<PairSymbol>): Promise<void> {
-        const previous = await loadDriftStates(deps.pool);
-        const byAsset = new Map<string, PairSymbol[]>();
-        for (const r of rules.values()) byAsset.set(r.base, [...(byAsset.get(r.base) ?? []), r.symbol]);
-        for (const [asset, assetSymbols] of [...byAsset].sort(([a], [b]) => (a < b ? -1 : 1))) {
-          let state = previous.get(asset);
-          const checkable = input.mode === 'live' && balances !== null && input.fetchFills && !assetSymbols.some((s) => notCurrent.has(s));
-          if (checkable) {
-            const positionsQty = positions.filter((p) => baseOf(p.symbol) === asset).reduce((s, p) => s.add(p.qty), ZERO);
-            const toleranceQty = Decimal.max(...assetSymbols.map((s) => rules.get(s)!.stepSize));
-            const next = nextDriftState(state, { asset, balanceQty: balances.get(asset) ?? ZERO, positionsQty, toleranceQty }, config.balanceDriftCycles);
-            await saveDriftState(deps.pool, next.state, input.cycleId);
-            if (next.event === 'resolved') notes.push(`balance_drift_resolved:${asset}`);
-            state = next.state;
-          }
-          if (state?.raised) {
-            counts.balance_drift_assets! += 1;
-            notes.push(formatDrift(state));
-            for (const s of assetSymbols) reduceOnly.push({ symbol: s, reason: 'balance_drift', asset });
-          }
+      async function driftChecks(positions: readonly Position[], notCurrent: ReadonlySet<PairSymbol>): Promise<void> {
+        const byAsset = new Map<string, ExchangeRules[]>();
+        for (const r of rules.values()) byAsset.set(r.base, [...(byAsset.get(r.base) ?? []), r]);
+        const checking = input.mode === 'live' && balances !== null && input.fetchFills;
+        const assets: DriftAsset[] = [...byAsset].map(([asset, pairs]) => ({
+          asset,
+          symbols: pairs.map((r) => r.symbol),
+          observation:
+            !checking || pairs.some((r) => notCurrent.has(r.symbol))
+              ? null
+              : {
+                  asset,
+                  balanceQty: balances.get(asset) ?? ZERO,
+                  positionsQty: positions.filter((p) => baseOf(p.symbol) === asset).reduce((s, p) => s.add(p.qty), ZERO),
+                  toleranceQty: Decimal.max(...pairs.map((r) => r.stepSize)),
+                },
+        }));
+        const result = checkDrift(assets, await loadDriftStates(deps.pool), config.balanceDriftCycles);
+        for (const state of result.checked) await saveDriftState(deps.pool, state, input.cycleId);
+        notes.push(...result.resolved.map((asset) => `balance_drift_resolved:${asset}`));
+        for (const { state, symbols: drifting } of result.raised) {
+          counts.balance_drift_assets! += 1;
+          notes.push(formatDrift(state));
+          for (const symbol of drifting) reduceOnly.push({ symbol, reason: 'balance_drift', asset: state.asset });
         }
       }
     },

@@ -219,3 +219,68 @@ export function formatDrift(d: DriftState): string {
   const s = toDecimalString;
   return `balance_drift:${d.asset} balance=${s(d.balanceQty)} positions=${s(d.positionsQty)} diff=${s(d.diffQty)} cycles=${d.streak}`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// What a symbol's ingest must settle, and the drift checks of one cycle
+
+/**
+ * What this cycle's ingest must settle about a symbol's holdings:
+ * - `none`: holdings established, nothing asked;
+ * - `opening`: first sight, the opening is recorded with these fills (inferred, or zero);
+ * - `wait`: first sight with inference on, but no balance, no mark, or fills not up to now: the
+ *   opening (and the symbol's trading) waits, nothing is ingested;
+ * - `adopt`: the operator asked; `complete` once the fills reach the present (then re-base);
+ * - `adopt_waiting`: asked, but no balance or mark this cycle: ingest as usual, adopt later.
+ */
+export type HoldingsStep =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'opening'; readonly inferred: boolean }
+  | { readonly kind: 'wait'; readonly reason: 'no_balance' | 'no_mark' | 'fills_not_current' }
+  | { readonly kind: 'adopt'; readonly complete: boolean }
+  | { readonly kind: 'adopt_waiting'; readonly reason: 'no_balance' | 'no_mark' };
+
+export function holdingsStep(
+  state: { readonly established: boolean; readonly adoptionRequested: boolean },
+  cycle: { readonly inferOpenings: boolean; readonly hasBalance: boolean; readonly hasMark: boolean; readonly fillsCurrent: boolean },
+): HoldingsStep {
+  const missing = !cycle.hasBalance ? 'no_balance' : !cycle.hasMark ? 'no_mark' : null;
+  if (state.adoptionRequested) return missing !== null ? { kind: 'adopt_waiting', reason: missing } : { kind: 'adopt', complete: cycle.fillsCurrent };
+  if (state.established) return { kind: 'none' };
+  if (!cycle.inferOpenings) return { kind: 'opening', inferred: false };
+  if (missing !== null) return { kind: 'wait', reason: missing };
+  // Opening + fills = balance holds only over a window that reaches the present.
+  if (!cycle.fillsCurrent) return { kind: 'wait', reason: 'fills_not_current' };
+  return { kind: 'opening', inferred: true };
+}
+
+export interface DriftAsset {
+  readonly asset: string;
+  readonly symbols: readonly PairSymbol[];
+  /** Null when this asset is not checked this cycle (no balance, dry run, books not current). */
+  readonly observation: DriftObservation | null;
+}
+
+/**
+ * One cycle's drift checks over every base asset: the states to store, and for each asset whose
+ * drift is raised (checked now or standing from before) its symbols, which may not buy.
+ */
+export function checkDrift(
+  assets: readonly DriftAsset[],
+  previous: ReadonlyMap<string, DriftState>,
+  cyclesToRaise: number,
+): { checked: DriftState[]; raised: Array<{ state: DriftState; symbols: readonly PairSymbol[] }>; resolved: string[] } {
+  const checked: DriftState[] = [];
+  const raised: Array<{ state: DriftState; symbols: readonly PairSymbol[] }> = [];
+  const resolved: string[] = [];
+  for (const a of [...assets].sort((x, y) => (x.asset < y.asset ? -1 : x.asset > y.asset ? 1 : 0))) {
+    let state = previous.get(a.asset);
+    if (a.observation !== null) {
+      const next = nextDriftState(state, a.observation, cyclesToRaise);
+      checked.push(next.state);
+      if (next.event === 'resolved') resolved.push(a.asset);
+      state = next.state;
+    }
+    if (state?.raised) raised.push({ state, symbols: a.symbols });
+  }
+  return { checked, raised, resolved };
+}

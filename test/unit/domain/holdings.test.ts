@@ -6,10 +6,10 @@ import { applyFills, emptyPosition, fillsWindows, type Position } from '../../..
 import { ZERO } from '../../../src/domain/decimal.js';
 import { AccountingIntegrityError } from '../../../src/domain/errors.js';
 import {
-  applyAdjustment, formatAdjustment, inferOpening, netBaseQty, nextDriftState, rebaseOnBalance, type DriftState,
+  applyAdjustment, checkDrift, formatAdjustment, holdingsStep, inferOpening, netBaseQty, nextDriftState, rebaseOnBalance, type DriftState,
 } from '../../../src/domain/holdings.js';
 import type { FillReport } from '../../../src/domain/types.js';
-import { BTCTRY, D, fill } from './fixtures.js';
+import { BTCTRY, D, ETHTRY, fill } from './fixtures.js';
 
 const noMarks = { marks: new Map() };
 const opening = (balance: string, fills: FillReport[], others = '0') =>
@@ -150,5 +150,56 @@ describe('consecutive fill windows', () => {
         expect(caughtUp).toBe(windows.at(-1)!.endMs === start + span);
       }),
     );
+  });
+});
+
+describe('what an ingest settles about holdings', () => {
+  const cycle = { inferOpenings: true, hasBalance: true, hasMark: true, fillsCurrent: true };
+  const fresh = { established: false, adoptionRequested: false };
+
+  it('first sight: an inferred opening when balance, mark and current fills are there; otherwise the symbol waits', () => {
+    expect(holdingsStep(fresh, cycle)).toEqual({ kind: 'opening', inferred: true });
+    expect(holdingsStep(fresh, { ...cycle, hasBalance: false })).toEqual({ kind: 'wait', reason: 'no_balance' });
+    expect(holdingsStep(fresh, { ...cycle, hasMark: false })).toEqual({ kind: 'wait', reason: 'no_mark' });
+    expect(holdingsStep(fresh, { ...cycle, fillsCurrent: false })).toEqual({ kind: 'wait', reason: 'fills_not_current' });
+  });
+
+  it('inference off: a zero opening, needing neither balance nor mark', () => {
+    expect(holdingsStep(fresh, { ...cycle, inferOpenings: false, hasBalance: false, hasMark: false })).toEqual({ kind: 'opening', inferred: false });
+  });
+
+  it('an adoption goes first; it completes only with fills up to now, and waits for a balance and a mark', () => {
+    const asked = { established: true, adoptionRequested: true };
+    expect(holdingsStep(asked, cycle)).toEqual({ kind: 'adopt', complete: true });
+    expect(holdingsStep(asked, { ...cycle, fillsCurrent: false })).toEqual({ kind: 'adopt', complete: false });
+    expect(holdingsStep(asked, { ...cycle, hasMark: false })).toEqual({ kind: 'adopt_waiting', reason: 'no_mark' });
+    expect(holdingsStep({ established: true, adoptionRequested: false }, cycle)).toEqual({ kind: 'none' });
+  });
+});
+
+describe('one cycle of drift checks', () => {
+  const obs = (asset: string, balance: string, positions: string) => ({ asset, balanceQty: D(balance), positionsQty: D(positions), toleranceQty: D('0.0001') });
+
+  it('checks what it can, keeps a raised drift standing on an asset it cannot check, and names the symbols that may not buy', () => {
+    const previous = new Map<string, DriftState>([
+      ['ETH', { asset: 'ETH', streak: 5, diffQty: D(1), balanceQty: D(2), positionsQty: D(1), raised: true }],
+    ]);
+    const r = checkDrift(
+      [
+        { asset: 'BTC', symbols: [BTCTRY], observation: obs('BTC', '1', '1') },
+        { asset: 'ETH', symbols: [ETHTRY], observation: null },
+      ],
+      previous,
+      2,
+    );
+    expect(r.checked.map((s) => [s.asset, s.streak, s.raised])).toEqual([['BTC', 0, false]]);
+    expect(r.raised.map((x) => [x.state.asset, x.symbols])).toEqual([['ETH', [ETHTRY]]]);
+    expect(r.resolved).toEqual([]);
+  });
+
+  it('reports an asset whose difference is gone as resolved', () => {
+    const previous = new Map<string, DriftState>([['BTC', { asset: 'BTC', streak: 3, diffQty: D(1), balanceQty: D(2), positionsQty: D(1), raised: true }]]);
+    const r = checkDrift([{ asset: 'BTC', symbols: [BTCTRY], observation: obs('BTC', '2', '2') }], previous, 2);
+    expect([r.resolved, r.raised]).toEqual([['BTC'], []]);
   });
 });
