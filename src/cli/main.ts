@@ -8,7 +8,7 @@ import { doctor } from './doctor.js';
 import { EXIT, UsageError } from './errors.js';
 import { halt, resume } from './halt.js';
 import { DEFAULT_SCHEDULE_ID, parseEvery, schedule, validateScheduleId, type ScheduleSubcommand } from './schedule.js';
-import { adopt, parseAdoptSymbol, positions } from './positions.js';
+import { adopt, operatorName, parseAdoptSymbol, positions } from './positions.js';
 import { stage4Run } from './stage4-run.js';
 import { status } from './status.js';
 import { up } from './up.js';
@@ -141,7 +141,7 @@ export async function main(argv: string[]): Promise<number> {
       if (rest[0] === 'adopt') {
         const [, raw, ...more] = rest;
         parse(more, {});
-        return adopt({ symbol: parseAdoptSymbol(raw), by: process.env.USER ?? 'operator' });
+        return adopt({ symbol: parseAdoptSymbol(raw), by: operatorName() });
       }
       return positions({ json: parse(rest, { json: { type: 'boolean' } }).json ?? false });
     }

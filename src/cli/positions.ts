@@ -3,6 +3,7 @@
 // adoptions, quarantined symbols with the fill that could not be applied, balance drift per asset.
 // Adopt records a request; the next cycle that has the balance and a mark for SYMBOL carries it
 // out (the worker holds the exchange credentials, the CLI never does).
+import { userInfo } from 'node:os';
 import { toDecimalString, ZERO, type Decimal } from '../domain/decimal.js';
 import { toPairSymbol, InvalidSymbolError, type PairSymbol } from '../domain/types.js';
 import { listAdjustments, listAdoptionRequests, listQuarantines, listRaisedDrift, requestAdoption } from '../store/account.js';
@@ -116,6 +117,15 @@ export function parseAdoptSymbol(raw: string | undefined): PairSymbol {
   } catch (err) {
     if (err instanceof InvalidSymbolError) throw new UsageError(err.message);
     throw err;
+  }
+}
+
+/** Who asks, for the record: the OS user running the command. */
+export function operatorName(): string {
+  try {
+    return userInfo().username || 'operator';
+  } catch {
+    return 'operator';
   }
 }
 
