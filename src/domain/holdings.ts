@@ -2,7 +2,7 @@
 // operator's adoption, and the per-asset balance drift check. Positions stay account-wide (every
 // trade on a configured pair counts); what they lack is what the account held before the first
 // window, and only the exchange's balance knows it.
-import { avgCostTry, emptyPosition, type Position } from './accounting.js';
+import { avgCostTry, emptyPosition, type CoveredShortfall, type Position } from './accounting.js';
 import { Decimal, toDecimalString, ZERO } from './decimal.js';
 import type { FillId, FillReport, PairSymbol } from './types.js';
 
@@ -134,6 +134,29 @@ export function rebaseOnBalance(
     windowStartMs: null,
     atMs: input.atMs,
   };
+}
+
+/**
+ * What an adoption did to a position once its fills were applied with shortfalls covered at the
+ * mark: one adjustment per covered sell, then (when the fills reach the present) the re-base on
+ * the balance. Returns the position after them.
+ */
+export function adoptionAdjustments(
+  position: Position,
+  covered: readonly CoveredShortfall[],
+  applied: readonly FillReport[],
+  a: {
+    readonly base: string; readonly balanceQty: Decimal; readonly othersQty: Decimal; readonly markTry: Decimal; readonly complete: boolean;
+    readonly atMs: number;
+  },
+): { position: Position; adjustments: PositionAdjustment[] } {
+  const adjustments: PositionAdjustment[] = covered.map((c) => ({
+    symbol: position.symbol, kind: 'adopted', qtyDelta: c.qty, costDeltaTry: c.costTry, markTry: a.markTry, balanceQty: null,
+    othersQty: a.othersQty, fillsNetQty: netBaseQty([c.fill], a.base), driftQty: ZERO, coveredFillId: c.fill.fillId, windowStartMs: null, atMs: a.atMs,
+  }));
+  if (!a.complete) return { position, adjustments };
+  const rebase = rebaseOnBalance(position, { ...a, fillsNetQty: netBaseQty(applied, a.base) });
+  return { position: applyAdjustment(position, rebase), adjustments: [...adjustments, rebase] };
 }
 
 export function applyAdjustment(position: Position, a: PositionAdjustment): Position {

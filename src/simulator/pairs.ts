@@ -46,6 +46,8 @@ export type MalformedPairKind =
   /** `numeratorScale` is negative. */
   | 'bad_scale';
 
+export const MALFORMED_PAIR_KINDS: readonly MalformedPairKind[] = ['no_min_notional', 'bad_name', 'bad_scale'];
+
 const CURRENCY_NAMES: Record<string, string> = { TRY: 'Türk Lirası', BTC: 'Bitcoin', ETH: 'Ethereum', SOL: 'Solana', USDT: 'Tether' };
 const CURRENCY_PRECISION: Record<string, number> = { TRY: 2, BTC: 8, ETH: 8, SOL: 4, USDT: 2 };
 

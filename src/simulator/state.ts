@@ -4,7 +4,7 @@
 import { Decimal } from '../domain/decimal.js';
 import type { Side } from '../domain/types.js';
 import { SimClock, type ClockMode } from './clock.js';
-import { DEFAULT_PAIRS, pairName, type MalformedPairKind, type SimPairConfig } from './pairs.js';
+import { DEFAULT_PAIRS, MALFORMED_PAIR_KINDS, pairName, type MalformedPairKind, type SimPairConfig } from './pairs.js';
 import { Prng } from './prng.js';
 import { SimRejection } from './wire.js';
 
@@ -497,6 +497,7 @@ export class SimulatorEngine {
   manualTrade(t: ManualTrade): SimFill {
     const pair = this.requirePair(t.symbol);
     const symbol = pairName(pair);
+    if (t.side !== 'buy' && t.side !== 'sell') throw new Error('manual trade side must be buy or sell');
     const qty = new Decimal(t.qty);
     const price = t.price === undefined ? (this.mids.get(symbol) ?? new Decimal(pair.price)) : new Decimal(t.price);
     if (qty.lte(0) || price.lte(0)) throw new Error('manual trade quantity and price must be positive');
@@ -530,6 +531,7 @@ export class SimulatorEngine {
 
   /** Serve `name`'s exchangeinfo entry broken in this way; an unlisted name is added as an extra entry. */
   malformPair(name: string, kind: MalformedPairKind): void {
+    if (!MALFORMED_PAIR_KINDS.includes(kind)) throw new Error(`malformed pair kind must be one of ${MALFORMED_PAIR_KINDS.join(', ')}`);
     this.malformed.set(normaliseSymbol(name), kind);
   }
 

@@ -5,9 +5,7 @@
 // transaction records a symbol's opening position at its first sight, or an operator's adoption.
 import { applyFills, advanceFillsCursor, emptyPosition, type Position } from '../domain/accounting.js';
 import { Decimal, parseDecimal, toDecimalString } from '../domain/decimal.js';
-import {
-  applyAdjustment, inferOpening, netBaseQty, rebaseOnBalance, zeroOpening, type PositionAdjustment,
-} from '../domain/holdings.js';
+import { adoptionAdjustments, applyAdjustment, inferOpening, zeroOpening, type PositionAdjustment } from '../domain/holdings.js';
 import { asFillId, toPairSymbol, type FillId, type FillReport, type PairSymbol } from '../domain/types.js';
 import { insertAdjustments } from './account.js';
 import { inTransaction, type Pool, type PoolClient } from './db.js';
@@ -112,22 +110,10 @@ export async function ingestFills(pool: Pool, input: IngestFillsInput): Promise<
       let after = result.positions.find((p) => p.symbol === symbol) ?? before;
       const adjustments: PositionAdjustment[] = plan.opening === null ? [] : [plan.opening];
       if (adopting) {
-        for (const c of result.covered) {
-          adjustments.push({
-            symbol, kind: 'adopted', qtyDelta: c.qty, costDeltaTry: c.costTry, markTry: adopting.markTry, balanceQty: null,
-            othersQty: adopting.othersQty, fillsNetQty: netBaseQty([c.fill], adopting.base), driftQty: new Decimal(0), coveredFillId: c.fill.fillId,
-            windowStartMs: null, atMs: adopting.atMs,
-          });
-        }
-        if (adopting.complete) {
-          const rebase = rebaseOnBalance(after, {
-            balanceQty: adopting.balanceQty, othersQty: adopting.othersQty, markTry: adopting.markTry,
-            fillsNetQty: netBaseQty(result.applied.map((a) => a.fill), adopting.base), atMs: adopting.atMs,
-          });
-          after = applyAdjustment(after, rebase);
-          adjustments.push(rebase);
-          await client.query('DELETE FROM adoption_requests WHERE symbol = $1', [symbol]);
-        }
+        const adopted = adoptionAdjustments(after, result.covered, result.applied.map((a) => a.fill), adopting);
+        after = adopted.position;
+        adjustments.push(...adopted.adjustments);
+        if (adopting.complete) await client.query('DELETE FROM adoption_requests WHERE symbol = $1', [symbol]);
       }
 
       for (let i = 0; i < result.applied.length; i += CHUNK) {
