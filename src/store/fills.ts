@@ -245,9 +245,10 @@ async function matchAcrossIdForms(client: PoolClient, symbol: PairSymbol, fills:
   const fresh = [...new Map(fills.filter((f) => !known.has(f.fillId)).map((f) => [f.fillId as string, f])).values()];
   if (fresh.length === 0) return;
   const res = await client.query<{ fill_id: string; exchange_order_id: string | null; side: string; ts_ms: string; price: string; qty: string }>(
+    // One range scan of (symbol, ts_ms) over the fresh fills' span; matched by key below.
     `SELECT fill_id, exchange_order_id, side, ts_ms, price::text AS price, qty::text AS qty FROM stage4_fills
-     WHERE symbol = $1 AND ts_ms = ANY($2::bigint[])`,
-    [symbol, [...new Set(fresh.map((f) => String(f.tsMs)))]],
+     WHERE symbol = $1 AND ts_ms BETWEEN $2 AND $3`,
+    [symbol, fresh.reduce((m, f) => Math.min(m, f.tsMs), Infinity), fresh.reduce((m, f) => Math.max(m, f.tsMs), -Infinity)],
   );
   const ledger = new Map<string, KeyEntry[]>();
   const entries = (key: string): KeyEntry[] => {

@@ -152,8 +152,8 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'account truth: fills without order id, position adjustments, quarantines, adoptions, balance drift',
     sql: `
       -- BTCTurk's 2018 documented trade rows carry no orderId; such a fill is known by its trade id.
+      -- (Matching across id forms finds fills by symbol and time: stage4_fills_symbol_ts_idx.)
       ALTER TABLE stage4_fills ALTER COLUMN exchange_order_id DROP NOT NULL;
-      CREATE INDEX stage4_fills_natural_key_idx ON stage4_fills (symbol, ts_ms, side);
 
       -- Every change to a position that is not a fill: the opening at a symbol's first sight
       -- (inferred from the balance, or zero), and each adoption the operator asked for.
