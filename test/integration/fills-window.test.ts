@@ -109,6 +109,27 @@ describe('a new symbol whose first window oversells', () => {
   });
 });
 
+describe('a first sight whose opening waited', () => {
+  test('waits without a balance, keeps its window start; after a backlog longer than a cycle fetches, starts over at now − lookback', async () => {
+    const acts = createActivities({ pool: db.pool, exchange, hasCredentials: true });
+    const t0 = sim.engine.now() - 6 * 24 * 3_600_000;
+    const waiting = await acts.syncFillsAndPnl({ ...(await cycleInput(t0, 'c1')), tryBalance: null, baseBalances: [] });
+    expect(waiting.notes).toContain('opening_deferred:BTCTRY:no_balance');
+    expect(waiting.failedSymbols).toEqual(['BTCTRY']);
+    expect(waiting.pnl).toBeNull();
+    expect(await getCursorMs(db.pool, BTCTRY)).toBe(t0);
+
+    // Six days later (more than the 5 days one cycle fetches), with a balance: nothing was applied
+    // from the old window, so it starts over and the opening covers the past.
+    const now = sim.engine.now();
+    const r = await acts.syncFillsAndPnl(await cycleInput(now, 'c2'));
+    expect(r.notes).toContainEqual(expect.stringMatching(/^fills_window_restarted:BTCTRY:from=/));
+    expect(r.notes).toContainEqual(expect.stringMatching(/^opening_inferred:BTCTRY qty=0\.01 balance=0\.01 /));
+    expect(r.failedSymbols).toEqual([]);
+    expect((await listAdjustments(db.pool, BTCTRY))[0]!.windowStartMs).toBe(now - 30 * MIN);
+  });
+});
+
 describe('after an outage longer than the lookback', () => {
   test('the history since the cursor is fetched in consecutive windows, oldest first, and every fill is applied', async () => {
     const acts = createActivities({ pool: db.pool, exchange, hasCredentials: true });
