@@ -12,7 +12,7 @@ import { fillsPollSinceMs, fillsWindows, type Position } from '../domain/account
 import { Decimal, toDecimalString, ZERO } from '../domain/decimal.js';
 import { AccountingIntegrityError } from '../domain/errors.js';
 import type { SymbolFailure } from '../domain/failures.js';
-import { checkDrift, formatAdjustment, formatDrift, holdingsStep, type DriftAsset } from '../domain/holdings.js';
+import { checkDrift, formatAdjustment, formatDrift, holdingsStep, restartsWindow, type DriftAsset } from '../domain/holdings.js';
 import { markFromQuote } from '../domain/market.js';
 import { computePnlSnapshot, dayStartMs, selectDayBaseline } from '../domain/pnl.js';
 import { splitPair } from '../domain/symbols.js';
@@ -122,21 +122,20 @@ export function accountingActivities(deps: ActivityDeps) {
         riskPnl,
       };
 
-      /** [cursor − lookback, now] in consecutive windows, oldest first; at most a day's worth per cycle. */
+      /** [cursor − lookback, now] in consecutive windows, oldest first; at most FILLS_WINDOWS_PER_CYCLE of them. */
       async function fetchFills(symbol: PairSymbol, state: SymbolAccountState): Promise<Fetched> {
         const ensured = await ensureFillsCursor(deps.pool, symbol, input.nowMs);
         const hadCursor = !ensured.created;
         let { cursorMs } = ensured;
         let plan = fillsWindows(fillsPollSinceMs(cursorMs, config.fillsPollLookbackMinutes, input.nowMs), input.nowMs);
-        let restarted = false;
-        // A symbol that never ingested (its opening kept being deferred) and whose backlog no
-        // longer fits a cycle starts over: the opening inferred from the balance covers the past.
-        if (!plan.caughtUp && !state.established && state.quarantine === null && config.inferOpeningPositions) {
-          restarted = await restartFillsWindow(deps.pool, symbol, input.nowMs);
-          if (restarted) {
-            cursorMs = input.nowMs;
-            plan = fillsWindows(fillsPollSinceMs(cursorMs, config.fillsPollLookbackMinutes, input.nowMs), input.nowMs);
-          }
+        const restarted =
+          restartsWindow(
+            { established: state.established, quarantined: state.quarantine !== null },
+            { inferOpenings: config.inferOpeningPositions, backlogFits: plan.caughtUp },
+          ) && (await restartFillsWindow(deps.pool, symbol, input.nowMs));
+        if (restarted) {
+          cursorMs = input.nowMs;
+          plan = fillsWindows(fillsPollSinceMs(cursorMs, config.fillsPollLookbackMinutes, input.nowMs), input.nowMs);
         }
         try {
           const fills: FillReport[] = [];

@@ -276,6 +276,19 @@ export function holdingsStep(
   return { kind: 'opening', inferred: true };
 }
 
+/**
+ * A symbol that never ingested (its opening kept waiting) and whose backlog no longer fits one
+ * cycle starts its window over at now − lookback: nothing was applied from the old window, and
+ * the opening inferred from the balance covers everything before the new one. Never with
+ * inference off or under a quarantine: there the old window holds fills nothing else accounts for.
+ */
+export function restartsWindow(
+  state: { readonly established: boolean; readonly quarantined: boolean },
+  cycle: { readonly inferOpenings: boolean; readonly backlogFits: boolean },
+): boolean {
+  return !cycle.backlogFits && !state.established && !state.quarantined && cycle.inferOpenings;
+}
+
 export interface DriftAsset {
   readonly asset: string;
   readonly symbols: readonly PairSymbol[];

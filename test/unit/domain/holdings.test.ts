@@ -6,7 +6,8 @@ import { applyFills, emptyPosition, fillsWindows, type Position } from '../../..
 import { ZERO } from '../../../src/domain/decimal.js';
 import { AccountingIntegrityError } from '../../../src/domain/errors.js';
 import {
-  applyAdjustment, checkDrift, formatAdjustment, holdingsStep, inferOpening, netBaseQty, nextDriftState, rebaseOnBalance, type DriftState,
+  applyAdjustment, checkDrift, formatAdjustment, holdingsStep, inferOpening, netBaseQty, nextDriftState, rebaseOnBalance, restartsWindow,
+  type DriftState,
 } from '../../../src/domain/holdings.js';
 import type { FillReport } from '../../../src/domain/types.js';
 import { BTCTRY, D, ETHTRY, fill } from './fixtures.js';
@@ -201,5 +202,17 @@ describe('one cycle of drift checks', () => {
     const previous = new Map<string, DriftState>([['BTC', { asset: 'BTC', streak: 3, diffQty: D(1), balanceQty: D(2), positionsQty: D(1), raised: true }]]);
     const r = checkDrift([{ asset: 'BTC', symbols: [BTCTRY], observation: obs('BTC', '2', '2') }], previous, 2);
     expect([r.resolved, r.raised]).toEqual([['BTC'], []]);
+  });
+});
+
+describe('starting a first window over', () => {
+  it('only for a symbol that never ingested, with inference on, not quarantined, whose backlog no longer fits a cycle', () => {
+    const never = { established: false, quarantined: false };
+    const long = { inferOpenings: true, backlogFits: false };
+    expect(restartsWindow(never, long)).toBe(true);
+    expect(restartsWindow(never, { ...long, backlogFits: true })).toBe(false);
+    expect(restartsWindow(never, { ...long, inferOpenings: false })).toBe(false);
+    expect(restartsWindow({ ...never, quarantined: true }, long)).toBe(false);
+    expect(restartsWindow({ ...never, established: true }, long)).toBe(false);
   });
 });
