@@ -61,6 +61,31 @@ describe('exchange info parsing', () => {
   it('a payload without a symbols list is still malformed as a whole', () => {
     expect(() => parseExchangeInfo({ timeZone: 'UTC' })).toThrow(MalformedResponseError);
   });
+
+  it('a pair whose numerator contradicts its name is malformed: BTCTRY over an ETH numerator never reads the ETH balance', () => {
+    const { rules, malformed } = parseExchangeInfo(data(EXCHANGE_INFO.replace('"numerator": "BTC"', '"numerator": "ETH"')));
+    expect(rules.map((r) => r.symbol)).toEqual(['USDTTRY']);
+    expect(malformed).toEqual([{ symbol: 'BTCTRY', reason: 'exchangeinfo: symbols[0]: name BTCTRY does not match numerator/denominator ETH/TRY' }]);
+  });
+
+  it('a pair listed twice is malformed, both entries reported; no "last one wins"', () => {
+    const root = data(EXCHANGE_INFO) as { symbols: unknown[] };
+    const twice = { ...root, symbols: [...root.symbols, { ...(root.symbols[0] as object), id: 99 }] };
+    const { rules, malformed } = parseExchangeInfo(twice);
+    expect(rules.map((r) => r.symbol)).toEqual(['USDTTRY']);
+    expect(malformed).toEqual([
+      { symbol: 'BTCTRY', reason: 'exchangeinfo: BTCTRY is listed 2 times' },
+      { symbol: 'BTCTRY', reason: 'exchangeinfo: BTCTRY is listed 2 times' },
+    ]);
+  });
+
+  it('a pair listed once well-formed and once broken is not used either', () => {
+    const root = data(EXCHANGE_INFO) as { symbols: unknown[] };
+    const broken = { ...(root.symbols[0] as object), filters: [] };
+    const { rules, malformed } = parseExchangeInfo({ ...root, symbols: [...root.symbols, broken] });
+    expect(rules.map((r) => r.symbol)).toEqual(['USDTTRY']);
+    expect(malformed.map((m) => m.symbol)).toEqual(['BTCTRY', 'BTCTRY']);
+  });
 });
 
 describe('order and balance parsing', () => {
