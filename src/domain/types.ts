@@ -85,6 +85,19 @@ export interface FillReport {
   readonly tsMs: number;
 }
 
+/**
+ * A trade row the venue sent that could not be read (an unknown orderType, a broken amount): never
+ * skipped silently, since it may move the position. Held before the cursor until it is resolved.
+ */
+export interface UnreadableTradeReport {
+  /** The row's trade id, or `row-<hash of the row>` when even that is unreadable (stable across polls). */
+  readonly tradeId: FillId;
+  /** Its timestamp when readable: fills from then on are held with it. */
+  readonly tsMs: number | null;
+  /** What was wrong, naming the field. */
+  readonly reason: string;
+}
+
 export interface BalanceReport {
   readonly asset: string;
   readonly free: Decimal;

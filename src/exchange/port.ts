@@ -116,7 +116,8 @@ export interface Exchange {
   /**
    * Own fills of one pair in a window, normalised (positive qty, side from the order type, fee and
    * tax as positive costs in the quote asset unless stated), deduplicated by fill id and sorted
-   * chronologically (ts, then fill id). An empty list means no fills.
+   * chronologically (ts, then fill id). An empty list means no fills. Rows that cannot be read:
+   * UnreadableTradeRowsError, carrying the readable rows and each unreadable one by trade id.
    */
   getFills(symbol: PairSymbol, window: TimeWindow): Promise<FillReport[]>;
 

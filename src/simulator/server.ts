@@ -580,7 +580,7 @@ class ApiHandlers {
       tax: negated(f.tax),
       numeratorSymbol: f.base,
       denominatorSymbol: f.quote,
-      orderType: f.side,
+      orderType: this.engine.wireOrderType(f.id) ?? f.side,
     };
     if (withoutId) delete row['id'];
     return row;

@@ -116,6 +116,8 @@ export interface ManualTrade {
   readonly atMs?: number;
   /** The order's client id; the web UI's is `advanced` (reference Q10). */
   readonly clientId?: string;
+  /** Serve its trade row with this `orderType` instead of the side (e.g. `stop`: a row a client cannot read). */
+  readonly wireOrderType?: string;
 }
 
 const FIRST_ORDER_ID = 31500000000n;
@@ -131,6 +133,7 @@ export class SimulatorEngine {
   private readonly balances = new Map<string, SimBalance>();
   private readonly orders = new Map<bigint, SimOrder>();
   private readonly fills: SimFill[] = [];
+  private readonly wireOrderTypes = new Map<bigint, string>();
   private readonly books = new Map<string, MarketBook>();
   private readonly mids = new Map<string, Decimal>();
   private readonly paths = new Map<string, { path: PricePath; cursor: number }>();
@@ -526,7 +529,14 @@ export class SimulatorEngine {
       cancelAtMs: null,
     };
     this.orders.set(order.id, order);
-    return this.applyFill(order, qty, price, 'taker', atMs);
+    const fill = this.applyFill(order, qty, price, 'taker', atMs);
+    if (t.wireOrderType !== undefined) this.wireOrderTypes.set(fill.id, String(t.wireOrderType));
+    return fill;
+  }
+
+  /** The `orderType` a fill's trade row is served with when it is not its side (see ManualTrade). */
+  wireOrderType(fillId: bigint): string | undefined {
+    return this.wireOrderTypes.get(fillId);
   }
 
   /** Serve `name`'s exchangeinfo entry broken in this way; an unlisted name is added as an extra entry. */
