@@ -47,7 +47,8 @@ export const HISTORIES_DIR = join(projectRoot, 'test/replay/histories');
 const ARMED: GateSettings = { killSwitch: false, dryRun: false, liveTrading: true, liveTradingAck: 'I_UNDERSTAND' };
 const SAFE: GateSettings = { killSwitch: true, dryRun: true, liveTrading: false, liveTradingAck: null };
 const ARMED_ENV = { KILL_SWITCH: 'false', DRY_RUN: 'false', LIVE_TRADING: 'true', LIVE_TRADING_ACK: 'I_UNDERSTAND' };
-const WORKER_SYMBOLS = { SYMBOLS: 'BTC_TRY,ETH_TRY' };
+// Cycles here run seconds apart: no settle margin, so a first cycle infers its openings at once.
+const WORKER_SYMBOLS = { SYMBOLS: 'BTC_TRY,ETH_TRY', FILLS_SETTLE_SECONDS: '0' };
 const SYMBOLS = ['BTCTRY', 'ETHTRY'];
 
 const log = (line: string): void => console.error(`[record-histories] ${line}`);

@@ -2,14 +2,17 @@
 // A failing symbol is reported as failed, never as "no orders" (defect 2), and with its cause. A
 // malformed pair in exchange info fails only itself, and only if configured. A failed balance read
 // fails nothing: the cycle runs without buys and without a PnL snapshot, and its cancels still go.
-import { Decimal, ZERO } from '../domain/decimal.js';
+// A balances answer without a TRY row is such a failed read; one without a base asset's row leaves
+// that asset unknown this cycle (never read as zero). The read is timestamped: the accounting step
+// compares it with the fills up to that moment.
+import type { Decimal } from '../domain/decimal.js';
 import type { SymbolFailure } from '../domain/failures.js';
 import { tradingConfigFromWire, balanceToWire, orderReportToWire, quoteToWire, rulesToWire } from '../domain/wire.js';
 import { markFromQuote } from '../domain/market.js';
 import { paperTryBalance } from '../domain/risk.js';
 import { LIVE_STATES } from '../domain/lifecycle.js';
 import { toPairSymbol, type BalanceReport, type PairSymbol } from '../domain/types.js';
-import { AuthenticationError, ExchangeConfigError } from '../exchange/errors.js';
+import { AuthenticationError, ExchangeConfigError, MalformedResponseError } from '../exchange/errors.js';
 import type { ExchangeRulesReport } from '../exchange/port.js';
 import { listOrders } from '../store/orders.js';
 import type { MarketInput, MarketSnapshot, SymbolOpenOrdersWire } from '../workflows/types.js';
@@ -30,18 +33,30 @@ export function marketActivities(deps: ActivityDeps) {
     return fresh;
   }
 
-  /** Every balance row, or the read's failure. Never a made-up balance in live mode (defect 8). */
-  async function balances(privateReads: boolean, paperBalance: Decimal): Promise<{ rows: BalanceReport[]; error: unknown } | { rows: null; error: unknown }> {
+  /**
+   * Every balance row with the moment the answer arrived, or the read's failure. Never a made-up
+   * balance in live mode (defect 8): an answer without a TRY row is a failed read.
+   */
+  async function balances(
+    privateReads: boolean,
+    paperBalance: Decimal,
+  ): Promise<{ rows: BalanceReport[]; atMs: number; error: null } | { rows: null; atMs: null; error: unknown }> {
     if (!privateReads) {
       const paper = paperTryBalance(paperBalance, await listOrders(deps.pool, { modes: ['dry_run'], states: [...LIVE_STATES] }));
-      return { rows: [{ asset: 'TRY', ...paper }], error: null };
+      return { rows: [{ asset: 'TRY', ...paper }], atMs: now(), error: null };
     }
     try {
-      return { rows: await deps.exchange.getBalances(), error: null };
+      const rows = await deps.exchange.getBalances();
+      // A trade in the request's flight may be on either side of this moment; the drift check reports that remainder.
+      const atMs = now();
+      if (!rows.some((b) => b.asset.toUpperCase() === ACCOUNTING_QUOTE)) {
+        return { rows: null, atMs: null, error: new MalformedResponseError(`balances: the answer lists no ${ACCOUNTING_QUOTE} row (${rows.length} rows)`) };
+      }
+      return { rows, atMs, error: null };
     } catch (err) {
       // Wrong credentials or configuration is no passing outage: every private call would fail.
       if (err instanceof AuthenticationError || err instanceof ExchangeConfigError) throw err;
-      return { rows: null, error: err };
+      return { rows: null, atMs: null, error: err };
     }
   }
 
@@ -109,9 +124,13 @@ export function marketActivities(deps: ActivityDeps) {
         quotes: quotes.flatMap((q) => (q.quote ? [quoteToWire(q.quote)] : [])),
         markFailures,
         unavailable,
-        tryBalance: balance.rows === null ? null : balanceToWire({ asset: 'TRY', free: tryRow?.free ?? ZERO, locked: tryRow?.locked ?? ZERO }),
-        // An asset the exchange does not list in balances is held at zero.
-        baseBalances: balance.rows === null || !privateReads ? [] : bases.map((asset) => balanceToWire(row(asset) ?? { asset, free: ZERO, locked: ZERO })),
+        tryBalance: tryRow === undefined ? null : balanceToWire({ asset: 'TRY', free: tryRow.free, locked: tryRow.locked }),
+        // An asset the answer does not list is unknown this cycle, not zero: it is left out.
+        baseBalances: !privateReads ? [] : bases.flatMap((asset) => {
+          const b = row(asset);
+          return b === undefined ? [] : [balanceToWire({ ...b, asset })];
+        }),
+        balancesAtMs: balance.atMs,
         balanceSource: privateReads ? 'exchange' : 'paper',
         openOrders,
         failures: failures.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : a.step < b.step ? -1 : 1)),

@@ -237,6 +237,41 @@ export function applyFills(
   return { positions: out, applied, skippedFillIds: skipped, notes, reduceOnlySymbols: [...reduceOnly].sort(), covered };
 }
 
+/** The fills of a batch not yet applied: first of each id, chronological (the kernel's order). */
+export function pendingFills(fills: readonly FillReport[], appliedFillIds: ReadonlySet<FillId> = new Set()): FillReport[] {
+  const first = new Map<FillId, FillReport>();
+  for (const f of fills) if (!appliedFillIds.has(f.fillId) && !first.has(f.fillId)) first.set(f.fillId, f);
+  return [...first.values()].sort(compareFills);
+}
+
+/** What a batch could not apply: the first fill that failed, and it and every fill after it. */
+export interface HeldFills {
+  readonly error: AccountingIntegrityError;
+  /** Chronological, starting with the failing fill. */
+  readonly fills: readonly FillReport[];
+}
+
+/**
+ * applyFills, but a fill that cannot be applied stops the batch there instead of failing all of
+ * it: the fills before it are applied (weighted-average cost is sequential, so a later batch starts
+ * exactly where this one stopped), it and everything after it are returned as held.
+ */
+export function applyFillsUntilFailure(
+  positions: readonly Position[],
+  fills: readonly FillReport[],
+  ctx: ApplyFillsContext,
+): FillsApplied & { held: HeldFills | null } {
+  try {
+    return { ...applyFills(positions, fills, ctx), held: null };
+  } catch (err) {
+    if (!(err instanceof AccountingIntegrityError)) throw err;
+    const ordered = pendingFills(fills, ctx.appliedFillIds);
+    const at = ordered.findIndex((f) => f.fillId === err.detail['fill_id']);
+    const cut = at < 0 ? 0 : at;
+    return { ...applyFills(positions, ordered.slice(0, cut), ctx), held: { error: err, fills: ordered.slice(cut) } };
+  }
+}
+
 /** Start of the next fills poll: cursor − lookback, or now − lookback on the first poll. */
 export function fillsPollSinceMs(cursorMs: number | null, lookbackMinutes: number, nowMs: number): number {
   const lookbackMs = lookbackMinutes * 60_000;
@@ -251,6 +286,18 @@ export function fillsPollSinceMs(cursorMs: number | null, lookbackMinutes: numbe
 export const FILLS_WINDOW_MAX_MS = 6 * 3_600_000;
 /** Windows one symbol fetches per cycle (5 days): a longer backlog is worked off over cycles. */
 export const FILLS_WINDOWS_PER_CYCLE = 20;
+/**
+ * Windows one cycle fetches over all its symbols. The client's limiter allows 120 trade-list
+ * requests per 60 s (reference §7) and the accounting activity has 60 s to finish: 40 leaves room
+ * for the next cycle's polls and for the client's retries. Steady state needs one per symbol.
+ */
+export const FILLS_WINDOWS_PER_CYCLE_TOTAL = 40;
+/**
+ * Consecutive windows overlap by this much. Whether `endDate` is inclusive is undocumented; with the
+ * overlap a fill at a window's last millisecond is also in the next one, and dedupe by id makes the
+ * second sight free.
+ */
+export const FILLS_WINDOW_OVERLAP_MS = 60_000;
 
 export interface FillsWindow {
   /** Inclusive bounds, epoch ms. */
@@ -259,15 +306,17 @@ export interface FillsWindow {
 }
 
 /**
- * [startMs, endMs] cut into consecutive windows (no gap, no overlap), oldest first, at most
- * `maxWindows` of them; `caughtUp` says whether they reach endMs.
+ * [startMs, endMs] cut into consecutive windows, each overlapping the one before by `overlapMs`,
+ * oldest first, at most `maxWindows` of them; `caughtUp` says whether they reach endMs.
  */
 export function fillsWindows(
   startMs: number,
   endMs: number,
   maxWindowMs = FILLS_WINDOW_MAX_MS,
   maxWindows = FILLS_WINDOWS_PER_CYCLE,
+  overlapMs = FILLS_WINDOW_OVERLAP_MS,
 ): { windows: FillsWindow[]; caughtUp: boolean } {
+  if (overlapMs >= maxWindowMs) throw new RangeError('fills windows must be longer than their overlap');
   const windows: FillsWindow[] = [];
   if (startMs > endMs) return { windows, caughtUp: true };
   let from = startMs;
@@ -275,9 +324,39 @@ export function fillsWindows(
     const to = Math.min(endMs, from + maxWindowMs - 1);
     windows.push({ startMs: from, endMs: to });
     if (to >= endMs) return { windows, caughtUp: true };
-    from = to + 1;
+    from = to + 1 - overlapMs;
   }
   return { windows, caughtUp: false };
+}
+
+/**
+ * Share one cycle's window budget among symbols: one window each in turn (in the order given) until
+ * every symbol has what it asked for or the budget is spent. Steady state (one window per symbol)
+ * is never cut while the budget covers the symbols; a backlog is worked off fairly over cycles.
+ */
+export function allocateWindows<K>(asked: ReadonlyArray<readonly [K, number]>, budget = FILLS_WINDOWS_PER_CYCLE_TOTAL): Map<K, number> {
+  const given = new Map<K, number>(asked.map(([k]) => [k, 0]));
+  let left = budget;
+  for (let round = 1; left > 0; round++) {
+    let wanted = false;
+    for (const [k, n] of asked) {
+      if (n < round || left === 0) continue;
+      wanted = true;
+      given.set(k, round);
+      left -= 1;
+    }
+    if (!wanted) break;
+  }
+  return given;
+}
+
+/**
+ * The time up to which a poll ending at `polledUntilMs` is taken to show every fill: a trade may
+ * reach the trade list a little after it happened (reference Q14), so the last `settleMs` are not
+ * yet trusted to be complete.
+ */
+export function settledThroughMs(polledUntilMs: number, settleMs: number): number {
+  return polledUntilMs - settleMs;
 }
 
 /** The cursor never moves backwards (defect 11): max(previous, newest fill seen). */

@@ -33,6 +33,8 @@ export interface CyclePlanInput {
   quarantinedSymbols: readonly PairSymbol[];
   /** Symbols that may not buy: an unconvertible fee, or their base asset's balance drifted. */
   reduceOnly: ReadonlyArray<{ symbol: PairSymbol; reason: 'fee_conversion_missing' | 'balance_drift'; asset?: string }>;
+  /** Buys a quarantine holds (not yet in positions): they count toward the exposure limit. */
+  heldBuys?: ReadonlyArray<{ symbol: PairSymbol; qty: Decimal; costTry: Decimal }>;
   halted: boolean;
 }
 
@@ -91,6 +93,7 @@ export function planCycle(input: CyclePlanInput): CyclePlan {
     pnl: input.pnl,
     tryBalance: input.tryBalance,
     symbolLimits: symbolLimitsOf(input),
+    heldBuys: input.heldBuys ?? [],
     halted: input.halted,
   });
 

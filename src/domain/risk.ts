@@ -126,6 +126,11 @@ export interface RiskInput {
   /** Null when this cycle's balance read failed: no buys (the cash they need is unknown). */
   readonly tryBalance: { readonly free: Decimal; readonly locked: Decimal } | null;
   readonly symbolLimits?: ReadonlyMap<PairSymbol, SymbolLimit>;
+  /**
+   * Buys a quarantine holds before the cursor (bought, not yet applied to positions): exposure all
+   * the same, at the mark (at their cost when unmarked).
+   */
+  readonly heldBuys?: ReadonlyArray<{ readonly symbol: PairSymbol; readonly qty: Decimal; readonly costTry: Decimal }>;
   /** Operator halt: no new submits at all; cancels still pass. */
   readonly halted?: boolean;
 }
@@ -193,7 +198,8 @@ export function evaluateRisk(input: RiskInput): RiskResult {
   const working = input.openOrders.filter((o) => LIVE_STATES.has(o.state));
 
   let openCount = working.length;
-  let exposure = currentBuyExposureTry(input.positions, input.marks, working);
+  const held = (input.heldBuys ?? []).map((h) => ({ symbol: h.symbol, qty: h.qty, costBasisTry: h.costTry, realizedPnlTry: ZERO, lastFillTsMs: null }));
+  let exposure = currentBuyExposureTry([...input.positions, ...held], input.marks, working);
   let cash = input.tryBalance === null ? ZERO : spendableTry(input.tryBalance, limits);
   const headroom = feeHeadroomBps(limits);
   const committedSell = new Map<PairSymbol, Decimal>();

@@ -17,6 +17,7 @@ import {
   type FillReport,
   type MarketQuote,
   type OrderStatusReport,
+  type PairSymbol,
   type Side,
 } from './types.js';
 
@@ -145,6 +146,11 @@ export function pnlSnapshotFromWire(w: PnlSnapshotWire): PnlSnapshot {
 /** The two numbers the loss limits read, as the accounting step reports them. */
 export function riskPnlFromWire(w: { realizedTodayTry: DecimalString; drawdownPct: DecimalString }): { realizedTodayTry: Decimal; drawdownPct: Decimal } {
   return { realizedTodayTry: dec(w.realizedTodayTry, 'pnl.realizedTodayTry'), drawdownPct: dec(w.drawdownPct, 'pnl.drawdownPct') };
+}
+
+/** A quarantine's held buys, as the plan counts them toward exposure. */
+export function heldBuyFromWire(w: { symbol: string; qty: DecimalString; costTry: DecimalString }): { symbol: PairSymbol; qty: Decimal; costTry: Decimal } {
+  return { symbol: toPairSymbol(w.symbol), qty: dec(w.qty, 'heldBuys.qty'), costTry: dec(w.costTry, 'heldBuys.costTry') };
 }
 
 export type PlannedActionWire =

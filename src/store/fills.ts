@@ -1,49 +1,55 @@
 // Fills → positions → cursor, as one transaction per symbol. A fill is applied to positions
 // exactly once however often it is fetched (by trade id, or by its natural key when a poll's rows
-// lacked ids); an integrity failure (oversell) or a crash leaves fills, positions, cursor and
-// holdings adjustments exactly as they were; the cursor never moves backwards. The same
-// transaction records a symbol's opening position at its first sight, or an operator's adoption.
-import { applyFills, advanceFillsCursor, emptyPosition, type Position } from '../domain/accounting.js';
-import { Decimal, parseDecimal, toDecimalString } from '../domain/decimal.js';
-import { adoptionAdjustments, applyAdjustment, inferOpening, zeroOpening, type PositionAdjustment } from '../domain/holdings.js';
-import { asFillId, toPairSymbol, type FillId, type FillReport, type PairSymbol } from '../domain/types.js';
-import { insertAdjustments } from './account.js';
+// lacked ids); a crash leaves fills, positions, cursor and holdings adjustments exactly as they
+// were; the cursor never moves backwards and never passes a fill that was not applied. The same
+// transaction records a symbol's opening at its first sight, an operator's adoption, and the
+// quarantine of a symbol whose fills stop at one that cannot be applied (the domain decides all
+// of it: domain/ingest.ts).
+import { advanceFillsCursor, emptyPosition, pendingFills, type Position } from '../domain/accounting.js';
+import { Decimal, parseDecimal, toDecimalString, ZERO } from '../domain/decimal.js';
+import { netBaseQty, type BalanceSnapshot, type PositionAdjustment } from '../domain/holdings.js';
+import { planIngest, type AdoptionRequest, type HeldBatch, type OpeningRequest } from '../domain/ingest.js';
+import { asFillId, toPairSymbol, type FillId, type FillReport, type PairSymbol, type UnreadableTradeReport } from '../domain/types.js';
+import { insertAdjustments, quarantineSymbol, resolvedTradeIds } from './account.js';
 import { inTransaction, type Pool, type PoolClient } from './db.js';
 import { CorruptRowError, StoreError, translatePgError } from './errors.js';
+
+type Queryable = Pick<Pool | PoolClient, 'query'>;
 
 export const fillsCursorKey = (symbol: PairSymbol): string => `fills_cursor:${symbol}`;
 
 /**
  * What an ingest must also settle about the symbol's holdings.
- * - `inferred` / `zero`: the opening at first sight (balance − the window's fills, or nothing).
+ * - `inferred` / `zero`: the opening at first sight (from a settled balance read, or nothing).
  *   Skipped when the symbol already has one (another worker, or a retry, got there first).
- * - `adopted`: the operator's `positions adopt`: sells of more than is held are covered at the
- *   mark, and once `complete` (the fills reach the present) the position is re-based on the balance.
+ * - `adopted`: the operator's `positions adopt`, from a settled balance read taken after the
+ *   request: sells of more than is held are covered at the mark, unreadable rows are taken from the
+ *   balance, and the position is re-based on it. Skipped when no request is pending any more.
  */
 export type HoldingsRequest =
-  | {
-      readonly kind: 'inferred'; readonly base: string; readonly balanceQty: Decimal; readonly othersQty: Decimal; readonly markTry: Decimal;
-      /** Where the first window starts: the opening is what was held then. */
-      readonly windowStartMs: number; readonly atMs: number;
-    }
+  | ({ readonly kind: 'inferred'; readonly base: string; readonly atMs: number } & Extract<OpeningRequest, { kind: 'inferred' }>)
   | { readonly kind: 'zero'; readonly base: string; readonly windowStartMs: number; readonly atMs: number }
   | {
-      readonly kind: 'adopted'; readonly base: string; readonly balanceQty: Decimal; readonly othersQty: Decimal; readonly markTry: Decimal;
-      readonly complete: boolean; readonly atMs: number;
+      readonly kind: 'adopted'; readonly base: string; readonly balance: BalanceSnapshot; readonly othersQty: Decimal; readonly markTry: Decimal;
+      readonly atMs: number;
     };
 
 export interface IngestFillsInput {
   symbol: PairSymbol;
   /** Fills as fetched (any order, duplicates allowed); all of `symbol`. */
   fills: readonly FillReport[];
+  /** Trade rows of the same poll that could not be read: they hold themselves and what follows. */
+  unreadable?: readonly UnreadableTradeReport[];
   /** Mark prices, to convert fees paid in a third asset. */
   marks: ReadonlyMap<PairSymbol, Decimal>;
   cycleId: string | null;
   /**
-   * Where the fetch window ended: the cursor may advance to it even when no fill was seen, so an
-   * idle symbol does not re-poll an ever-growing window. Never moves the cursor backwards.
+   * Up to when the poll is taken to show every fill (its end less the settle margin): the cursor
+   * advances to it even when no fill was seen, so an idle symbol does not re-poll an ever-growing
+   * window, but never past a held fill and never backwards. Without it the cursor follows the
+   * newest applied fill.
    */
-  polledUntilMs?: number;
+  settledThroughMs?: number;
   holdings?: HoldingsRequest | null;
 }
 
@@ -62,6 +68,10 @@ export interface IngestFillsResult {
   adjustments: PositionAdjustment[];
   /** The holdings request was not needed: an opening existed, or the adoption was done elsewhere. */
   holdingsSkipped: boolean;
+  /** An adoption was asked but waits: this fill still cannot be applied even on adopted holdings. */
+  adoptionBlockedBy: FillId | null;
+  /** The fill the batch stopped at, and what waits behind it: the symbol is quarantined. */
+  held: HeldBatch | null;
   /** The symbol was quarantined and now ingests cleanly: the quarantine is lifted. */
   quarantineCleared: boolean;
   /** Stored fills that lacked an order id and got it from this poll's rows. */
@@ -98,26 +108,26 @@ export async function ingestFills(pool: Pool, input: IngestFillsInput): Promise<
       await matchAcrossIdForms(client, symbol, input.fills, known);
 
       const stored = await readPositionForUpdate(client, symbol);
-      const fresh = [...new Map(input.fills.filter((f) => !known.has(f.fillId)).map((f) => [f.fillId as string, f])).values()];
-      const plan = await holdingsPlan(client, symbol, input.holdings ?? null, fresh);
-      const before = plan.opening === null ? stored : applyAdjustment(stored, plan.opening);
-      const adopting = plan.request?.kind === 'adopted' ? plan.request : null;
-      const result = applyFills([before], input.fills, {
+      const fresh = pendingFills(input.fills, known);
+      // A row an earlier adoption took from the balance is resolved: it holds nothing any more.
+      const rows = input.unreadable ?? [];
+      const resolved = await resolvedTradeIds(client, symbol, rows.map((u) => u.tradeId));
+      const request = await pendingHoldings(client, symbol, input.holdings ?? null);
+      const plan = planIngest({
+        symbol,
+        base: request.base,
+        position: stored,
+        fresh,
+        unreadable: rows.filter((u) => !resolved.has(u.tradeId)),
+        opening: request.opening,
+        adoption: request.adoption,
         marks: input.marks,
-        appliedFillIds: known,
-        ...(adopting ? { coverShortfallAtMarkTry: adopting.markTry } : {}),
+        atMs: input.holdings?.atMs ?? 0,
       });
-      let after = result.positions.find((p) => p.symbol === symbol) ?? before;
-      const adjustments: PositionAdjustment[] = plan.opening === null ? [] : [plan.opening];
-      if (adopting) {
-        const adopted = adoptionAdjustments(after, result.covered, result.applied.map((a) => a.fill), adopting);
-        after = adopted.position;
-        adjustments.push(...adopted.adjustments);
-        if (adopting.complete) await client.query('DELETE FROM adoption_requests WHERE symbol = $1', [symbol]);
-      }
+      if (plan.adopted) await client.query('DELETE FROM adoption_requests WHERE symbol = $1', [symbol]);
 
-      for (let i = 0; i < result.applied.length; i += CHUNK) {
-        const chunk = result.applied.slice(i, i + CHUNK);
+      for (let i = 0; i < plan.applied.length; i += CHUNK) {
+        const chunk = plan.applied.slice(i, i + CHUNK);
         const col = <T>(f: (a: (typeof chunk)[number]) => T) => chunk.map(f);
         await client.query(
           `INSERT INTO stage4_fills (fill_id, exchange_order_id, client_order_id, symbol, side, price, qty, fee, tax,
@@ -142,30 +152,43 @@ export async function ingestFills(pool: Pool, input: IngestFillsInput): Promise<
           ],
         );
       }
-      await writePosition(client, after);
-      await insertAdjustments(client, adjustments, input.cycleId);
-      const lifted = await client.query('DELETE FROM symbol_quarantines WHERE symbol = $1', [symbol]);
-
-      let cursorAfterMs = advanceFillsCursor(cursorBeforeMs, result.applied.map((a) => a.fill));
-      if (input.polledUntilMs !== undefined && (cursorAfterMs === null || input.polledUntilMs > cursorAfterMs)) {
-        cursorAfterMs = input.polledUntilMs;
+      await writePosition(client, plan.position);
+      await insertAdjustments(client, plan.adjustments, input.cycleId);
+      let quarantineCleared = false;
+      if (plan.held === null) {
+        quarantineCleared = ((await client.query('DELETE FROM symbol_quarantines WHERE symbol = $1', [symbol])).rowCount ?? 0) > 0;
+      } else {
+        const h = plan.held;
+        await quarantineSymbol(client, {
+          symbol, reason: h.error.reason, fillId: h.fillId, detail: h.error.message, cycleId: input.cycleId ?? '',
+          held: { fills: h.fills.length, buyQty: h.buyQty, buyCostTry: h.buyCostTry },
+        });
       }
-      await client.query(
-        // GREATEST keeps the cursor monotonic even if a caller passes an older bound.
-        'UPDATE cursors SET value_ms = GREATEST(COALESCE(value_ms, $2), $2), updated_at = now() WHERE key = $1',
-        [key, cursorAfterMs],
-      );
+
+      // Up to where the poll is settled, or the newest applied fill; never to or past a held fill.
+      let cursorAfterMs = input.settledThroughMs ?? advanceFillsCursor(null, plan.applied.map((a) => a.fill));
+      if (plan.held !== null) cursorAfterMs = Math.min(cursorAfterMs ?? Infinity, plan.held.fromTsMs - 1);
+      if (cursorAfterMs !== null && Number.isFinite(cursorAfterMs)) {
+        await client.query(
+          // GREATEST keeps the cursor monotonic: a late fill, or a poll that ended earlier, never moves it back.
+          'UPDATE cursors SET value_ms = GREATEST(COALESCE(value_ms, $2), $2), updated_at = now() WHERE key = $1',
+          [key, cursorAfterMs],
+        );
+      }
+      const after = await client.query<{ value_ms: string | null }>('SELECT value_ms FROM cursors WHERE key = $1', [key]);
       return {
-        applied: result.applied.length,
-        duplicates: input.fills.length - result.applied.length,
+        applied: plan.applied.length,
+        duplicates: input.fills.length - plan.applied.length - (plan.held?.fills.length ?? 0),
         cursorBeforeMs,
-        cursorAfterMs,
-        position: after,
-        notes: [...result.notes],
-        reduceOnly: result.reduceOnlySymbols.includes(symbol),
-        adjustments,
-        holdingsSkipped: input.holdings != null && plan.request === null,
-        quarantineCleared: (lifted.rowCount ?? 0) > 0,
+        cursorAfterMs: after.rows[0]?.value_ms == null ? null : Number(after.rows[0].value_ms),
+        position: plan.position,
+        notes: [...plan.notes],
+        reduceOnly: plan.reduceOnly,
+        adjustments: [...plan.adjustments],
+        holdingsSkipped: input.holdings != null && request.opening === null && request.adoption === null,
+        adoptionBlockedBy: plan.adoptionBlockedBy,
+        held: plan.held,
+        quarantineCleared,
         orderIdsFilledIn,
       };
     });
@@ -177,29 +200,49 @@ export async function ingestFills(pool: Pool, input: IngestFillsInput): Promise<
 /**
  * Which holdings request still applies, under the cursor lock: an opening only while the symbol has
  * no adjustment at all (the unique opening index would refuse a second one anyway), an adoption only
- * while it is still requested. Returns the opening to apply before the fills.
+ * while it is still requested and the balance read is not older than the request. An adoption also
+ * needs the net of the ledger's fills after the read.
  */
-async function holdingsPlan(
+async function pendingHoldings(
   client: PoolClient,
   symbol: PairSymbol,
   request: HoldingsRequest | null,
-  fresh: readonly FillReport[],
-): Promise<{ request: HoldingsRequest | null; opening: PositionAdjustment | null }> {
-  if (request === null) return { request: null, opening: null };
+): Promise<{ base: string; opening: OpeningRequest | null; adoption: AdoptionRequest | null }> {
+  const base = request?.base ?? '';
+  if (request === null) return { base, opening: null, adoption: null };
   if (request.kind === 'adopted') {
-    const pending = await client.query('SELECT 1 FROM adoption_requests WHERE symbol = $1 FOR UPDATE', [symbol]);
-    return { request: pending.rowCount === 0 ? null : request, opening: null };
+    const pending = await client.query<{ at_ms: string }>(
+      'SELECT (extract(epoch FROM requested_at) * 1000)::bigint AS at_ms FROM adoption_requests WHERE symbol = $1 FOR UPDATE',
+      [symbol],
+    );
+    const askedAt = pending.rows[0] === undefined ? null : Number(pending.rows[0].at_ms);
+    if (askedAt === null || askedAt > request.balance.atMs) return { base, opening: null, adoption: null };
+    return {
+      base, opening: null,
+      adoption: {
+        balance: request.balance, othersQty: request.othersQty, markTry: request.markTry,
+        ledgerNetAfterQty: await netOfFillsAfter(client, [symbol], request.base, request.balance.atMs),
+      },
+    };
   }
   const existing = await client.query('SELECT 1 FROM position_adjustments WHERE symbol = $1 LIMIT 1', [symbol]);
-  if ((existing.rowCount ?? 0) > 0) return { request: null, opening: null };
-  const opening =
-    request.kind === 'inferred'
-      ? inferOpening({
-          symbol, base: request.base, balanceQty: request.balanceQty, othersQty: request.othersQty, windowFills: fresh,
-          windowStartMs: request.windowStartMs, markTry: request.markTry, atMs: request.atMs,
-        })
-      : zeroOpening(symbol, { windowFills: fresh, base: request.base, windowStartMs: request.windowStartMs, atMs: request.atMs });
-  return { request, opening };
+  if ((existing.rowCount ?? 0) > 0) return { base, opening: null, adoption: null };
+  return { base, opening: request, adoption: null };
+}
+
+/**
+ * Net base quantity the ledger's fills of `symbols` moved after `afterMs`: what a position held at
+ * that moment is its quantity now less this.
+ */
+export async function netOfFillsAfter(client: Queryable, symbols: readonly PairSymbol[], base: string, afterMs: number): Promise<Decimal> {
+  const res = await client.query<{ side: 'buy' | 'sell'; qty: string; fee: string; tax: string; fee_asset: string }>(
+    'SELECT side, qty::text, fee::text, tax::text, fee_asset FROM stage4_fills WHERE symbol = ANY($1::text[]) AND ts_ms > $2',
+    [symbols, afterMs],
+  );
+  const moves = res.rows.map((r) => ({
+    side: r.side, qty: parseDecimal(r.qty, 'qty'), fee: parseDecimal(r.fee, 'fee'), tax: parseDecimal(r.tax, 'tax'), feeAsset: r.fee_asset,
+  }));
+  return netBaseQty(moves, base);
 }
 
 /** Stored fills that lacked an order id get it from a row of this poll that has it (same trade id). */

@@ -149,7 +149,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
-    name: 'account truth: fills without order id, position adjustments, quarantines, adoptions, balance drift',
+    name: 'account truth: fills without order id, position adjustments, quarantines, adoptions, balance drift and snapshots',
     sql: `
       -- BTCTurk's 2018 documented trade rows carry no orderId; such a fill is known by its trade id.
       -- (Matching across id forms finds fills by symbol and time: stage4_fills_symbol_ts_idx.)
@@ -165,6 +165,7 @@ export const MIGRATIONS: readonly Migration[] = [
         cost_delta_try    numeric NOT NULL,
         mark_try          numeric,
         balance_qty       numeric,
+        balance_at_ms     bigint,
         others_qty        numeric NOT NULL,
         fills_net_qty     numeric NOT NULL,
         drift_qty         numeric NOT NULL,
@@ -187,6 +188,10 @@ export const MIGRATIONS: readonly Migration[] = [
         reason       text NOT NULL,
         fill_id      text,
         detail       text NOT NULL,
+        -- What waits behind the fill: buys count toward the exposure limit while it lasts.
+        held_fills   integer NOT NULL DEFAULT 0,
+        held_buy_qty numeric NOT NULL DEFAULT 0,
+        held_buy_cost_try numeric NOT NULL DEFAULT 0,
         cycles       integer NOT NULL DEFAULT 1,
         since_cycle  text,
         last_cycle   text,
@@ -208,10 +213,22 @@ export const MIGRATIONS: readonly Migration[] = [
         diff_qty       numeric NOT NULL,
         balance_qty    numeric NOT NULL,
         positions_qty  numeric NOT NULL,
+        checked_at_ms  bigint NOT NULL,
         raised         boolean NOT NULL,
         raised_at      timestamptz,
         last_cycle     text,
         updated_at     timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- Each cycle's balance of every base asset, with the moment it was read: an opening, an
+      -- adoption or a drift check compares a balance with the fills up to that moment, once the
+      -- fills poll has settled past it.
+      CREATE TABLE balance_snapshots (
+        asset     text NOT NULL,
+        at_ms     bigint NOT NULL,
+        qty       numeric NOT NULL,
+        cycle_id  text,
+        PRIMARY KEY (asset, at_ms)
       );
     `,
   },

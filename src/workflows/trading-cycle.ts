@@ -3,7 +3,7 @@
 import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import {
-  balanceFromWire, plannedActionToWire, positionFromWire, quoteFromWire, riskPnlFromWire, rulesFromWire,
+  balanceFromWire, heldBuyFromWire, plannedActionToWire, positionFromWire, quoteFromWire, riskPnlFromWire, rulesFromWire,
   trackedOrderFromWire, tradingConfigFromWire,
 } from '../domain/wire.js';
 import { BLOCK_MESSAGES, blockReason, evaluateGates, type TradingMode } from '../domain/gates.js';
@@ -129,7 +129,7 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
     step = 'accounting';
     const acct = await syncFillsAndPnl({
       cycleId, mode, accountId: ctx.accountId, nowMs, rules: market.rules, quotes: market.quotes, tryBalance: market.tryBalance,
-      baseBalances: market.baseBalances, config: ctx.config, fetchFills: ctx.hasCredentials,
+      baseBalances: market.baseBalances, balancesAtMs: market.balancesAtMs, config: ctx.config, fetchFills: ctx.hasCredentials,
     });
     report.add(acct.counts);
     report.alerts.push(...acct.notes);
@@ -148,6 +148,7 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
       pnl: riskPnlFromWire(acct.riskPnl), tryBalance: market.tryBalance === null ? null : balanceFromWire(market.tryBalance),
       quarantinedSymbols: acct.quarantinedSymbols.map(toPairSymbol),
       reduceOnly: acct.reduceOnly.map((r) => ({ ...r, symbol: toPairSymbol(r.symbol) })),
+      heldBuys: acct.heldBuys.map(heldBuyFromWire),
       halted: halt !== null,
     });
     report.add(plan.counts);

@@ -78,8 +78,13 @@ export interface MarketSnapshot {
   unavailable: string[];
   /** Null when this cycle's balance read failed: no buys, no PnL snapshot; cancels still run. */
   tryBalance: BalanceWire | null;
-  /** Free and locked balance of each listed symbol's base asset (empty in paper mode or after a failed read). */
+  /**
+   * Free and locked balance of each listed symbol's base asset the answer lists (empty in paper mode
+   * or after a failed read): an asset left out is unknown this cycle, never zero.
+   */
   baseBalances: BalanceWire[];
+  /** When the balances answer arrived (epoch ms, the worker's clock); null when the read failed. */
+  balancesAtMs: number | null;
   balanceSource: 'exchange' | 'paper';
   openOrders: SymbolOpenOrdersWire[];
   /** Failed steps with their causes (rules, marks, open orders, balances). */
@@ -113,6 +118,8 @@ export interface AccountingInput {
   /** Null when the balance read failed this cycle: no snapshot, no opening inferred, no drift check. */
   tryBalance: BalanceWire | null;
   baseBalances: BalanceWire[];
+  /** When the balances were read: they are compared with the fills up to that moment. */
+  balancesAtMs: number | null;
   config: TradingConfigWire;
   /** Paper mode: no private reads; fills are not fetched. */
   fetchFills: boolean;
@@ -126,6 +133,8 @@ export interface AccountingResult {
   quarantinedSymbols: string[];
   /** Symbols that may not buy: an unconvertible fee, or their asset's balance drifted. */
   reduceOnly: Array<{ symbol: string; reason: 'fee_conversion_missing' | 'balance_drift'; asset?: string }>;
+  /** Base quantity bought by fills a quarantine holds, per symbol: they count toward the exposure limit. */
+  heldBuys: Array<{ symbol: string; qty: string; costTry: string }>;
   failures: SymbolFailure[];
   notes: string[];
   positions: PositionWire[];

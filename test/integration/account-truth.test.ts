@@ -5,11 +5,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from '
 import { Decimal, toDecimalString } from '../../src/domain/decimal.js';
 import { toPairSymbol } from '../../src/domain/types.js';
 import { fillRestingBuys } from '../../src/simulator/scenarios.js';
-import { listAdjustments, listQuarantines, requestAdoption } from '../../src/store/account.js';
+import { listAdjustments, listAdoptionRequests, listQuarantines, requestAdoption } from '../../src/store/account.js';
 import { listCycleAudits } from '../../src/store/audit.js';
 import { getCursorMs, listPositions } from '../../src/store/fills.js';
 import { btcbot } from './cli-harness.js';
-import { ARMED_WORKER_ENV, connectTemporal, startLiveStack, type LiveStack } from './harness.js';
+import { ARMED_WORKER_ENV, connectTemporal, createTestDatabase, startLiveStack, type LiveStack } from './harness.js';
 
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 beforeAll(async () => {
@@ -72,6 +72,25 @@ describe('holdings the bot did not buy', () => {
     expect(run.result).toMatchObject({ outcome: 'ok', counts: { intents: 2, rejected_by_risk: 2 } });
     const [audit] = await f.audit(run.workflowId);
     expect(audit!.decisions.filter((d) => d.endsWith(':max_position_notional_try'))).toHaveLength(2);
+  });
+});
+
+describe('a quarantine and the exposure limit', () => {
+  test('the bot\'s own buy that fills while its symbol is quarantined still counts: the next buy elsewhere is refused by the cap', async () => {
+    // Two canary buys of ~100 TRY fit under 250 TRY; a third does not.
+    const f = await fixture({ balances: { TRY: '100000', BTC: '0.01' }, env: { INFER_OPENING_POSITIONS: 'false', MAX_POSITION_NOTIONAL_TRY: '250' } });
+    expect((await f.cycle()).result).toMatchObject({ outcome: 'ok', counts: { submitted: 2 } });
+    await f.simulator.control.manualTrade({ symbol: 'BTCTRY', side: 'sell', qty: '0.005' });
+    expect((await f.cycle()).result!.counts['quarantined_symbols']).toBe(1);
+    fillRestingBuys(f.simulator); // the bot's BTC buy (held behind the quarantined sell) and its ETH buy fill
+    const run = await f.cycle();
+    expect(run.result?.outcome).toBe('ok');
+    const [audit] = await f.audit(run.workflowId);
+    // ETH (~100 TRY held) + BTC's held buy (~100 TRY) + a new ETH buy (~100 TRY) > 250.
+    expect(audit!.decisions.filter((d) => d.endsWith(':max_position_notional_try'))).toHaveLength(1);
+    expect(run.result!.counts['submitted'] ?? 0).toBe(0);
+    const [q] = await listQuarantines(f.db.pool);
+    expect({ held: q!.heldFills, buys: q!.heldBuyQty.gt(0) }).toEqual({ held: 2, buys: true });
   });
 });
 

@@ -140,7 +140,8 @@ export async function startLiveStack(
     connection: temporal.nativeConnection,
     namespace: 'default',
     taskQueue,
-    deps: { pool: db.pool, exchange, env: { SYMBOLS: 'BTC_TRY,ETH_TRY', ...(opts.workerEnv ?? ARMED_WORKER_ENV) }, hasCredentials: true },
+    // The stack's cycles run seconds apart: no settle margin (fills-window.test.ts covers the margin).
+    deps: { pool: db.pool, exchange, env: { SYMBOLS: 'BTC_TRY,ETH_TRY', FILLS_SETTLE_SECONDS: '0', ...(opts.workerEnv ?? ARMED_WORKER_ENV) }, hasCredentials: true },
     workflowBundle: temporal.workflowBundle,
   });
   const running = worker.run();

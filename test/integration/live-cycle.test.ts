@@ -152,7 +152,7 @@ describe('live-armed cycles against the simulator', () => {
     expect(f.simulator.engine.groundTruth().orders).toHaveLength(0);
   });
 
-  test('with inference off, an oversell quarantines that symbol with an integrity alert and applies nothing; the cycle goes on', async () => {
+  test('with inference off, an oversell quarantines that symbol with an integrity alert and applies nothing from it on; the cycle goes on', async () => {
     const f = await liveFixture({ ...ARMED_ENV, INFER_OPENING_POSITIONS: 'false' }, { TRY: '100000', BTC: '0.01' });
     // Someone sells BTC the account held before the bot: the bot never saw it bought.
     const sell = await f.exchange.submitLimitOrder({
@@ -166,7 +166,9 @@ describe('live-armed cycles against the simulator', () => {
     const audit = (await listCycleAudits(f.db.pool, { cycleId: run.workflowId }))[0]!;
     expect(audit.alerts.some((a) => a.startsWith('integrity:oversell_detected symbol=BTCTRY'))).toBe(true);
     expect(audit.decisions.some((d) => d.endsWith(':quarantined'))).toBe(true);
-    expect((await listPositions(f.db.pool)).find((p) => p.symbol === 'BTCTRY')).toBeUndefined();
+    // The zero opening is recorded; the sell is held, not applied.
+    expect((await listPositions(f.db.pool)).find((p) => p.symbol === 'BTCTRY')?.qty.toFixed()).toBe('0');
+    expect((await f.db.pool.query("SELECT 1 FROM stage4_fills WHERE symbol = 'BTCTRY'")).rowCount).toBe(0);
     // ETH traded: its buy is the cycle's one submit.
     expect(f.simulator.engine.groundTruth().orders.filter((o) => o.clientId !== 'manual-sell-1').map((o) => o.symbol)).toEqual(['ETHTRY']);
   });

@@ -42,7 +42,7 @@ async function startWorker(queue: string, { sim, pool }: { sim?: RunningSimulato
     connection: temporal.nativeConnection,
     namespace: 'default',
     taskQueue: queue,
-    deps: { pool: pool ?? db.pool, exchange, env: { SYMBOLS: 'BTC_TRY' }, hasCredentials: true },
+    deps: { pool: pool ?? db.pool, exchange, env: { SYMBOLS: 'BTC_TRY', FILLS_SETTLE_SECONDS: '0' }, hasCredentials: true },
     workflowBundle: temporal.workflowBundle,
   });
   const running = worker.run();

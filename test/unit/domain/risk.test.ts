@@ -105,6 +105,18 @@ describe('risk: open orders and notional', () => {
     expect(r.decisions[0]).toMatchObject({ reason: 'max_position_notional_try', detail: { projected_try: '5030', limit: '5000' } });
   });
 
+  it('buys a quarantine holds before the cursor count as exposure (at the mark, at their cost when unmarked), though no position has them yet', () => {
+    const base = { limits: { ...limits, maxPositionNotionalTry: D(5000) }, marks: new Map([[BTCTRY, D(100)]]) };
+    const held = [{ symbol: BTCTRY, qty: D('49.8'), costTry: D(4000) }];
+    expect(run([submit('a', 'buy', '50', '1', ETHTRY)], base).decisions[0]?.reason).toBe('accepted');
+    expect(run([submit('a', 'buy', '50', '1', ETHTRY)], { ...base, heldBuys: held }).decisions[0]).toMatchObject({
+      reason: 'max_position_notional_try', detail: { projected_try: '5030' },
+    });
+    const unmarked = run([submit('a', 'buy', '50', '1', ETHTRY)], { ...base, marks: new Map(), heldBuys: held });
+    expect(unmarked.decisions[0]).toMatchObject({ reason: 'accepted' }); // 4,000 + 50 under the cap: the cost counts
+    expect(run([submit('a', 'buy', '1001', '1', ETHTRY)], { ...base, marks: new Map(), heldBuys: held }).decisions[0]?.reason).toBe('max_position_notional_try');
+  });
+
   it('defect 17: open buy orders count as exposure', () => {
     const r = run([submit('a', 'buy', '100', '1')], {
       limits: { ...limits, maxPositionNotionalTry: D(150) },
