@@ -39,7 +39,9 @@ operations:
   status [--json] [--cycles N] [--schedule-id ID]
                                    halt, recent cycles, positions, PnL, open orders, schedule
   positions [--json]               positions with how each began (inferred opening), quarantines, balance drift
-  positions adopt SYMBOL           ask the next cycle to re-base SYMBOL on the exchange balance (ends a quarantine)
+  positions adopt SYMBOL [--cancel]
+                                   ask the next cycle to re-base SYMBOL (one of SYMBOLS) on the exchange
+                                   balance (ends a quarantine); --cancel withdraws the request
   doctor                           check config, gates, Postgres, Temporal, worker, exchange
                                    (exit 0 all ok, 1 a check failed, 2 configuration error)
 `;
@@ -140,8 +142,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'positions': {
       if (rest[0] === 'adopt') {
         const [, raw, ...more] = rest;
-        parse(more, {});
-        return adopt({ symbol: parseAdoptSymbol(raw), by: operatorName() });
+        const cancel = parse(more, { cancel: { type: 'boolean' } }).cancel ?? false;
+        return adopt({ symbol: parseAdoptSymbol(raw, process.env, { cancel }), by: operatorName(), cancel });
       }
       return positions({ json: parse(rest, { json: { type: 'boolean' } }).json ?? false });
     }

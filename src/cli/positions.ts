@@ -1,12 +1,15 @@
 // `btcbot positions [--json]` and `btcbot positions adopt SYMBOL`: the account's side of the books,
 // from Postgres. Each position with how it began (an opening inferred from the balance, or zero),
 // adoptions, quarantined symbols with the fill that could not be applied, balance drift per asset.
-// Adopt records a request; the next cycle that has the balance and a mark for SYMBOL carries it
-// out (the worker holds the exchange credentials, the CLI never does).
+// Adopt records a request (or withdraws one: --cancel); the next cycle that has a settled balance
+// read and a mark for SYMBOL carries it out (the worker holds the exchange credentials, the CLI
+// never does). Only a symbol the bot accounts can be adopted: one of SYMBOLS, quoted in TRY.
 import { userInfo } from 'node:os';
 import { toDecimalString, ZERO, type Decimal } from '../domain/decimal.js';
+import { parseSymbols } from '../domain/config.js';
+import { splitPair } from '../domain/symbols.js';
 import { toPairSymbol, InvalidSymbolError, type PairSymbol } from '../domain/types.js';
-import { listAdjustments, listAdoptionRequests, listQuarantines, listRaisedDrift, requestAdoption } from '../store/account.js';
+import { cancelAdoption, listAdjustments, listAdoptionRequests, listQuarantines, listRaisedDrift, requestAdoption } from '../store/account.js';
 import type { Pool } from '../store/db.js';
 import { listPositions } from '../store/fills.js';
 import { openDatabase } from './context.js';
@@ -28,7 +31,7 @@ export interface AccountView {
     /** Net quantity adopted on request, and how many adjustments that took. */
     adopted: null | { qty: string; adjustments: number };
   }>;
-  quarantines: Array<{ symbol: string; reason: string; fillId: string | null; detail: string; cycles: number; since: string }>;
+  quarantines: Array<{ symbol: string; reason: string; fillId: string | null; detail: string; heldFills: number; heldBuyQty: string; cycles: number; since: string }>;
   adoptionsPending: Array<{ symbol: string; requestedBy: string; requestedAt: string }>;
   balanceDrift: Array<{ asset: string; balanceQty: string; positionsQty: string; diffQty: string; cycles: number; since: string }>;
 }
@@ -57,7 +60,10 @@ export async function readAccount(pool: Pool): Promise<AccountView> {
         adopted: adopted.length === 0 ? null : { qty: dec(adopted.reduce((s, a) => s.add(a.qtyDelta), ZERO)), adjustments: adopted.length },
       };
     }),
-    quarantines: quarantines.map((q) => ({ symbol: q.symbol, reason: q.reason, fillId: q.fillId, detail: q.detail, cycles: q.cycles, since: q.sinceAt })),
+    quarantines: quarantines.map((q) => ({
+      symbol: q.symbol, reason: q.reason, fillId: q.fillId, detail: q.detail, heldFills: q.heldFills, heldBuyQty: dec(q.heldBuyQty), cycles: q.cycles,
+      since: q.sinceAt,
+    })),
     adoptionsPending: adoptions.map((a) => ({ symbol: a.symbol, requestedBy: a.requestedBy, requestedAt: a.requestedAt })),
     balanceDrift: drift.map((d) => ({
       asset: d.asset, balanceQty: dec(d.balanceQty), positionsQty: dec(d.positionsQty), diffQty: dec(d.diffQty), cycles: d.streak, since: d.raisedAt,
@@ -90,7 +96,10 @@ export function formatAccount(a: AccountView): string[] {
     ]));
   }
   for (const q of a.quarantines) {
-    out.push(`  QUARANTINED ${q.symbol} since ${q.since} (${q.cycles} cycles): ${q.detail}; no new orders until it applies or \`btcbot positions adopt ${q.symbol}\``);
+    out.push(
+      `  QUARANTINED ${q.symbol} since ${q.since} (${q.cycles} cycles): ${q.detail}; ${q.heldFills} fills held behind it; ` +
+        `no new orders until it applies or \`btcbot positions adopt ${q.symbol}\``,
+    );
   }
   for (const d of a.balanceDrift) {
     out.push(`  BALANCE DRIFT ${d.asset} since ${d.since}: balance ${d.balanceQty}, positions ${d.positionsQty} (diff ${d.diffQty}); its symbols buy nothing until resolved`);
@@ -110,14 +119,27 @@ export async function positions({ json }: { json: boolean }): Promise<number> {
   }
 }
 
-export function parseAdoptSymbol(raw: string | undefined): PairSymbol {
+/**
+ * The SYMBOL of `positions adopt`: a pair the bot accounts, i.e. one of SYMBOLS (as this command's
+ * environment has them, normally the worker's .env) quoted in TRY. Anything else would stay pending
+ * forever, or be carried out by surprise once configured. Withdrawing (`--cancel`) takes any pair.
+ */
+export function parseAdoptSymbol(raw: string | undefined, env: NodeJS.ProcessEnv, { cancel }: { cancel: boolean }): PairSymbol {
   if (raw === undefined) throw new UsageError('positions adopt needs a SYMBOL, e.g. `btcbot positions adopt BTCTRY`');
+  let symbol: PairSymbol;
   try {
-    return toPairSymbol(raw);
+    symbol = toPairSymbol(raw);
   } catch (err) {
     if (err instanceof InvalidSymbolError) throw new UsageError(err.message);
     throw err;
   }
+  if (cancel) return symbol;
+  if (splitPair(symbol) === null) throw new UsageError(`${symbol} is not quoted in TRY: the bot accounts only TRY pairs, so it cannot adopt it`);
+  const configured = parseSymbols(env['SYMBOLS']);
+  if (!configured.includes(symbol)) {
+    throw new UsageError(`${symbol} is not among SYMBOLS (${configured.join(', ')}): the bot does not account it, so it cannot adopt it`);
+  }
+  return symbol;
 }
 
 /** Who asks, for the record: the OS user running the command. */
@@ -129,13 +151,19 @@ export function operatorName(): string {
   }
 }
 
-export async function adopt({ symbol, by }: { symbol: PairSymbol; by: string }): Promise<number> {
+export async function adopt({ symbol, by, cancel }: { symbol: PairSymbol; by: string; cancel: boolean }): Promise<number> {
   const { pool } = await openDatabase();
   try {
+    if (cancel) {
+      const withdrawn = await cancelAdoption(pool, symbol);
+      console.log(withdrawn ? `adoption request for ${symbol} withdrawn` : `no adoption was pending for ${symbol}`);
+      return EXIT.ok;
+    }
     const { created, requestedAt } = await requestAdoption(pool, symbol, by);
     console.log(
-      `${created ? 'adoption requested' : 'adoption already pending'} for ${symbol} (${requestedAt}): the next cycle that reads the balance ` +
-        `and a mark re-bases ${symbol} on the exchange balance, applying any fill held by a quarantine on the holdings it adopts`,
+      `${created ? 'adoption requested' : 'adoption already pending'} for ${symbol} (${requestedAt}): the first cycle with a mark and a ` +
+        `balance read since now that the fills have settled past (FILLS_SETTLE_SECONDS) re-bases ${symbol} on that balance, applying any ` +
+        `fill held by a quarantine on the holdings it adopts; withdraw with \`btcbot positions adopt ${symbol} --cancel\``,
     );
     return EXIT.ok;
   } finally {

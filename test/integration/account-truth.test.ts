@@ -94,6 +94,29 @@ describe('a quarantine and the exposure limit', () => {
   });
 });
 
+describe('positions adopt as a command', () => {
+  test('refuses a pair the bot does not account (not in SYMBOLS, or not quoted in TRY) with exit 2 naming it; --cancel withdraws a request', async () => {
+    const db = await createTestDatabase();
+    try {
+      const env = { DATABASE_URL: db.url, SYMBOLS: 'BTC_TRY,ETH_TRY' };
+      const doge = await btcbot(['positions', 'adopt', 'DOGETRY'], env).exited;
+      const usdt = await btcbot(['positions', 'adopt', 'BTCUSDT'], env).exited;
+      expect([doge.code, usdt.code]).toEqual([2, 2]);
+      expect(doge.stderr).toContain('DOGETRY is not among SYMBOLS (BTCTRY, ETHTRY)');
+      expect(usdt.stderr).toContain('BTCUSDT is not quoted in TRY');
+      expect(await listAdoptionRequests(db.pool)).toEqual([]);
+
+      expect((await btcbot(['positions', 'adopt', 'btc_try'], env).exited).code).toBe(0);
+      expect((await listAdoptionRequests(db.pool)).map((a) => a.symbol)).toEqual(['BTCTRY']);
+      const cancel = await btcbot(['positions', 'adopt', 'BTCTRY', '--cancel'], env).exited;
+      expect([cancel.code, cancel.stdout.trim()]).toEqual([0, 'adoption request for BTCTRY withdrawn']);
+      expect(await listAdoptionRequests(db.pool)).toEqual([]);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
 describe('a symbol that sits the cycle out', () => {
   test('an order-book 503 costs the symbols their submits, not their age-based cancels', async () => {
     const f = await fixture({ balances: { TRY: '100000' } });
