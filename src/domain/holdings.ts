@@ -221,6 +221,15 @@ export function openingPosition(symbol: PairSymbol, a: PositionAdjustment): Posi
 }
 
 /** `opening_inferred:BTCTRY qty=0.01 balance=0.005 others=0 fills_net=-0.005 mark=3400000 drift=0`. */
+/**
+ * Why an inferred opening could not land on its balance read: the read is below the net of the
+ * window's fills up to it (the opening is zero), or the window sells before it buys, so the opening
+ * holds what those sells need and the running shortfall exceeds what the read explains.
+ */
+function openingShortfallCause(a: PositionAdjustment): 'balance_below_fills_net' | 'running_shortfall' {
+  return a.qtyDelta.isZero() ? 'balance_below_fills_net' : 'running_shortfall';
+}
+
 export function formatAdjustment(a: PositionAdjustment): string {
   const s = toDecimalString;
   const parts = [
@@ -230,6 +239,7 @@ export function formatAdjustment(a: PositionAdjustment): string {
     `fills_net=${s(a.fillsNetQty)}`,
     a.markTry === null ? null : `mark=${s(a.markTry)}`,
     a.driftQty.isZero() ? null : `drift=${s(a.driftQty)}`,
+    a.kind !== 'inferred' || a.driftQty.isZero() ? null : `drift_cause=${openingShortfallCause(a)}`,
     a.coveredFillId === null ? null : `covers_fill=${a.coveredFillId}`,
   ].filter((p): p is string => p !== null);
   const name = a.kind === 'adopted' ? 'position_adopted' : `opening_${a.kind}`;

@@ -41,7 +41,7 @@ describe('the opening position inferred at first sight', () => {
   it('below zero (the balance is less than the fills imply) is zero, with the shortfall reported as drift', () => {
     const a = opening('0.002', [fill({ id: '1', side: 'buy', price: '100', qty: '0.005' })]);
     expect([a.qtyDelta.toFixed(), a.driftQty.toFixed()]).toEqual(['0', '-0.003']);
-    expect(formatAdjustment(a)).toContain('drift=-0.003');
+    expect(formatAdjustment(a)).toContain('drift=-0.003 drift_cause=balance_below_fills_net');
   });
 
   it('nets only the fills up to the balance read: a buy after the read is not in the balance, so it is not taken out of it', () => {
@@ -62,6 +62,8 @@ describe('the opening position inferred at first sight', () => {
     const fills = [fill({ id: '1', side: 'sell', price: '100', qty: '0.01', ts: 1_000 }), fill({ id: '2', side: 'buy', price: '100', qty: '0.01', ts: 2_000 })];
     const a = opening('0', fills);
     expect([a.qtyDelta.toFixed(), a.driftQty.toFixed()]).toEqual(['0.01', '-0.01']);
+    // Reported apart from a balance below the fills' net: the opening is what the sell needed.
+    expect(formatAdjustment(a)).toContain('drift=-0.01 drift_cause=running_shortfall');
     expect(() => applyFills([applyAdjustment(emptyPosition(BTCTRY), a)], fills, noMarks)).not.toThrow();
   });
 
