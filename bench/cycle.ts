@@ -110,7 +110,11 @@ async function variantWorld(stack: BenchStack, v: Variant) {
   const taskQueue = `bench-cycle-${v.name}`;
   const worker = await createCycleWorker({
     connection: stack.nativeConnection, namespace: 'default', taskQueue, workflowBundle: stack.workflowBundle,
-    deps: { pool: db.pool, exchange, hasCredentials: true, env: { SYMBOLS: symbols.env, STAGE4_BOOTSTRAP_INTENTS: String(v.bootstrap) } },
+    // Cycles run back to back: no settle margin, so every symbol trades from its first cycle.
+    deps: {
+      pool: db.pool, exchange, hasCredentials: true,
+      env: { SYMBOLS: symbols.env, STAGE4_BOOTSTRAP_INTENTS: String(v.bootstrap), FILLS_SETTLE_SECONDS: '0' },
+    },
   });
   const running = worker.run();
   let seq = 0;

@@ -22,6 +22,7 @@ import {
   type DbFillRow, type DbOrderRow, type DbPositionRow, type InvariantResult,
 } from './invariants.js';
 import { PostgresService, TemporalService, WorkerSupervisor } from './processes.js';
+import { loadOpenings, prepareChaosAccount } from './account.js';
 
 export interface ChaosOptions {
   cycles: number;
@@ -317,6 +318,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
 
   try {
+    // Issue 13: holdings and trades from before the bot, manual trades, a malformed pair, old-style rows.
+    const account = await prepareChaosAccount(sim, symbols, options.seed);
     await worker.start();
     log(`worker ready (pid ${worker.pid}); ${options.cycles} cycles, ${options.kills} kills, ${options.pgRestarts} Postgres and ${options.temporalRestarts} Temporal restarts`);
 
@@ -334,6 +337,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     let i = 0;
     for (; i < options.cycles || (killsDone < options.kills && i < maxCycles); i++) {
       await moveMarket();
+      await account.weather();
       injectFaults();
 
       if (closedAt.has(i)) {
@@ -386,6 +390,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // ---- settle: no faults, no price moves; clean cycles until nothing is left unresolved ------
     sim.faults.clear();
+    account.settle();
     const settleDeadline = Date.now() + (options.settleTimeoutMs ?? 180_000);
     let settleCycles = 0;
     let quietStreak = 0;
@@ -422,10 +427,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (d.startsWith('reconcile:')) bump('reconcile_state_changes');
     }
     const startedCycles = i + settleCycles + gate.cycles;
+    const openings = await loadOpenings(pool);
     const invariants = [
       ...checkOrders(truth, orders),
-      ...checkFills(truth, fills),
-      ...checkPositions(truth, positions),
+      ...checkFills(account.accountedFills(truth, openings), fills),
+      ...checkPositions(account.withOpenings(truth, openings), positions),
+      ...(await account.invariants(truth, pool, openings)),
       ...checkGates(gate),
       {
         name: 'audit: exactly one cycle_audit row per cycle started',
@@ -454,6 +461,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     activity.exchange_orders = truth.orders.filter((o) => !o.clientId.startsWith(EXTERNAL_PREFIX)).length;
     activity.exchange_fills = truth.fills.length;
     activity.api_requests = sim.requests.length;
+    Object.assign(activity, account.activity());
 
     return {
       options: { ...options, log: undefined } as Omit<ChaosOptions, 'log'>,

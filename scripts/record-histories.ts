@@ -31,7 +31,6 @@ import { redactUrl } from '../src/redaction.js';
 import { fillRestingBuys } from '../src/simulator/scenarios.js';
 import { freePort } from '../src/devenv/process.js';
 import { ensureTemporalCli, startTemporalDevServer } from '../src/devenv/temporal.js';
-import { Decimal } from '../src/domain/decimal.js';
 import type { GateSettings } from '../src/domain/gates.js';
 import { createBtcturkExchange } from '../src/exchange/btcturk/client.js';
 import type { Exchange } from '../src/exchange/port.js';
@@ -49,7 +48,8 @@ export const HISTORIES_DIR = join(projectRoot, 'test/replay/histories');
 const ARMED: GateSettings = { killSwitch: false, dryRun: false, liveTrading: true, liveTradingAck: 'I_UNDERSTAND' };
 const SAFE: GateSettings = { killSwitch: true, dryRun: true, liveTrading: false, liveTradingAck: null };
 const ARMED_ENV = { KILL_SWITCH: 'false', DRY_RUN: 'false', LIVE_TRADING: 'true', LIVE_TRADING_ACK: 'I_UNDERSTAND' };
-const WORKER_SYMBOLS = { SYMBOLS: 'BTC_TRY,ETH_TRY' };
+// Cycles here run seconds apart: no settle margin, so a first cycle infers its openings at once.
+const WORKER_SYMBOLS = { SYMBOLS: 'BTC_TRY,ETH_TRY', FILLS_SETTLE_SECONDS: '0' };
 const SYMBOLS = ['BTCTRY', 'ETHTRY'];
 
 const log = (line: string): void => console.error(`[record-histories] ${line}`);
@@ -75,11 +75,15 @@ let dbCounter = 0;
 
 async function fixture(
   stack: Stack,
-  opts: { workerEnv?: Record<string, string>; credentials?: boolean; gates?: GateSettings; dryRunRequested?: boolean } = {},
+  opts: {
+    workerEnv?: Record<string, string>; credentials?: boolean; gates?: GateSettings; dryRunRequested?: boolean;
+    /** The account's balances (default TRY only: coins held before would be inferred as positions). */
+    balances?: Record<string, string>;
+  } = {},
 ): Promise<Fixture> {
   const name = `btcbot_replay_${++dbCounter}`;
   const { pool } = await createMigratedDatabase(stack.postgres, name);
-  const simulator = await startSimulator({ seed: 7 });
+  const simulator = await startSimulator({ seed: 7, balances: opts.balances ?? { TRY: '100000' } });
   const credentials = opts.credentials ?? true;
   const exchange = createBtcturkExchange({ baseUrl: simulator.url, ...(credentials ? { credentials: simulator.credentials } : {}) });
   const taskQueue = `replay-recording-${dbCounter}`;
@@ -201,16 +205,25 @@ const SCENARIOS: Record<string, (stack: Stack, id: string) => Promise<void>> = {
       await f.close();
     }
   },
-  // Someone sold BTC on the account outside the bot: the fills oversell, the cycle fails (integrity).
-  'failed-oversell': async (stack, id) => {
+  // Someone sold BTC the account held before the bot (inference off): the fills oversell, BTC is
+  // quarantined, the cycle goes on.
+  'quarantined-oversell': async (stack, id) => {
+    const f = await fixture(stack, { workerEnv: { ...ARMED_ENV, INFER_OPENING_POSITIONS: 'false' }, balances: { TRY: '100000', BTC: '0.01' } });
+    try {
+      await f.simulator.control.manualTrade({ symbol: 'BTCTRY', side: 'sell', qty: '0.001' });
+      const run = await f.cycle(id);
+      expectThat(run.result?.outcome === 'ok' && run.result.counts.quarantined_symbols === 1, 'quarantined-oversell', run);
+    } finally {
+      await f.close();
+    }
+  },
+  // A hand-corrupted positions row: the accounting step fails for good, the cycle fails with an audit row.
+  'failed-corrupt-row': async (stack, id) => {
     const f = await fixture(stack);
     try {
-      const mid = new Decimal(f.simulator.engine.groundTruth().mids['BTCTRY']!);
-      await f.exchange.submitLimitOrder({
-        symbol: 'BTCTRY' as never, side: 'sell', price: mid.mul('0.9').toDecimalPlaces(0), qty: new Decimal('0.001'), clientOrderId: 'manual-sell-1' as never,
-      });
+      await f.pool.query("INSERT INTO stage4_positions (symbol, qty, cost_basis_try, realized_pnl_try) VALUES ('not a symbol', 0, 0, 0)");
       const run = await f.cycle(id);
-      expectThat(run.result === null && /oversell/.test(run.failure ?? ''), 'failed-oversell', run);
+      expectThat(run.result === null && /not a symbol/.test(run.failure ?? ''), 'failed-corrupt-row', run);
     } finally {
       await f.close();
     }

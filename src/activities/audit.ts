@@ -18,6 +18,8 @@ export function auditActivities(deps: ActivityDeps) {
           {
             event: 'cycle_finished', cycle_id: record.cycleId, mode: record.mode, outcome: record.outcome,
             counts: record.counts, alerts: record.alerts.length, error_class: record.errorClass,
+            // Each failed step of a symbol with its cause (the alerts carry them as `symbol_failed:…`).
+            symbol_failures: record.alerts.filter((a) => a.startsWith('symbol_failed:')),
           },
           `cycle ${record.cycleId} ${record.outcome}`,
         );

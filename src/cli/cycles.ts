@@ -88,7 +88,10 @@ export function formatCycleSummary(run: CycleRun, extra: Array<[string, string]>
     // Non-zero counters only; the audit row and the workflow result keep all of them.
     const counts = Object.entries(r.counts).filter(([, v]) => v !== 0).map(([k, v]) => `${k}=${v}`).join(' ');
     if (counts) lines.push(['counts', counts]);
-    if (r.notes.length > 0) lines.push(['notes', r.notes.join(', ')]);
+    // Each symbol that failed a step, with its cause, on a line of its own.
+    for (const f of r.symbolFailures ?? []) lines.push(['failed', `${f.symbol} ${f.step}: ${f.errorClass}: ${f.message}`]);
+    const notes = r.notes.filter((n) => !n.startsWith('symbol_failed:'));
+    if (notes.length > 0) lines.push(['notes', notes.join(', ')]);
     lines.push(['audit', r.auditRecorded ? 'cycle_audit row written' : 'cycle_audit row already existed']);
   } else {
     lines.push(['outcome', 'failed']);

@@ -13,6 +13,7 @@ import { EXIT, UsageError } from './errors.js';
 import { halt, resume } from './halt.js';
 import { hasControlCharacters } from './printable.js';
 import { DEFAULT_SCHEDULE_ID, parseEvery, schedule, validateScheduleId } from './schedule.js';
+import { adopt, operatorName, parseAdoptSymbol, positions } from './positions.js';
 import { stage4Run } from './stage4-run.js';
 import { status } from './status.js';
 import { up } from './up.js';
@@ -39,6 +40,8 @@ interface Command {
   stack: boolean;
   /** Runs until stopped (worker, up, simulator): stops when an npx parent goes away. */
   longRunning?: true;
+  /** Takes one positional argument first (its name in the help), given to `run` as `values._`. */
+  positional?: string;
   run(values: Values, sources: ConfigSources): Promise<number> | number;
 }
 
@@ -193,6 +196,16 @@ const COMMANDS: Record<string, Command> = {
       });
     },
   },
+  positions: {
+    args: '[--json]', summary: 'positions with how each began (inferred opening), quarantines, balance drift',
+    help:
+      'Show each position with how it began (an opening inferred from the exchange balance, or zero),\n' +
+      'quarantined symbols with the fill that stopped them, and balance drift. `positions adopt SYMBOL`\n' +
+      're-bases a symbol on the exchange balance (the way out of a quarantine).',
+    options: { json: { type: 'boolean' } }, optionHelp: [['--json', 'one JSON object (decimal strings)']],
+    envFile: 'strict', stack: true,
+    run: (v) => positions({ json: (v.json as boolean | undefined) ?? false }),
+  },
   doctor: {
     args: '', summary: 'check config, gates, symbols, Postgres, Temporal, worker, exchange',
     help:
@@ -256,6 +269,20 @@ const SCHEDULE: Record<string, Command> = {
   },
 };
 
+const POSITIONS_ADOPT: Command = {
+  args: 'SYMBOL [--cancel]', summary: 'ask the next cycle to re-base SYMBOL on the exchange balance (ends a quarantine)',
+  help:
+    'Ask the next cycle to re-infer SYMBOL (one of SYMBOLS, quoted in TRY) from the exchange balance:\n' +
+    'its position becomes the balance, at the current mark, and a quarantine ends. --cancel withdraws\n' +
+    'a request not yet taken. Exit 2 for a pair the bot does not account.',
+  options: { cancel: { type: 'boolean' } }, optionHelp: [['--cancel', 'withdraw a pending request']],
+  envFile: 'strict', stack: true, positional: 'SYMBOL',
+  run: (v) => {
+    const cancel = (v.cancel as boolean | undefined) ?? false;
+    return adopt({ symbol: parseAdoptSymbol(v._ as string | undefined, process.env, { cancel }), by: operatorName(), cancel });
+  },
+};
+
 const GLOBAL_HELP: Array<[string, string]> = [
   ['--env-file PATH', 'read PATH instead of ./.env (the real environment wins over the file)'],
   ['-h, --help', 'this help'],
@@ -272,7 +299,9 @@ ${table(['up', 'down', 'worker', 'stage4-run', 'simulator', 'migrate', 'config']
 
 operations:
 ${table(Object.entries(SCHEDULE).map(([n, c]) => [`schedule ${n} ${c.args}`.trim(), c.summary]))}
-${table(['halt', 'resume', 'status', 'doctor'].map((n) => [`${n} ${COMMANDS[n]!.args}`.trim(), COMMANDS[n]!.summary]))}
+${table(['halt', 'resume', 'status', 'positions'].map((n) => [`${n} ${COMMANDS[n]!.args}`.trim(), COMMANDS[n]!.summary]))}
+${table([[`positions adopt ${POSITIONS_ADOPT.args}`, POSITIONS_ADOPT.summary]])}
+${table(['doctor'].map((n) => [`${n} ${COMMANDS[n]!.args}`.trim(), COMMANDS[n]!.summary]))}
 
 ${table([...GLOBAL_HELP, ['--version', 'the version and build']])}
 `;
@@ -313,6 +342,7 @@ function resolveCommand(argv: string[]): { name: string; command: Command; args:
     }
     return { name: `schedule ${sub}`, command, args };
   }
+  if (first === 'positions' && rest[0] === 'adopt') return { name: 'positions adopt', command: POSITIONS_ADOPT, args: rest.slice(1) };
   const command = first === undefined ? undefined : COMMANDS[first];
   if (!command) throw new UsageError(`unknown command ${JSON.stringify(first)}`);
   return { name: first!, command, args: rest };
@@ -349,7 +379,9 @@ export async function main(argv: string[]): Promise<number> {
     console.log(helpOf(name, command));
     return EXIT.ok;
   }
-  const values = parse(args, command.options);
+  const positional = command.positional && args[0] !== undefined && !args[0].startsWith('-') ? args[0] : undefined;
+  const values = parse(positional === undefined ? args : args.slice(1), command.options);
+  if (positional !== undefined) values._ = positional;
   if (staleBuild && name === 'worker') {
     // A worker serves cycles for hours: yesterday's code must be a decision, not an accident.
     if (!values['allow-stale-build']) {

@@ -6,13 +6,13 @@ import { toDecimalString, type Decimal } from '../domain/decimal.js';
 import type { TradingMode } from '../domain/gates.js';
 import { LIVE_STATES } from '../domain/lifecycle.js';
 import { listCycleAudits } from '../store/audit.js';
-import { listPositions } from '../store/fills.js';
 import { listOrders } from '../store/orders.js';
 import { latestSnapshot } from '../store/pnl.js';
 import { getHalt, type HaltState } from '../store/runtime.js';
 import { connectClient, loadControlSettings, openDatabase } from './context.js';
 import { EXIT } from './errors.js';
 import { printable, terminalJson } from './printable.js';
+import { formatAccount, readAccount, type AccountView } from './positions.js';
 import { scheduleStateLine } from './schedule.js';
 
 /** The account every store row belongs to until multi-account support exists. */
@@ -20,7 +20,6 @@ const ACCOUNT_ID = 'default';
 const MODES: readonly TradingMode[] = ['live', 'dry_run'];
 
 const dec = (d: Decimal): string => toDecimalString(d);
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export interface StatusReport {
   halt: HaltState | null;
@@ -48,8 +47,13 @@ export interface StatusReport {
     alerts: string[];
     error: string | null;
   }>;
-  /** Decimal strings; avgCostTry is null when nothing is held. */
-  positions: Array<{ symbol: string; qty: string; costBasisTry: string; avgCostTry: string | null; realizedPnlTry: string; lastFillAt: string | null }>;
+  /** Decimal strings; avgCostTry is null when nothing is held; `opening` says how each began. */
+  positions: AccountView['positions'];
+  /** Symbols whose fills cannot be applied (no new orders), with the fill; until applied or adopted. */
+  quarantines: AccountView['quarantines'];
+  /** Base assets whose balance differs from the bot's positions (their symbols buy nothing). */
+  balanceDrift: AccountView['balanceDrift'];
+  adoptionsPending: AccountView['adoptionsPending'];
   pnl: Record<TradingMode, null | {
     at: string;
     cycleId: string | null;
@@ -80,7 +84,8 @@ export async function status({ json, cycles, scheduleId }: { json: boolean; cycl
   const [db, temporal] = await Promise.all([readDatabase(cycles), readTemporal(infra, scheduleId)]);
   const report: StatusReport = {
     halt: db.halt, temporal: temporal.temporal, schedule: temporal.schedule,
-    cycles: db.cycles, positions: db.positions, pnl: db.pnl, openOrders: db.openOrders,
+    cycles: db.cycles, positions: db.positions, quarantines: db.quarantines, balanceDrift: db.balanceDrift, adoptionsPending: db.adoptionsPending,
+    pnl: db.pnl, openOrders: db.openOrders,
   };
   console.log(json ? terminalJson(report) : formatStatus(report, cycles));
   return EXIT.ok;
@@ -89,10 +94,10 @@ export async function status({ json, cycles, scheduleId }: { json: boolean; cycl
 async function readDatabase(cycles: number): Promise<Omit<StatusReport, 'temporal' | 'schedule'>> {
   const { pool } = await openDatabase();
   try {
-    const [halt, audits, positions, orders, ...snapshots] = await Promise.all([
+    const [halt, audits, account, orders, ...snapshots] = await Promise.all([
       getHalt(pool),
       listCycleAudits(pool, { limit: cycles }),
-      listPositions(pool),
+      readAccount(pool),
       listOrders(pool, { states: [...LIVE_STATES], modes: ['live', 'dry_run'] }),
       ...MODES.map((mode) => latestSnapshot(pool, ACCOUNT_ID, mode)),
     ]);
@@ -122,14 +127,7 @@ async function readDatabase(cycles: number): Promise<Omit<StatusReport, 'tempora
         alerts: a.alerts,
         error: a.errorMessage === null ? null : `${a.errorClass ?? 'Error'}: ${a.errorMessage}`,
       })),
-      positions: positions.map((p) => ({
-        symbol: p.symbol,
-        qty: dec(p.qty),
-        costBasisTry: dec(p.costBasisTry),
-        avgCostTry: p.qty.isZero() ? null : dec(p.costBasisTry.div(p.qty).toDecimalPlaces(8)),
-        realizedPnlTry: dec(p.realizedPnlTry),
-        lastFillAt: iso(p.lastFillTsMs),
-      })),
+      ...account,
       pnl,
       openOrders: orders.map((o) => ({
         symbol: o.symbol,
@@ -222,13 +220,7 @@ export function formatStatus(r: StatusReport, cycles: number): string {
   }
 
   out.push('', 'positions');
-  if (r.positions.length === 0) out.push('  none');
-  else {
-    out.push(...table([
-      ['symbol', 'qty', 'cost basis TRY', 'avg cost TRY', 'realized TRY'],
-      ...r.positions.map((p) => [p.symbol, p.qty, p.costBasisTry, p.avgCostTry ?? '-', p.realizedPnlTry]),
-    ]));
-  }
+  out.push(...formatAccount(r));
 
   out.push('', 'pnl (latest snapshot per mode)');
   for (const mode of MODES) {

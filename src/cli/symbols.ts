@@ -12,8 +12,10 @@ import { redactUrl } from '../redaction.js';
 
 /** One read of the exchange's pair list (public endpoint), classified. */
 export async function readListing(exchange: Exchange, symbols: readonly PairSymbol[]): Promise<SymbolListing> {
-  const rules = await exchange.getExchangeRules();
-  return classifySymbols(symbols, rules.map((r) => ({ symbol: r.symbol, tradable: r.tradable })));
+  const { rules, malformed } = await exchange.getExchangeRules();
+  // A listed pair whose entry cannot be read is listed, but not tradable until the exchange fixes it.
+  const unreadable = malformed.flatMap((m) => (m.symbol === null ? [] : [{ symbol: m.symbol, tradable: false }]));
+  return classifySymbols(symbols, [...rules.map((r) => ({ symbol: r.symbol, tradable: r.tradable })), ...unreadable]);
 }
 
 /** The configuration error for symbols the exchange does not list, or null. */

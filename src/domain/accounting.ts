@@ -35,6 +35,18 @@ export interface ApplyFillsContext {
   readonly quoteAsset?: string;
   /** Fill ids already in the ledger: skipped, so a re-polled window never double-counts. */
   readonly appliedFillIds?: ReadonlySet<FillId>;
+  /**
+   * Adoption (the operator's `positions adopt`): a sell of more than is held is covered instead of
+   * refused: the shortfall is added at this mark right before the sell, and reported in `covered`.
+   */
+  readonly coverShortfallAtMarkTry?: Decimal;
+}
+
+/** Quantity added before a sell so that it could be applied (adoption only). */
+export interface CoveredShortfall {
+  readonly fill: FillReport;
+  readonly qty: Decimal;
+  readonly costTry: Decimal;
 }
 
 export interface AppliedFill {
@@ -58,6 +70,8 @@ export interface FillsApplied {
   readonly notes: readonly string[];
   /** Symbols whose cost is understated (fee not convertible): trade them reduce-only. */
   readonly reduceOnlySymbols: readonly PairSymbol[];
+  /** Shortfalls covered under `coverShortfallAtMarkTry`, in application order. */
+  readonly covered: readonly CoveredShortfall[];
 }
 
 /** Chronological, then by fill id (BTCTurk trade ids grow; numeric ids compare as numbers). */
@@ -140,6 +154,7 @@ export function applyFills(
   const ordered = [...firstById.values()].sort(compareFills);
 
   const applied: AppliedFill[] = [];
+  const covered: CoveredShortfall[] = [];
   const reduceOnly = new Set<PairSymbol>();
   for (const f of ordered) {
     validateFill(f);
@@ -167,7 +182,7 @@ export function applyFills(
       }
     }
 
-    const pos = book.get(f.symbol) ?? emptyPosition(f.symbol);
+    let pos = book.get(f.symbol) ?? emptyPosition(f.symbol);
     const gross = f.price.mul(f.qty);
     if (f.side === 'buy') {
       const received = f.qty.sub(baseFeeQty);
@@ -188,6 +203,13 @@ export function applyFills(
       applied.push({ fill: f, feeTry, baseFeeQty, realizedPnlDeltaTry: ZERO, costBasisRemovedTry: ZERO });
     } else {
       const delivered = f.qty.add(baseFeeQty);
+      const cover = ctx.coverShortfallAtMarkTry;
+      if (delivered.gt(pos.qty) && cover !== undefined) {
+        const shortfall = delivered.sub(pos.qty);
+        const costTry = roundTry(shortfall.mul(cover));
+        covered.push({ fill: f, qty: shortfall, costTry });
+        pos = { ...pos, qty: delivered, costBasisTry: pos.costBasisTry.add(costTry) };
+      }
       if (delivered.gt(pos.qty)) {
         throw new AccountingIntegrityError('oversell_detected', {
           symbol: f.symbol,
@@ -212,13 +234,129 @@ export function applyFills(
   }
 
   const out = [...book.values()].sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
-  return { positions: out, applied, skippedFillIds: skipped, notes, reduceOnlySymbols: [...reduceOnly].sort() };
+  return { positions: out, applied, skippedFillIds: skipped, notes, reduceOnlySymbols: [...reduceOnly].sort(), covered };
+}
+
+/** The fills of a batch not yet applied: first of each id, chronological (the kernel's order). */
+export function pendingFills(fills: readonly FillReport[], appliedFillIds: ReadonlySet<FillId> = new Set()): FillReport[] {
+  const first = new Map<FillId, FillReport>();
+  for (const f of fills) if (!appliedFillIds.has(f.fillId) && !first.has(f.fillId)) first.set(f.fillId, f);
+  return [...first.values()].sort(compareFills);
+}
+
+/** What a batch could not apply: the first fill that failed, and it and every fill after it. */
+export interface HeldFills {
+  readonly error: AccountingIntegrityError;
+  /** Chronological, starting with the failing fill. */
+  readonly fills: readonly FillReport[];
+}
+
+/**
+ * applyFills, but a fill that cannot be applied stops the batch there instead of failing all of
+ * it: the fills before it are applied (weighted-average cost is sequential, so a later batch starts
+ * exactly where this one stopped), it and everything after it are returned as held.
+ */
+export function applyFillsUntilFailure(
+  positions: readonly Position[],
+  fills: readonly FillReport[],
+  ctx: ApplyFillsContext,
+): FillsApplied & { held: HeldFills | null } {
+  try {
+    return { ...applyFills(positions, fills, ctx), held: null };
+  } catch (err) {
+    if (!(err instanceof AccountingIntegrityError)) throw err;
+    const ordered = pendingFills(fills, ctx.appliedFillIds);
+    const at = ordered.findIndex((f) => f.fillId === err.detail['fill_id']);
+    const cut = at < 0 ? 0 : at;
+    return { ...applyFills(positions, ordered.slice(0, cut), ctx), held: { error: err, fills: ordered.slice(cut) } };
+  }
 }
 
 /** Start of the next fills poll: cursor − lookback, or now − lookback on the first poll. */
 export function fillsPollSinceMs(cursorMs: number | null, lookbackMinutes: number, nowMs: number): number {
   const lookbackMs = lookbackMinutes * 60_000;
   return Math.max(0, (cursorMs ?? nowMs) - lookbackMs);
+}
+
+/**
+ * Longest span one fills request covers. BTCTurk documents no paging or row limit for
+ * users/transactions/trade, so a long span could come back cut short without saying so: after an
+ * outage the history since the cursor is asked for in consecutive windows of at most this long.
+ */
+export const FILLS_WINDOW_MAX_MS = 6 * 3_600_000;
+/** Windows one symbol fetches per cycle (5 days): a longer backlog is worked off over cycles. */
+export const FILLS_WINDOWS_PER_CYCLE = 20;
+/**
+ * Windows one cycle fetches over all its symbols. The client's limiter allows 120 trade-list
+ * requests per 60 s (reference §7) and the accounting activity has 60 s to finish: 40 leaves room
+ * for the next cycle's polls and for the client's retries. Steady state needs one per symbol.
+ */
+export const FILLS_WINDOWS_PER_CYCLE_TOTAL = 40;
+/**
+ * Consecutive windows overlap by this much. Whether `endDate` is inclusive is undocumented; with the
+ * overlap a fill at a window's last millisecond is also in the next one, and dedupe by id makes the
+ * second sight free.
+ */
+export const FILLS_WINDOW_OVERLAP_MS = 60_000;
+
+export interface FillsWindow {
+  /** Inclusive bounds, epoch ms. */
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/**
+ * [startMs, endMs] cut into consecutive windows, each overlapping the one before by `overlapMs`,
+ * oldest first, at most `maxWindows` of them; `caughtUp` says whether they reach endMs.
+ */
+export function fillsWindows(
+  startMs: number,
+  endMs: number,
+  maxWindowMs = FILLS_WINDOW_MAX_MS,
+  maxWindows = FILLS_WINDOWS_PER_CYCLE,
+  overlapMs = FILLS_WINDOW_OVERLAP_MS,
+): { windows: FillsWindow[]; caughtUp: boolean } {
+  if (overlapMs >= maxWindowMs) throw new RangeError('fills windows must be longer than their overlap');
+  const windows: FillsWindow[] = [];
+  if (startMs > endMs) return { windows, caughtUp: true };
+  let from = startMs;
+  while (windows.length < maxWindows) {
+    const to = Math.min(endMs, from + maxWindowMs - 1);
+    windows.push({ startMs: from, endMs: to });
+    if (to >= endMs) return { windows, caughtUp: true };
+    from = to + 1 - overlapMs;
+  }
+  return { windows, caughtUp: false };
+}
+
+/**
+ * Share one cycle's window budget among symbols: one window each in turn (in the order given) until
+ * every symbol has what it asked for or the budget is spent. Steady state (one window per symbol)
+ * is never cut while the budget covers the symbols; a backlog is worked off fairly over cycles.
+ */
+export function allocateWindows<K>(asked: ReadonlyArray<readonly [K, number]>, budget = FILLS_WINDOWS_PER_CYCLE_TOTAL): Map<K, number> {
+  const given = new Map<K, number>(asked.map(([k]) => [k, 0]));
+  let left = budget;
+  for (let round = 1; left > 0; round++) {
+    let wanted = false;
+    for (const [k, n] of asked) {
+      if (n < round || left === 0) continue;
+      wanted = true;
+      given.set(k, round);
+      left -= 1;
+    }
+    if (!wanted) break;
+  }
+  return given;
+}
+
+/**
+ * The time up to which a poll ending at `polledUntilMs` is taken to show every fill: a trade may
+ * reach the trade list a little after it happened (reference Q14), so the last `settleMs` are not
+ * yet trusted to be complete.
+ */
+export function settledThroughMs(polledUntilMs: number, settleMs: number): number {
+  return polledUntilMs - settleMs;
 }
 
 /** The cursor never moves backwards (defect 11): max(previous, newest fill seen). */
@@ -228,12 +366,13 @@ export function advanceFillsCursor(cursorMs: number | null, fills: readonly Fill
   return next;
 }
 
-/** Executed quantity per exchange order, from fills: evidence for reconcile (defect 18). */
+/** Executed quantity per exchange order, from fills: evidence for reconcile (defect 18). Fills
+ *  whose row named no order are left out. */
 export function filledQtyByOrder(fills: readonly FillReport[]): Map<ExchangeOrderId, Decimal> {
   const out = new Map<ExchangeOrderId, Decimal>();
   const seen = new Set<FillId>();
   for (const f of fills) {
-    if (seen.has(f.fillId)) continue;
+    if (seen.has(f.fillId) || f.exchangeOrderId === null) continue;
     seen.add(f.fillId);
     out.set(f.exchangeOrderId, (out.get(f.exchangeOrderId) ?? ZERO).add(f.qty));
   }

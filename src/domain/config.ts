@@ -35,6 +35,9 @@ export interface TradingConfig {
   readonly dryRunTryBalance: Decimal; // DRY_RUN_TRY_BALANCE: the simulated balance, dry-run only
   readonly dayBoundaryTz: string; // DAY_BOUNDARY_TZ as given
   readonly dayBoundaryOffsetMinutes: number; // its fixed UTC offset
+  readonly inferOpeningPositions: boolean; // INFER_OPENING_POSITIONS, default true
+  readonly balanceDriftCycles: number; // BALANCE_DRIFT_CYCLES: a balance difference this many live checks in a row is drift
+  readonly fillsSettleSeconds: number; // FILLS_SETTLE_SECONDS: fills older than this are taken as all visible (reference Q14)
 }
 
 export const DEFAULT_SYMBOLS = 'BTC_TRY,ETH_TRY,SOL_TRY';
@@ -184,6 +187,15 @@ export function parseTradingConfig(env: Env): TradingConfig {
     dryRunTryBalance: dec(env, 'DRY_RUN_TRY_BALANCE', '1000', { min: 0 }),
     dayBoundaryTz: tz,
     dayBoundaryOffsetMinutes: offset,
+    inferOpeningPositions: bool(env, 'INFER_OPENING_POSITIONS', true),
+    balanceDriftCycles: int(env, 'BALANCE_DRIFT_CYCLES', 3, 1, 1000),
+    // BTCTurk does not document how late a trade can show in users/transactions/trade (Q14); what
+    // has been reported is "a little after" the order changed, i.e. seconds. A balance read is
+    // compared with the fills only once a poll ends at least this long after it. The newest such read
+    // is usually the previous cycle's, so the lag tolerated is max(this, the schedule's interval): 10 s
+    // is a floor for fast schedules that costs a new symbol (or an adoption) one cycle. A fill later
+    // still is caught by the lookback overlap, and shows as drift meanwhile.
+    fillsSettleSeconds: int(env, 'FILLS_SETTLE_SECONDS', 10, 0, 3_600),
   };
 }
 
@@ -202,7 +214,8 @@ export const TRADING_CONFIG_VARIABLES = [
   'MAX_POSITION_NOTIONAL_TRY', 'MAX_DAILY_LOSS_TRY', 'MAX_DRAWDOWN_PCT', 'FEE_BPS_MAKER', 'FEE_BPS_TAKER',
   'SLIPPAGE_BPS_BUFFER', 'MIN_PROFIT_BPS', 'TRY_CASH_TARGET', 'TRY_CASH_MAX', 'RULES_CACHE_TTL_SEC',
   'FILLS_POLL_LOOKBACK_MINUTES', 'TTL_SECONDS', 'STALE_DRIFT_BPS', 'STAGE4_BOOTSTRAP_INTENTS',
-  'STAGE4_BOOTSTRAP_BUDGET_TRY', 'DRY_RUN_TRY_BALANCE', 'DAY_BOUNDARY_TZ',
+  'STAGE4_BOOTSTRAP_BUDGET_TRY', 'DRY_RUN_TRY_BALANCE', 'DAY_BOUNDARY_TZ', 'INFER_OPENING_POSITIONS', 'BALANCE_DRIFT_CYCLES',
+  'FILLS_SETTLE_SECONDS',
 ] as const;
 
 export type TradingConfigVariable = (typeof TRADING_CONFIG_VARIABLES)[number];
@@ -233,6 +246,9 @@ const SHOWN: Record<TradingConfigVariable, (c: TradingConfig) => string> = {
   STAGE4_BOOTSTRAP_BUDGET_TRY: (c) => plain(c.bootstrapBudgetTry),
   DRY_RUN_TRY_BALANCE: (c) => plain(c.dryRunTryBalance),
   DAY_BOUNDARY_TZ: (c) => c.dayBoundaryTz,
+  INFER_OPENING_POSITIONS: (c) => String(c.inferOpeningPositions),
+  BALANCE_DRIFT_CYCLES: (c) => String(c.balanceDriftCycles),
+  FILLS_SETTLE_SECONDS: (c) => String(c.fillsSettleSeconds),
 };
 
 /** The effective value of every trading variable, canonical (`btc_try` → `BTCTRY`, `1.50` → `1.5`). */

@@ -13,7 +13,7 @@ export function formatReason(reason: string, detail: Detail = {}): string {
 export class AccountingIntegrityError extends Error {
   override name = 'AccountingIntegrityError';
   constructor(
-    readonly reason: 'oversell_detected' | 'invalid_fill' | 'unsupported_quote' | 'fee_exceeds_qty',
+    readonly reason: 'oversell_detected' | 'invalid_fill' | 'unsupported_quote' | 'fee_exceeds_qty' | 'unreadable_trade',
     readonly detail: Detail,
   ) {
     super(formatReason(reason, detail));

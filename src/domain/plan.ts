@@ -6,7 +6,7 @@ import { Decimal } from './decimal.js';
 import { formatReason } from './errors.js';
 import type { TradingMode } from './gates.js';
 import { formatLifecycleDecision, LIVE_STATES, lifecycleParams, planLifecycle, type PlannedAction, type TrackedOrder } from './lifecycle.js';
-import { evaluateRisk, formatRiskDecision, riskLimits, type TradingState } from './risk.js';
+import { evaluateRisk, formatRiskDecision, riskLimits, type SymbolLimit, type TradingState } from './risk.js';
 import { buildCanaryIntents } from './strategy.js';
 import type { ExchangeRules, PairSymbol } from './types.js';
 
@@ -16,7 +16,10 @@ export interface CyclePlanInput {
   mode: TradingMode;
   config: TradingConfig;
   symbols: readonly PairSymbol[];
-  /** Symbols whose market data, open orders or fills failed this cycle: nothing is planned there. */
+  /**
+   * Symbols that sit this cycle out (market data, open orders or fills failed, or their books are
+   * not current): no new orders there. Their cancels still run: an age-based cancel needs no mark.
+   */
   excludedSymbols: readonly PairSymbol[];
   rules: ReadonlyMap<PairSymbol, ExchangeRules>;
   marks: ReadonlyMap<PairSymbol, Decimal>;
@@ -24,8 +27,14 @@ export interface CyclePlanInput {
   orders: readonly TrackedOrder[];
   positions: readonly Position[];
   pnl: { realizedTodayTry: Decimal; drawdownPct: Decimal };
-  tryBalance: { free: Decimal; locked: Decimal };
-  reduceOnlySymbols: readonly PairSymbol[];
+  /** Null when this cycle's balance read failed: no buys. */
+  tryBalance: { free: Decimal; locked: Decimal } | null;
+  /** Symbols whose fills cannot be applied: no submits until resolved (cancels run). */
+  quarantinedSymbols: readonly PairSymbol[];
+  /** Symbols that may not buy: an unconvertible fee, or their base asset's balance drifted. */
+  reduceOnly: ReadonlyArray<{ symbol: PairSymbol; reason: 'fee_conversion_missing' | 'balance_drift'; asset?: string }>;
+  /** Buys a quarantine holds (not yet in positions): they count toward the exposure limit. */
+  heldBuys?: ReadonlyArray<{ symbol: PairSymbol; qty: Decimal; costTry: Decimal }>;
   halted: boolean;
 }
 
@@ -51,14 +60,15 @@ export function planCycle(input: CyclePlanInput): CyclePlan {
   const own = input.orders.filter((o) => o.mode === input.mode);
   const working = input.orders.filter((o) => LIVE_STATES.has(o.state));
 
-  const canary = input.config.bootstrapIntents
+  const tryBalance = input.tryBalance;
+  const canary = input.config.bootstrapIntents && tryBalance !== null
     ? buildCanaryIntents({
         cycleId: input.cycleId,
         symbols: input.symbols,
         marks: input.marks,
         rules: input.rules,
         orders: own,
-        tryBalance: input.tryBalance,
+        tryBalance,
         limits,
         budgetTry: input.config.bootstrapBudgetTry,
         excludedSymbols: input.excludedSymbols,
@@ -72,7 +82,7 @@ export function planCycle(input: CyclePlanInput): CyclePlan {
     nowMs: input.nowMs,
     params: lifecycleParams(input.config),
   });
-  const planned = lifecycle.actions.filter((a) => !excluded.has(a.symbol));
+  const planned = lifecycle.actions.filter((a) => a.kind === 'cancel' || !excluded.has(a.symbol));
 
   const risk = evaluateRisk({
     actions: planned,
@@ -82,13 +92,15 @@ export function planCycle(input: CyclePlanInput): CyclePlan {
     marks: input.marks,
     pnl: input.pnl,
     tryBalance: input.tryBalance,
-    reduceOnlySymbols: input.reduceOnlySymbols,
+    symbolLimits: symbolLimitsOf(input),
+    heldBuys: input.heldBuys ?? [],
     halted: input.halted,
   });
 
   return {
     accepted: [...risk.accepted],
     decisions: [
+      ...(input.config.bootstrapIntents && tryBalance === null ? ['canary_skip:*:balance_unavailable'] : []),
       ...canary.skipped.map((s) => `canary_skip:${s.symbol}:${formatReason(s.reason, s.detail)}`),
       ...lifecycle.decisions.map(formatLifecycleDecision),
       ...risk.decisions.map(formatRiskDecision),
@@ -102,4 +114,14 @@ export function planCycle(input: CyclePlanInput): CyclePlan {
       rejected_by_risk: risk.counts.rejected,
     },
   };
+}
+
+/** One limit per symbol; a quarantine outranks a reduce-only reason. */
+function symbolLimitsOf(input: Pick<CyclePlanInput, 'quarantinedSymbols' | 'reduceOnly'>): Map<PairSymbol, SymbolLimit> {
+  const limits = new Map<PairSymbol, SymbolLimit>();
+  for (const r of input.reduceOnly) {
+    if (!limits.has(r.symbol)) limits.set(r.symbol, { reason: r.reason, ...(r.asset !== undefined ? { detail: { asset: r.asset } } : {}) });
+  }
+  for (const s of input.quarantinedSymbols) limits.set(s, { reason: 'quarantined' });
+  return limits;
 }

@@ -15,6 +15,9 @@ export type RiskReason =
   | 'max_daily_loss'
   | 'max_drawdown'
   | 'fee_conversion_missing'
+  | 'balance_drift'
+  | 'quarantined'
+  | 'balance_unavailable'
   | 'max_open_orders'
   | 'max_position_notional_try'
   | 'insufficient_try_cash'
@@ -102,6 +105,16 @@ export function tradingStateFor(
   return { state: 'active', reason: null, detail: {} };
 }
 
+/**
+ * Why one symbol may not grow: its cost is understated (a fee could not be converted), its asset's
+ * balance drifted from the bot's positions (both: no buys), or its fills cannot be applied
+ * (quarantined: no submits at all). Cancels are never limited.
+ */
+export interface SymbolLimit {
+  readonly reason: 'fee_conversion_missing' | 'balance_drift' | 'quarantined';
+  readonly detail?: Detail;
+}
+
 export interface RiskInput {
   readonly actions: readonly PlannedAction[];
   readonly limits: RiskLimits;
@@ -110,9 +123,14 @@ export interface RiskInput {
   readonly positions: readonly Position[];
   readonly marks: ReadonlyMap<PairSymbol, Decimal>;
   readonly pnl: { readonly realizedTodayTry: Decimal; readonly drawdownPct: Decimal };
-  readonly tryBalance: { readonly free: Decimal; readonly locked: Decimal };
-  /** Symbols whose fees could not be converted: no buys until the cost is known. */
-  readonly reduceOnlySymbols?: readonly PairSymbol[];
+  /** Null when this cycle's balance read failed: no buys (the cash they need is unknown). */
+  readonly tryBalance: { readonly free: Decimal; readonly locked: Decimal } | null;
+  readonly symbolLimits?: ReadonlyMap<PairSymbol, SymbolLimit>;
+  /**
+   * Buys a quarantine holds before the cursor (bought, not yet applied to positions): exposure all
+   * the same, at the mark (at their cost when unmarked).
+   */
+  readonly heldBuys?: ReadonlyArray<{ readonly symbol: PairSymbol; readonly qty: Decimal; readonly costTry: Decimal }>;
   /** Operator halt: no new submits at all; cancels still pass. */
   readonly halted?: boolean;
 }
@@ -175,13 +193,14 @@ export function currentBuyExposureTry(
 export function evaluateRisk(input: RiskInput): RiskResult {
   const { limits } = input;
   const trading = tradingStateFor(input.pnl, limits, input.halted === true);
-  const reduceOnly = new Set(input.reduceOnlySymbols ?? []);
+  const limitsBySymbol = input.symbolLimits ?? new Map<PairSymbol, SymbolLimit>();
   const positions = new Map(input.positions.map((p) => [p.symbol, p]));
   const working = input.openOrders.filter((o) => LIVE_STATES.has(o.state));
 
   let openCount = working.length;
-  let exposure = currentBuyExposureTry(input.positions, input.marks, working);
-  let cash = spendableTry(input.tryBalance, limits);
+  const held = (input.heldBuys ?? []).map((h) => ({ symbol: h.symbol, qty: h.qty, costBasisTry: h.costTry, realizedPnlTry: ZERO, lastFillTsMs: null }));
+  let exposure = currentBuyExposureTry([...input.positions, ...held], input.marks, working);
+  let cash = input.tryBalance === null ? ZERO : spendableTry(input.tryBalance, limits);
   const headroom = feeHeadroomBps(limits);
   const committedSell = new Map<PairSymbol, Decimal>();
   for (const o of working) if (o.side === 'sell') committedSell.set(o.symbol, (committedSell.get(o.symbol) ?? ZERO).add(o.leftQty));
@@ -204,8 +223,13 @@ export function evaluateRisk(input: RiskInput): RiskResult {
       decide(a, trading.reason, trading.detail);
       continue;
     }
-    if (a.side === 'buy' && reduceOnly.has(a.symbol)) {
-      decide(a, 'fee_conversion_missing', { symbol: a.symbol });
+    const symbolLimit = limitsBySymbol.get(a.symbol);
+    if (symbolLimit !== undefined && (a.side === 'buy' || symbolLimit.reason === 'quarantined')) {
+      decide(a, symbolLimit.reason, { symbol: a.symbol, ...symbolLimit.detail });
+      continue;
+    }
+    if (a.side === 'buy' && input.tryBalance === null) {
+      decide(a, 'balance_unavailable', { symbol: a.symbol });
       continue;
     }
     if (openCount + 1 > limits.maxOpenOrders) {

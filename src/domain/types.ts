@@ -72,7 +72,8 @@ export interface OrderStatusReport {
 /** Venue truth about one fill, normalised: positive quantity, positive costs. */
 export interface FillReport {
   readonly fillId: FillId;
-  readonly exchangeOrderId: ExchangeOrderId;
+  /** Null when the row did not say (BTCTurk's 2018 documented rows carry no orderId). */
+  readonly exchangeOrderId: ExchangeOrderId | null;
   readonly clientOrderId: ClientOrderId | null;
   readonly symbol: PairSymbol;
   readonly side: Side;
@@ -82,6 +83,19 @@ export interface FillReport {
   readonly tax: Decimal; // >= 0, in feeAsset (Turkish VAT on the fee)
   readonly feeAsset: string;
   readonly tsMs: number;
+}
+
+/**
+ * A trade row the venue sent that could not be read (an unknown orderType, a broken amount): never
+ * skipped silently, since it may move the position. Held before the cursor until it is resolved.
+ */
+export interface UnreadableTradeReport {
+  /** The row's trade id, or `row-<hash of the row>` when even that is unreadable (stable across polls). */
+  readonly tradeId: FillId;
+  /** Its timestamp when readable: fills from then on are held with it. */
+  readonly tsMs: number | null;
+  /** What was wrong, naming the field. */
+  readonly reason: string;
 }
 
 export interface BalanceReport {

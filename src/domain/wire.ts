@@ -17,6 +17,7 @@ import {
   type FillReport,
   type MarketQuote,
   type OrderStatusReport,
+  type PairSymbol,
   type Side,
 } from './types.js';
 
@@ -49,7 +50,7 @@ export function positionFromWire(w: PositionWire): Position {
 
 export interface FillWire {
   fillId: string;
-  exchangeOrderId: string;
+  exchangeOrderId: string | null;
   clientOrderId: string | null;
   symbol: string;
   side: Side;
@@ -80,7 +81,7 @@ export function fillToWire(f: FillReport): FillWire {
 export function fillFromWire(w: FillWire): FillReport {
   return {
     fillId: asFillId(w.fillId),
-    exchangeOrderId: asExchangeOrderId(w.exchangeOrderId),
+    exchangeOrderId: w.exchangeOrderId === null ? null : asExchangeOrderId(w.exchangeOrderId),
     clientOrderId: w.clientOrderId === null ? null : asClientOrderId(w.clientOrderId),
     symbol: toPairSymbol(w.symbol),
     side: w.side,
@@ -140,6 +141,16 @@ export function pnlSnapshotFromWire(w: PnlSnapshotWire): PnlSnapshot {
     drawdownPct: dec(w.drawdownPct, 'pnl.drawdownPct'),
     unmarkedSymbols: w.unmarkedSymbols.map(toPairSymbol),
   };
+}
+
+/** The two numbers the loss limits read, as the accounting step reports them. */
+export function riskPnlFromWire(w: { realizedTodayTry: DecimalString; drawdownPct: DecimalString }): { realizedTodayTry: Decimal; drawdownPct: Decimal } {
+  return { realizedTodayTry: dec(w.realizedTodayTry, 'pnl.realizedTodayTry'), drawdownPct: dec(w.drawdownPct, 'pnl.drawdownPct') };
+}
+
+/** A quarantine's held buys, as the plan counts them toward exposure. */
+export function heldBuyFromWire(w: { symbol: string; qty: DecimalString; costTry: DecimalString }): { symbol: PairSymbol; qty: Decimal; costTry: Decimal } {
+  return { symbol: toPairSymbol(w.symbol), qty: dec(w.qty, 'heldBuys.qty'), costTry: dec(w.costTry, 'heldBuys.costTry') };
 }
 
 export type PlannedActionWire =

@@ -3,6 +3,7 @@
 // `RETRY_POLICY` below. Messages never contain secrets: signatures and API secrets are not passed
 // to these constructors, and `redact()` scrubs anything that looks like one from server text.
 import { redact } from '../redaction.js';
+import type { FillReport, UnreadableTradeReport } from '../domain/types.js';
 
 export type ErrorDisposition =
   /** The exchange answered and said no. Retrying the same request gives the same answer. */
@@ -104,6 +105,24 @@ export class ExchangeUnavailableError extends ExchangeError {
 export class MalformedResponseError extends ExchangeError {
   override readonly name = 'MalformedResponseError';
   readonly disposition = 'retryable';
+}
+
+/**
+ * A trade list in which some rows could not be read. The rest is carried, so one bad row holds
+ * only itself and what comes after it (the accounting step quarantines the symbol at that row),
+ * instead of making the whole symbol unreadable.
+ */
+export class UnreadableTradeRowsError extends MalformedResponseError {
+  constructor(
+    readonly readable: readonly FillReport[],
+    readonly unreadable: readonly UnreadableTradeReport[],
+  ) {
+    const [first] = unreadable;
+    super(
+      `user trades: trade ${first?.tradeId ?? '?'} unreadable (${first?.reason ?? '?'})` +
+        (unreadable.length > 1 ? ` and ${unreadable.length - 1} more: ${unreadable.slice(1, 6).map((u) => u.tradeId).join(', ')}` : ''),
+    );
+  }
 }
 
 /**

@@ -63,6 +63,19 @@ export interface CancelAck {
   readonly simulated: boolean;
 }
 
+/** A pair exchangeinfo lists in a form we cannot read: left out of the rules, reported. */
+export interface MalformedPair {
+  /** The pair it names, when its name is readable. */
+  readonly symbol: PairSymbol | null;
+  /** What is wrong, naming the field (MalformedResponseError text; no payload content). */
+  readonly reason: string;
+}
+
+export interface ExchangeRulesReport {
+  readonly rules: readonly ExchangeRules[];
+  readonly malformed: readonly MalformedPair[];
+}
+
 export interface TimeWindow {
   /** Inclusive lower bound, epoch ms. */
   readonly startMs: number;
@@ -80,8 +93,11 @@ export interface Exchange {
 
   /** Exchange server time in ms (`/api/v2/server/time`). */
   getServerTime(): Promise<number>;
-  /** Trading rules of every listed pair (tick, step, min notional, scales, tradable status). */
-  getExchangeRules(): Promise<ExchangeRules[]>;
+  /**
+   * Trading rules of every listed pair (tick, step, min notional, scales, tradable status). A pair
+   * listed in a form we cannot read is left out and reported in `malformed`.
+   */
+  getExchangeRules(): Promise<ExchangeRulesReport>;
   /** Order book levels (public). A 503 "stale book" answer is ExchangeUnavailableError. */
   getOrderBook(symbol: PairSymbol, limit?: number): Promise<OrderBookSnapshot>;
   /** Top of book for a mark price (from the order book; bid/ask null when a side is empty). */
@@ -100,7 +116,8 @@ export interface Exchange {
   /**
    * Own fills of one pair in a window, normalised (positive qty, side from the order type, fee and
    * tax as positive costs in the quote asset unless stated), deduplicated by fill id and sorted
-   * chronologically (ts, then fill id). An empty list means no fills.
+   * chronologically (ts, then fill id). An empty list means no fills. Rows that cannot be read:
+   * UnreadableTradeRowsError, carrying the readable rows and each unreadable one by trade id.
    */
   getFills(symbol: PairSymbol, window: TimeWindow): Promise<FillReport[]>;
 

@@ -2,8 +2,11 @@
 // quantities (negative for sells) and negative fee and tax. We report absolute quantities with the
 // side from `orderType` (a sign that contradicts the side is a malformed payload), fee and tax as
 // positive costs in the denominator asset unless the row states a fee currency, deduplicated by
-// fill id and sorted chronologically (ts, then fill id). An empty list is simply no fills.
+// fill id and sorted chronologically (ts, then fill id). An empty list is simply no fills. The
+// order id is optional (the 2018 documented rows have none). A row that cannot be read is reported
+// by its trade id, never dropped: it may move the position.
 import { createHash } from 'node:crypto';
+import { stringify } from 'lossless-json';
 import { Decimal, toDecimalString } from '../domain/decimal.js';
 import {
   asClientOrderId,
@@ -13,7 +16,9 @@ import {
   type FillId,
   type FillReport,
   type PairSymbol,
+  type UnreadableTradeReport,
 } from '../domain/types.js';
+import { MalformedResponseError, UnreadableTradeRowsError } from './errors.js';
 import { PayloadReader, field, type JsonObject } from './json.js';
 import { parseSide } from './btcturk/parse.js';
 
@@ -23,21 +28,74 @@ import { parseSide } from './btcturk/parse.js';
  * Never uses the client order id. Stable across runs and across wire formatting (`"100.00"` = `100`).
  */
 export function fallbackFillId(orderId: string, tsMs: number, price: Decimal, qty: Decimal): FillId {
-  const input = `${orderId}|${tsMs}|${toDecimalString(price)}|${toDecimalString(qty.abs())}`;
+  return sha256Id(`${orderId}|${tsMs}|${toDecimalString(price)}|${toDecimalString(qty.abs())}`);
+}
+
+/**
+ * The fallback fill id of a row with neither a trade id nor an order id: the pair and side stand in
+ * for the order (`-|pair|side|timestampMs|price|qty`; the leading `-` can never be an order id, so
+ * these ids never meet the ones above).
+ */
+export function orderlessFallbackFillId(symbol: PairSymbol, side: 'buy' | 'sell', tsMs: number, price: Decimal, qty: Decimal): FillId {
+  return sha256Id(`-|${symbol}|${side}|${tsMs}|${toDecimalString(price)}|${toDecimalString(qty.abs())}`);
+}
+
+function sha256Id(input: string): FillId {
   return asFillId(createHash('sha256').update(input, 'utf8').digest('hex'));
 }
 
-export function normaliseUserTrades(data: unknown, requested: PairSymbol | null): FillReport[] {
+/**
+ * Every readable row of a trade list, and every row that is not (by trade id, with its timestamp
+ * when readable). A payload that is not a list at all is a MalformedResponseError.
+ */
+export function readUserTrades(data: unknown, requested: PairSymbol | null): { fills: FillReport[]; unreadable: UnreadableTradeReport[] } {
   const r = new PayloadReader('user trades');
-  if (data === null || data === undefined) return [];
+  if (data === null || data === undefined) return { fills: [], unreadable: [] };
   const rows = r.array(data, 'data');
   const byId = new Map<string, FillReport>();
+  const unreadable = new Map<string, UnreadableTradeReport>();
   rows.forEach((row, i) => {
-    const fill = normaliseTradeRow(r.object(row, `data[${i}]`), r, `data[${i}]`);
+    let fill: FillReport;
+    try {
+      fill = normaliseTradeRow(r.object(row, `data[${i}]`), r, `data[${i}]`);
+    } catch (err) {
+      if (!(err instanceof MalformedResponseError)) throw err;
+      const bad = describeUnreadable(row, err, requested);
+      if (bad !== null && !unreadable.has(bad.tradeId)) unreadable.set(bad.tradeId, bad);
+      return;
+    }
     if (requested !== null && fill.symbol !== requested) return;
     if (!byId.has(fill.fillId)) byId.set(fill.fillId, fill);
   });
-  return sortFills([...byId.values()]);
+  return { fills: sortFills([...byId.values()]), unreadable: [...unreadable.values()] };
+}
+
+/** readUserTrades, strict: any unreadable row is an UnreadableTradeRowsError carrying the rest. */
+export function normaliseUserTrades(data: unknown, requested: PairSymbol | null): FillReport[] {
+  const { fills, unreadable } = readUserTrades(data, requested);
+  if (unreadable.length > 0) throw new UnreadableTradeRowsError(fills, unreadable);
+  return fills;
+}
+
+/** What can still be said of a row that failed: its id and time, if those parts are readable. Null for a row of another pair. */
+function describeUnreadable(row: unknown, err: MalformedResponseError, requested: PairSymbol | null): UnreadableTradeReport | null {
+  const r = new PayloadReader('user trades');
+  const t = row !== null && typeof row === 'object' && !Array.isArray(row) ? (row as JsonObject) : {};
+  const attempt = <T>(read: () => T): T | null => {
+    try {
+      return read();
+    } catch {
+      return null;
+    }
+  };
+  const pair = attempt(() => toPairSymbol(`${r.asset(t['numeratorSymbol'], 'n')}${r.asset(t['denominatorSymbol'], 'd')}`));
+  if (requested !== null && pair !== null && pair !== requested) return null;
+  const id = attempt(() => r.optionalId(t['id'], 'id'));
+  return {
+    tradeId: asFillId(id ?? `row-${createHash('sha256').update(stringify(row) ?? 'undefined', 'utf8').digest('hex').slice(0, 16)}`),
+    tsMs: attempt(() => r.integer(field(t, 'timestamp', 'date'), 'timestamp')),
+    reason: err.message.replace(/^user trades: /, ''),
+  };
 }
 
 export function sortFills(fills: FillReport[]): FillReport[] {
@@ -65,7 +123,8 @@ function normaliseTradeRow(t: JsonObject, r: PayloadReader, at: string): FillRep
   const price = r.decimal(t['price'], `${at}.price`);
   if (price.lte(0)) r.fail(`${at}.price is not positive`);
   const tsMs = r.integer(field(t, 'timestamp', 'date'), `${at}.timestamp`);
-  const orderId = r.id(t['orderId'], `${at}.orderId`);
+  // Optional: BTCTurk's 2018 documented rows have none. A row with a trade id is identified by it.
+  const orderId = r.optionalId(t['orderId'], `${at}.orderId`);
   const fee = (r.optionalDecimal(t['fee'], `${at}.fee`) ?? new Decimal(0)).abs();
   const tax = (r.optionalDecimal(t['tax'], `${at}.tax`) ?? new Decimal(0)).abs();
   const base = r.asset(t['numeratorSymbol'], `${at}.numeratorSymbol`);
@@ -80,9 +139,15 @@ function normaliseTradeRow(t: JsonObject, r: PayloadReader, at: string): FillRep
   } catch {
     return r.fail(`${at}: bad numerator/denominator symbols`);
   }
+  const fillId =
+    tradeId !== null
+      ? asFillId(tradeId)
+      : orderId !== null
+        ? fallbackFillId(orderId, tsMs, price, qty)
+        : orderlessFallbackFillId(symbol, side, tsMs, price, qty);
   return {
-    fillId: tradeId !== null ? asFillId(tradeId) : fallbackFillId(orderId, tsMs, price, qty),
-    exchangeOrderId: asExchangeOrderId(orderId),
+    fillId,
+    exchangeOrderId: orderId === null ? null : asExchangeOrderId(orderId),
     clientOrderId: clientId === null ? null : asClientOrderId(clientId),
     symbol,
     side,

@@ -21,7 +21,7 @@ export function recordCycleMetrics(meter: MetricMeter, r: CycleAuditRecord): voi
     const n = keys.reduce((sum, k) => sum + (r.counts[k] ?? 0), 0);
     if (n > 0) meter.createCounter(name, '1', description).add(n, tags);
   }
-  const integrity = r.alerts.filter((a) => a.startsWith('integrity:') || a.startsWith('fee_conversion_missing:')).length;
+  const integrity = r.alerts.filter((a) => a.startsWith('integrity:') || a.startsWith('fee_conversion_missing:') || a.startsWith('balance_drift:')).length;
   if (integrity > 0) meter.createCounter('btcbot_integrity_alerts', '1', 'Accounting integrity alerts').add(integrity, tags);
   if (r.outcome === 'halted') meter.createCounter('btcbot_halts', '1', 'Cycles stopped or refused by a halt').add(1, tags);
 }

@@ -3,7 +3,8 @@
 import { request } from 'undici';
 import type { FaultRule } from './faults.js';
 import type { RequestLogEntry } from './server.js';
-import type { GroundTruth, PricePath } from './state.js';
+import type { MalformedPairKind } from './pairs.js';
+import type { GroundTruth, ManualTrade, PricePath } from './state.js';
 
 export interface SimConfigPatch {
   readonly rateLimits?: boolean;
@@ -19,6 +20,7 @@ export interface SimConfigPatch {
   readonly strictTick?: boolean;
   readonly spreadBps?: number;
   readonly priceStepMs?: number;
+  readonly tradeRowsWithoutOrderId?: number;
 }
 
 export class SimulatorControl {
@@ -71,6 +73,14 @@ export class SimulatorControl {
   }
   async fill(orderId: string, qty?: string, price?: string): Promise<string> {
     return (await this.call<{ fillId: string }>('POST', '/__sim/fill', { orderId, qty, price })).fillId;
+  }
+  /** A trade someone else makes on the account (see SimulatorEngine.manualTrade). */
+  async manualTrade(trade: ManualTrade): Promise<{ fillId: string; orderId: string }> {
+    return this.call('POST', '/__sim/manual-trade', trade);
+  }
+  /** Serve `name`'s exchangeinfo entry broken (an unlisted name becomes an extra broken entry). */
+  malformPair(name: string, kind: MalformedPairKind): Promise<unknown> {
+    return this.call('POST', '/__sim/malformed-pair', { name, kind });
   }
   async addFault(rule: FaultRule): Promise<number> {
     return (await this.call<{ id: number }>('POST', '/__sim/faults', rule)).id;

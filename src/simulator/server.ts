@@ -8,9 +8,9 @@ import { SimAuth, DEFAULT_SIM_CREDENTIALS, type Permission, type SimApiKey } fro
 import type { ClockMode } from './clock.js';
 import { SimulatorControl } from './control.js';
 import { AFTER_COMMIT_FAULTS, CLOUDFLARE_HTML, FaultInjector, PRE_PROCESSING_FAULTS, type FaultRule } from './faults.js';
-import { DEFAULT_PAIRS, currencyName, currencyPrecision, exchangeInfoPayload, pairName, type SimPairConfig } from './pairs.js';
+import { DEFAULT_PAIRS, currencyName, currencyPrecision, exchangeInfoPayload, pairName, type MalformedPairKind, type SimPairConfig } from './pairs.js';
 import { SimRateLimiter } from './rate-limits.js';
-import { DEFAULT_BALANCES, SimulatorEngine, isOpen, normaliseSymbol, type EngineConfig, type PricePath, type SimFill, type SimOrder } from './state.js';
+import { DEFAULT_BALANCES, SimulatorEngine, isOpen, normaliseSymbol, type EngineConfig, type ManualTrade, type PricePath, type SimFill, type SimOrder } from './state.js';
 import { ERROR_CODES, SimRejection, decimalNumber, errorBody, ok, rawNumber, toJson, type ErrorToken } from './wire.js';
 import { parseLosslessJson } from '../exchange/json.js';
 
@@ -379,7 +379,7 @@ class ApiHandlers {
         return { status: 200, body: { serverTime: now, serverTime2: new Date(now).toISOString().replace('Z', '0000+00:00') } };
       }
       case 'GET /api/v2/server/exchangeinfo':
-        return { status: 200, body: ok(exchangeInfoPayload([...e.pairs.values()], e.now())) };
+        return { status: 200, body: ok(exchangeInfoPayload([...e.pairs.values()], e.now(), e.malformedPairs())) };
       case 'GET /api/v2/ticker':
         return { status: 200, body: ok(this.ticker(q.get('pairSymbol') ?? q.get('pairsymbol'))) };
       case 'GET /api/v2/orderbook':
@@ -585,7 +585,7 @@ class ApiHandlers {
     // Newest first, as BTCTurk sends them.
     const sorted = [...fills].sort((a, b) => b.tsMs - a.tsMs || (a.id > b.id ? -1 : 1));
     const missingIds = fired.some((f) => f.kind === 'missingTradeIds');
-    let rows = sorted.map((f) => this.tradeRow(f, missingIds));
+    let rows = sorted.map((f) => this.tradeRow(f, missingIds)).map((row) => (this.engine.drawOldStyleTradeRow() ? oldStyleTradeRow(row) : row));
     if (fired.some((f) => f.kind === 'duplicateTradeRows')) rows = rows.flatMap((r) => [r, r]);
     return { status: 200, body: ok(rows, 'SUCCESS') };
   }
@@ -608,7 +608,7 @@ class ApiHandlers {
       tax: negated(f.tax),
       numeratorSymbol: f.base,
       denominatorSymbol: f.quote,
-      orderType: f.side,
+      orderType: this.engine.wireOrderType(f.id) ?? f.side,
     };
     if (withoutId) delete row['id'];
     return row;
@@ -635,6 +635,17 @@ class ApiHandlers {
       leftAmount: o.left.toFixed(qtyScale),
     };
   }
+}
+
+/**
+ * A trade row as in BTCTurk's 2018 documented example: no `orderId`, `orderClientId` or
+ * `preciseAmount`, price and amount as JSON numbers. A row that already lost its trade id keeps
+ * its order id: the real rows of that form carried an id.
+ */
+function oldStyleTradeRow(row: Record<string, unknown>): Record<string, unknown> {
+  if (row['id'] === undefined) return row;
+  const { orderId: _orderId, orderClientId: _clientId, preciseAmount, ...rest } = row;
+  return { ...rest, price: rawNumber(String(rest['price'])), amount: preciseAmount ?? rawNumber(String(rest['amount'])) };
 }
 
 function negated(d: Decimal): string {
@@ -726,6 +737,13 @@ class ControlHandlers {
         e.clock.set(Number(b['ms']));
         e.settle();
         return done();
+      case 'POST /__sim/manual-trade': {
+        const fill = e.manualTrade(b as unknown as ManualTrade);
+        return done({ fillId: fill.id.toString(), orderId: fill.orderId.toString() });
+      }
+      case 'POST /__sim/malformed-pair':
+        e.malformPair(String(b['name']), b['kind'] as MalformedPairKind);
+        return done();
       case 'POST /__sim/fill': {
         const fill = e.forceFill(BigInt(String(b['orderId'])), b['qty'] === undefined ? undefined : String(b['qty']), b['price'] === undefined ? undefined : String(b['price']));
         return done({ fillId: fill.id.toString() });
@@ -773,6 +791,7 @@ export function applyEngineKnobs(e: SimulatorEngine, knobs: Record<string, unkno
     strictTick: typeof knobs['strictTick'] === 'boolean' ? knobs['strictTick'] : c.strictTick,
     spreadBps: num(knobs['spreadBps']) ?? c.spreadBps,
     priceStepMs: num(knobs['priceStepMs']) ?? c.priceStepMs,
+    tradeRowsWithoutOrderId: num(knobs['tradeRowsWithoutOrderId']) ?? c.tradeRowsWithoutOrderId,
   };
 }
 

@@ -4,7 +4,7 @@
 import { Decimal } from '../domain/decimal.js';
 import type { Side } from '../domain/types.js';
 import { SimClock, type ClockMode } from './clock.js';
-import { DEFAULT_PAIRS, pairName, type SimPairConfig } from './pairs.js';
+import { DEFAULT_PAIRS, MALFORMED_PAIR_KINDS, pairName, type MalformedPairKind, type SimPairConfig } from './pairs.js';
 import { Prng } from './prng.js';
 import { SimRejection } from './wire.js';
 
@@ -84,6 +84,11 @@ export interface EngineConfig {
   spreadBps: number;
   /** Milliseconds of clock advance per price-path tick (0 = ticks only on /__sim/tick). */
   priceStepMs: number;
+  /**
+   * Share (0..1, seeded) of trade rows served in the form of BTCTurk's 2018 documented example:
+   * no `orderId`, no `orderClientId`, no `preciseAmount`, JSON numbers. Such a row keeps its trade id.
+   */
+  tradeRowsWithoutOrderId: number;
 }
 
 export interface EngineOptions {
@@ -99,6 +104,22 @@ export interface EngineOptions {
 
 export const DEFAULT_BALANCES: Readonly<Record<string, string>> = { TRY: '100000', BTC: '0.1', ETH: '2', SOL: '20', USDT: '2000' };
 
+/** A trade on the account that the bot did not place (web UI, another program, the owner). */
+export interface ManualTrade {
+  readonly symbol: string;
+  readonly side: Side;
+  /** Base quantity (decimal string). */
+  readonly qty: string;
+  /** Execution price (decimal string); default the current mid. */
+  readonly price?: string;
+  /** When it happened (default now); may be in the past, e.g. history from before the bot started. */
+  readonly atMs?: number;
+  /** The order's client id; the web UI's is `advanced` (reference Q10). */
+  readonly clientId?: string;
+  /** Serve its trade row with this `orderType` instead of the side (e.g. `stop`: a row a client cannot read). */
+  readonly wireOrderType?: string;
+}
+
 const FIRST_ORDER_ID = 31500000000n;
 const FIRST_TRADE_ID = 1190000000000000001n;
 const REQUEST_DECIMAL = /^\d{0,12}(\.\d{1,16})?$/;
@@ -112,17 +133,23 @@ export class SimulatorEngine {
   private readonly balances = new Map<string, SimBalance>();
   private readonly orders = new Map<bigint, SimOrder>();
   private readonly fills: SimFill[] = [];
+  private readonly wireOrderTypes = new Map<bigint, string>();
   private readonly books = new Map<string, MarketBook>();
   private readonly mids = new Map<string, Decimal>();
   private readonly paths = new Map<string, { path: PricePath; cursor: number }>();
   private nextOrderId = FIRST_ORDER_ID;
   private nextTradeId = FIRST_TRADE_ID;
   private lastTickMs: number;
+  /** Exchangeinfo entries served broken, by pair name (listed pairs, or extra unlisted names). */
+  private readonly malformed = new Map<string, MalformedPairKind>();
+  /** Seeded apart from the engine's PRNG, so serving old-style rows never moves prices or ids. */
+  private rowPrng: Prng;
 
   constructor(private readonly options: EngineOptions) {
     this.clock = new SimClock(options.clock, options.startTimeMs);
     this.pairs = new Map(options.pairs.map((p) => [pairName(p), p]));
     this.prng = new Prng(options.seed);
+    this.rowPrng = new Prng(options.seed ^ 0x2018);
     this.config = buildConfig(options.config);
     this.lastTickMs = this.clock.now();
     this.reset();
@@ -143,6 +170,8 @@ export class SimulatorEngine {
   /** Back to the initial state (same seed unless given): balances, books, no orders or fills. */
   reset(seed = this.options.seed): void {
     this.prng = new Prng(seed);
+    this.rowPrng = new Prng(seed ^ 0x2018);
+    this.malformed.clear();
     this.balances.clear();
     this.orders.clear();
     this.fills.length = 0;
@@ -461,6 +490,72 @@ export class SimulatorEngine {
   }
 
   // ------------------------------------------------------------------------------------------
+  // The account as others use it: foreign trades, broken listings, old-style trade rows
+
+  /**
+   * A trade someone else made on this account: an order that filled at once in full (taker fees
+   * and VAT as for the bot), balances moved, one fill row. Refused like a real order when the free
+   * balance does not cover it.
+   */
+  manualTrade(t: ManualTrade): SimFill {
+    const pair = this.requirePair(t.symbol);
+    const symbol = pairName(pair);
+    if (t.side !== 'buy' && t.side !== 'sell') throw new Error('manual trade side must be buy or sell');
+    const qty = new Decimal(t.qty);
+    const price = t.price === undefined ? (this.mids.get(symbol) ?? new Decimal(pair.price)) : new Decimal(t.price);
+    if (qty.lte(0) || price.lte(0)) throw new Error('manual trade quantity and price must be positive');
+    const atMs = t.atMs ?? this.clock.now();
+    const fee1 = new Decimal(1).plus(this.config.takerFee.mul(new Decimal(1).plus(this.config.vat)));
+    const lockAsset = t.side === 'buy' ? pair.quote : pair.base;
+    const lock = t.side === 'buy' ? price.mul(qty).mul(fee1) : qty;
+    const funds = this.balance(lockAsset);
+    if (funds.free.lt(lock)) throw new SimRejection('FAILED_ORDER_WITH_OPEN_ORDERS');
+    funds.free = funds.free.minus(lock);
+    funds.locked = funds.locked.plus(lock);
+    const order: SimOrder = {
+      id: this.nextOrderId++,
+      clientId: t.clientId ?? 'advanced',
+      symbol,
+      side: t.side,
+      method: 'limit',
+      price,
+      qty,
+      left: qty,
+      status: 'Untouched',
+      createdMs: atMs,
+      updatedMs: atMs,
+      lockAsset,
+      lockRemaining: lock,
+      cancelAtMs: null,
+    };
+    this.orders.set(order.id, order);
+    const fill = this.applyFill(order, qty, price, 'taker', atMs);
+    if (t.wireOrderType !== undefined) this.wireOrderTypes.set(fill.id, String(t.wireOrderType));
+    return fill;
+  }
+
+  /** The `orderType` a fill's trade row is served with when it is not its side (see ManualTrade). */
+  wireOrderType(fillId: bigint): string | undefined {
+    return this.wireOrderTypes.get(fillId);
+  }
+
+  /** Serve `name`'s exchangeinfo entry broken in this way; an unlisted name is added as an extra entry. */
+  malformPair(name: string, kind: MalformedPairKind): void {
+    if (!MALFORMED_PAIR_KINDS.includes(kind)) throw new Error(`malformed pair kind must be one of ${MALFORMED_PAIR_KINDS.join(', ')}`);
+    this.malformed.set(normaliseSymbol(name), kind);
+  }
+
+  malformedPairs(): ReadonlyMap<string, MalformedPairKind> {
+    return this.malformed;
+  }
+
+  /** Whether this trade row goes out in the 2018 documented form (seeded draw per row). */
+  drawOldStyleTradeRow(): boolean {
+    const p = this.config.tradeRowsWithoutOrderId;
+    return p > 0 && (p >= 1 || this.rowPrng.next() < p);
+  }
+
+  // ------------------------------------------------------------------------------------------
   // Matching
 
   private matchTaker(order: SimOrder): void {
@@ -513,9 +608,8 @@ export class SimulatorEngine {
     }
   }
 
-  private applyFill(order: SimOrder, qty: Decimal, price: Decimal, liquidity: 'maker' | 'taker'): SimFill {
+  private applyFill(order: SimOrder, qty: Decimal, price: Decimal, liquidity: 'maker' | 'taker', now = this.clock.now()): SimFill {
     const pair = this.requirePair(order.symbol);
-    const now = this.clock.now();
     const notional = price.mul(qty);
     const rate = liquidity === 'maker' ? this.config.makerFee : this.config.takerFee;
     const fee = notional.mul(rate).toDecimalPlaces(8, Decimal.ROUND_HALF_UP);
@@ -662,6 +756,7 @@ function buildConfig(c: EngineOptions['config']): EngineConfig {
     strictTick: c.strictTick ?? false,
     spreadBps: c.spreadBps ?? 10,
     priceStepMs: c.priceStepMs ?? 0,
+    tradeRowsWithoutOrderId: c.tradeRowsWithoutOrderId ?? 0,
   };
 }
 

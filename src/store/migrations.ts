@@ -147,6 +147,91 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'account truth: fills without order id, position adjustments, quarantines, adoptions, balance drift and snapshots',
+    sql: `
+      -- BTCTurk's 2018 documented trade rows carry no orderId; such a fill is known by its trade id.
+      -- (Matching across id forms finds fills by symbol and time: stage4_fills_symbol_ts_idx.)
+      ALTER TABLE stage4_fills ALTER COLUMN exchange_order_id DROP NOT NULL;
+
+      -- Every change to a position that is not a fill: the opening at a symbol's first sight
+      -- (inferred from the balance, or zero), and each adoption the operator asked for.
+      CREATE TABLE position_adjustments (
+        id                bigserial PRIMARY KEY,
+        symbol            text NOT NULL,
+        kind              text NOT NULL CHECK (kind IN ('inferred', 'zero', 'legacy', 'adopted')),
+        qty_delta         numeric NOT NULL,
+        cost_delta_try    numeric NOT NULL,
+        mark_try          numeric,
+        balance_qty       numeric,
+        balance_at_ms     bigint,
+        others_qty        numeric NOT NULL,
+        fills_net_qty     numeric NOT NULL,
+        drift_qty         numeric NOT NULL,
+        covered_fill_id   text,
+        window_start_ms   bigint,
+        cycle_id          text,
+        at_ms             bigint NOT NULL,
+        recorded_at       timestamptz NOT NULL DEFAULT now()
+      );
+      -- One opening per symbol, whoever infers it.
+      CREATE UNIQUE INDEX position_adjustments_opening_key ON position_adjustments (symbol) WHERE kind <> 'adopted';
+      -- Symbols accounted before openings existed keep their positions as they are.
+      INSERT INTO position_adjustments (symbol, kind, qty_delta, cost_delta_try, others_qty, fills_net_qty, drift_qty, at_ms)
+        SELECT substr(key, length('fills_cursor:') + 1), 'legacy', 0, 0, 0, 0, 0, COALESCE(value_ms, 0)
+        FROM cursors WHERE key LIKE 'fills_cursor:%';
+
+      -- A symbol whose fills cannot be applied: no new orders there (cancels run) until resolved.
+      CREATE TABLE symbol_quarantines (
+        symbol       text PRIMARY KEY,
+        reason       text NOT NULL,
+        fill_id      text,
+        detail       text NOT NULL,
+        -- What waits behind the fill: buys count toward the exposure limit while it lasts.
+        held_fills   integer NOT NULL DEFAULT 0,
+        held_buy_qty numeric NOT NULL DEFAULT 0,
+        held_buy_cost_try numeric NOT NULL DEFAULT 0,
+        cycles       integer NOT NULL DEFAULT 1,
+        since_cycle  text,
+        last_cycle   text,
+        since_at     timestamptz NOT NULL DEFAULT now(),
+        updated_at   timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- btcbot positions adopt SYMBOL: carried out by the next cycle that has the balance and a mark.
+      CREATE TABLE adoption_requests (
+        symbol        text PRIMARY KEY,
+        requested_by  text NOT NULL,
+        requested_at  timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- Per base asset: the bot's positions against the exchange balance, live cycles only.
+      CREATE TABLE balance_drift (
+        asset          text PRIMARY KEY,
+        streak         integer NOT NULL,
+        diff_qty       numeric NOT NULL,
+        balance_qty    numeric NOT NULL,
+        positions_qty  numeric NOT NULL,
+        checked_at_ms  bigint NOT NULL,
+        raised         boolean NOT NULL,
+        raised_at      timestamptz,
+        last_cycle     text,
+        updated_at     timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- Each cycle's balance of every base asset, with the moment it was read: an opening, an
+      -- adoption or a drift check compares a balance with the fills up to that moment, once the
+      -- fills poll has settled past it.
+      CREATE TABLE balance_snapshots (
+        asset     text NOT NULL,
+        at_ms     bigint NOT NULL,
+        qty       numeric NOT NULL,
+        cycle_id  text,
+        PRIMARY KEY (asset, at_ms)
+      );
+    `,
+  },
 ];
 
 export interface MigrationReport {

@@ -1,11 +1,19 @@
 // Bookkeeping of one cycle for its result and its audit row: counters, decisions, alerts.
 // Pure and deterministic (runs in the workflow).
+import { formatSymbolFailure, type SymbolFailure } from '../domain/failures.js';
 import type { ExecuteResult } from './types.js';
 
 export class CycleReport {
   readonly counts: Record<string, number> = {};
   readonly decisions: string[] = [];
   readonly alerts: string[] = [];
+  readonly failures: SymbolFailure[] = [];
+
+  /** Symbols that failed a step: kept with their causes, and each one an alert. */
+  failed(failures: readonly SymbolFailure[] = []): void {
+    this.failures.push(...failures);
+    this.alerts.push(...failures.map(formatSymbolFailure));
+  }
 
   add(counts: Record<string, number>): void {
     for (const [k, v] of Object.entries(counts)) this.counts[k] = (this.counts[k] ?? 0) + v;

@@ -3,7 +3,7 @@
 import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import {
-  balanceFromWire, plannedActionToWire, pnlSnapshotFromWire, positionFromWire, quoteFromWire, rulesFromWire,
+  balanceFromWire, heldBuyFromWire, plannedActionToWire, positionFromWire, quoteFromWire, riskPnlFromWire, rulesFromWire,
   trackedOrderFromWire, tradingConfigFromWire,
 } from '../domain/wire.js';
 import { BLOCK_MESSAGES, blockReason, evaluateGates, type TradingMode } from '../domain/gates.js';
@@ -72,7 +72,7 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
     step = 'done';
     return {
       cycleId, mode, outcome, blockReason: gate.outcome === 'blocked' ? gate.reason : null,
-      message: extra.message ?? null, counts: report.counts, notes: report.alerts, auditRecorded: inserted,
+      message: extra.message ?? null, counts: report.counts, notes: report.alerts, symbolFailures: report.failures, auditRecorded: inserted,
     };
   };
 
@@ -133,6 +133,8 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
       return finish('blocked', { message: `SYMBOLS: ${describeUnlisted(unlisted)}` });
     }
     report.alerts.push(...market.unavailable.map((s) => `symbol_unavailable:${s}`), ...market.markFailures.map((f) => `mark_failed:${f.symbol}:${f.reason}`));
+    report.alerts.push(...(market.notes ?? []));
+    report.failed(market.failures);
 
     // 4. Reconcile our orders with the exchange, from evidence.
     step = 'reconcile';
@@ -140,20 +142,19 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
     report.add(rec.counts);
     report.decisions.push(...rec.decisions);
 
-    // 5. Fills → positions → cursor, and the PnL snapshot.
+    // 5. Fills → positions (openings, adoptions) → cursor, balance drift, the PnL snapshot. A
+    // symbol whose fills fail or cannot be applied sits out or is quarantined; the cycle goes on.
     step = 'accounting';
-    const tradable = market.rules.map((r) => r.symbol).filter((s) => !failedOpenOrders.includes(s));
     const acct = await syncFillsAndPnl({
-      cycleId, mode, accountId: ctx.accountId, nowMs, symbols: tradable, quotes: market.quotes, tryBalance: market.tryBalance,
-      lookbackMinutes: config.fillsPollLookbackMinutes, dayBoundaryOffsetMinutes: config.dayBoundaryOffsetMinutes,
-      fetchFills: ctx.hasCredentials,
+      cycleId, mode, accountId: ctx.accountId, nowMs, rules: market.rules, quotes: market.quotes, tryBalance: market.tryBalance,
+      baseBalances: market.baseBalances, balancesAtMs: market.balancesAtMs, config: ctx.config, fetchFills: ctx.hasCredentials,
     });
     report.add(acct.counts);
     report.alerts.push(...acct.notes);
+    report.failed(acct.failures);
 
-    // 6. Plan, pure: intents → lifecycle → risk.
+    // 6. Plan, pure: intents → lifecycle → risk. Symbols that sit out lose their submits, never their cancels.
     step = 'plan';
-    const pnl = pnlSnapshotFromWire(acct.pnl);
     const plan = planCycle({
       cycleId, nowMs, mode, config,
       symbols,
@@ -162,8 +163,10 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
       marks: marksFromQuotes(market.quotes.map(quoteFromWire)).marks,
       orders: rec.orders.map(trackedOrderFromWire),
       positions: acct.positions.map(positionFromWire),
-      pnl, tryBalance: balanceFromWire(market.tryBalance),
-      reduceOnlySymbols: acct.reduceOnlySymbols.map(toPairSymbol),
+      pnl: riskPnlFromWire(acct.riskPnl), tryBalance: market.tryBalance === null ? null : balanceFromWire(market.tryBalance),
+      quarantinedSymbols: acct.quarantinedSymbols.map(toPairSymbol),
+      reduceOnly: acct.reduceOnly.map((r) => ({ ...r, symbol: toPairSymbol(r.symbol) })),
+      heldBuys: acct.heldBuys.map(heldBuyFromWire),
       halted: halt !== null,
     });
     report.add(plan.counts);

@@ -1,5 +1,6 @@
 // Workflow and activity payloads: small, plain, decimal strings only. Never secrets, never order
 // books or exchange-info dumps.
+import type { SymbolFailure } from '../domain/failures.js';
 import type { BlockReason, GateSettings, TradingMode } from '../domain/gates.js';
 import type {
   BalanceWire,
@@ -34,6 +35,8 @@ export interface CycleResult {
   message: string | null;
   counts: Record<string, number>;
   notes: string[];
+  /** Symbols that failed a step this cycle, each with its cause (also among `notes`). */
+  symbolFailures: SymbolFailure[];
   auditRecorded: boolean;
 }
 
@@ -73,11 +76,23 @@ export interface MarketSnapshot {
   unlisted?: string[];
   /** Symbols without a usable mark (crossed or empty book, or the quote fetch failed). */
   markFailures: Array<{ symbol: string; reason: string }>;
-  /** Configured symbols the exchange does not list, or lists as not tradable. */
+  /** Configured symbols the exchange does not list, lists as not tradable or malformed, or quotes in another currency than TRY. */
   unavailable: string[];
-  tryBalance: BalanceWire;
+  /** Null when this cycle's balance read failed: no buys, no PnL snapshot; cancels still run. */
+  tryBalance: BalanceWire | null;
+  /**
+   * Free and locked balance of each listed symbol's base asset the answer lists (empty in paper mode
+   * or after a failed read): an asset left out is unknown this cycle, never zero.
+   */
+  baseBalances: BalanceWire[];
+  /** When the balances answer arrived (epoch ms, the worker's clock); null when the read failed. */
+  balancesAtMs: number | null;
   balanceSource: 'exchange' | 'paper';
   openOrders: SymbolOpenOrdersWire[];
+  /** Failed steps with their causes (rules, marks, open orders, balances). */
+  failures: SymbolFailure[];
+  /** Exchange-info entries skipped as malformed (`pair_skipped:…`), pairs that cannot be accounted. */
+  notes: string[];
 }
 
 export interface ReconcileInput {
@@ -99,22 +114,36 @@ export interface AccountingInput {
   mode: TradingMode;
   accountId: string;
   nowMs: number;
-  symbols: string[];
+  /** The symbols to account, with their rules (base asset, quantity step). */
+  rules: ExchangeRulesWire[];
   quotes: MarketQuoteWire[];
-  tryBalance: BalanceWire;
-  lookbackMinutes: number;
-  dayBoundaryOffsetMinutes: number;
+  /** Null when the balance read failed this cycle: no snapshot, no opening inferred, no drift check. */
+  tryBalance: BalanceWire | null;
+  baseBalances: BalanceWire[];
+  /** When the balances were read: they are compared with the fills up to that moment. */
+  balancesAtMs: number | null;
+  config: TradingConfigWire;
   /** Paper mode: no private reads; fills are not fetched. */
   fetchFills: boolean;
 }
 
 export interface AccountingResult {
   counts: Record<string, number>;
+  /** Symbols whose books are not current this cycle (fills failed, catching up, opening deferred): no new orders. */
   failedSymbols: string[];
+  /** Symbols whose fills cannot be applied: no new orders until applied or adopted. */
+  quarantinedSymbols: string[];
+  /** Symbols that may not buy: an unconvertible fee, or their asset's balance drifted. */
+  reduceOnly: Array<{ symbol: string; reason: 'fee_conversion_missing' | 'balance_drift'; asset?: string }>;
+  /** Base quantity bought by fills a quarantine holds, per symbol: they count toward the exposure limit. */
+  heldBuys: Array<{ symbol: string; qty: string; costTry: string }>;
+  failures: SymbolFailure[];
   notes: string[];
-  reduceOnlySymbols: string[];
   positions: PositionWire[];
-  pnl: PnlSnapshotWire;
+  /** Null when no snapshot was taken (the balance read failed). */
+  pnl: PnlSnapshotWire | null;
+  /** What the loss limits are checked against, also without a snapshot this cycle. */
+  riskPnl: { realizedTodayTry: string; drawdownPct: string };
 }
 
 export interface ExecuteInput {

@@ -16,7 +16,7 @@ describe('dry-run exchange', () => {
   it('reads go to the venue; submits and cancels are simulated and never reach a write endpoint', async () => {
     const dry = createDryRunExchange(h.exchange);
     expect(dry.mode).toBe('dry_run');
-    const rules = await dry.getExchangeRules();
+    const { rules } = await dry.getExchangeRules();
     const balances = await dry.getBalances();
     expect(rules.length).toBe(4);
     expect(balances.length).toBeGreaterThan(0);

@@ -110,7 +110,7 @@ describe('private read faults', () => {
     expect(second.map((f) => f.fillId)).toEqual(first.map((f) => f.fillId));
     const { fallbackFillId } = await import('../../src/exchange/trades.js');
     const f0 = first[0]!;
-    expect(f0.fillId).toBe(fallbackFillId(f0.exchangeOrderId, f0.tsMs, f0.price, f0.qty));
+    expect(f0.fillId).toBe(fallbackFillId(f0.exchangeOrderId!, f0.tsMs, f0.price, f0.qty));
   });
 });
 

@@ -14,8 +14,9 @@ describe('public endpoints against the simulator', () => {
   afterAll(async () => h.close());
 
   it('exchange info yields rules for every default pair with tick, step, min notional and band', async () => {
-    const rules = await h.exchange.getExchangeRules();
+    const { rules, malformed } = await h.exchange.getExchangeRules();
     expect(rules.map((r) => r.symbol).sort()).toEqual(['BTCTRY', 'ETHTRY', 'SOLTRY', 'USDTTRY']);
+    expect(malformed).toEqual([]);
     const btc = rules.find((r) => r.symbol === BTCTRY)!;
     expect(btc.base).toBe('BTC');
     expect(btc.quote).toBe('TRY');
@@ -67,5 +68,24 @@ describe('public endpoints against the simulator', () => {
     await anon.getExchangeRules();
     expect(countRoute(h.sim, 'GET /api/v2/server/exchangeinfo')).toBe(before + 1);
     await anon.close();
+  });
+});
+
+describe('exchange info with broken listings', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  it('a malformed pair is skipped and reported by name and cause; every other pair is parsed', async () => {
+    h.sim.engine.malformPair('XYZTRY', 'bad_name');
+    h.sim.engine.malformPair('SOLTRY', 'no_min_notional');
+    const { rules, malformed } = await h.exchange.getExchangeRules();
+    expect(rules.map((r) => r.symbol).sort()).toEqual(['BTCTRY', 'ETHTRY', 'USDTTRY']);
+    expect(malformed).toEqual([
+      { symbol: 'SOLTRY', reason: expect.stringMatching(/minExchangeValue/) },
+      { symbol: null, reason: expect.stringMatching(/name/) },
+    ]);
   });
 });

@@ -8,10 +8,12 @@ import { inject } from 'vitest';
 import { createMigratedDatabase } from '../../src/devenv/postgres.js';
 import type { Pool } from '../../src/store/db.js';
 import type { ActivityDeps } from '../../src/activities/index.js';
-import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
+import { runCycle } from '../../src/cli/cycles.js';
+import { createBtcturkExchange, type BtcturkExchangeOptions } from '../../src/exchange/btcturk/client.js';
 import type { Exchange } from '../../src/exchange/port.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
 import { createCycleWorker, workflowsPath } from '../../src/worker.js';
+import type { CycleInput } from '../../src/workflows/types.js';
 
 export const uniqueId = (prefix: string): string => `${prefix}-${randomBytes(4).toString('hex')}`;
 
@@ -133,6 +135,58 @@ export async function startClientStack(): Promise<{
     close: async () => {
       await Promise.allSettled([simulator.close(), db.drop()]);
       await connection.close();
+    },
+  };
+}
+
+export const ARMED_GATES = { killSwitch: false, dryRun: false, liveTrading: true, liveTradingAck: 'I_UNDERSTAND' } as const;
+export const ARMED_WORKER_ENV = { KILL_SWITCH: 'false', DRY_RUN: 'false', LIVE_TRADING: 'true', LIVE_TRADING_ACK: 'I_UNDERSTAND' } as const;
+
+/** A live-armed cycle stack on a shared Temporal connection: its own database, simulator (with credentials) and worker. */
+export interface LiveStack {
+  db: Awaited<ReturnType<typeof createTestDatabase>>;
+  simulator: RunningSimulator;
+  exchange: Exchange;
+  worker: Worker;
+  taskQueue: string;
+  /** Run one cycle of BTCTRY and ETHTRY with armed gates. */
+  cycle(overrides?: Partial<CycleInput>, workflowId?: string): ReturnType<typeof runCycle>;
+  close(): Promise<void>;
+}
+
+/**
+ * Start a live stack. The worker's env defaults to armed gates and SYMBOLS=BTC_TRY,ETH_TRY; the
+ * account holds only what `balances` says (default TRY only: coins held before would be inferred
+ * as opening positions and count toward the exposure limit).
+ */
+export async function startLiveStack(
+  temporal: Awaited<ReturnType<typeof connectTemporal>>,
+  opts: { queuePrefix: string; seed: number; balances?: Record<string, string>; workerEnv?: Record<string, string>; exchange?: Partial<BtcturkExchangeOptions> },
+): Promise<LiveStack> {
+  const [db, simulator] = await Promise.all([createTestDatabase(), startSimulator({ seed: opts.seed, balances: opts.balances ?? { TRY: '100000' } })]);
+  const exchange = createBtcturkExchange({ baseUrl: simulator.url, credentials: simulator.credentials, ...opts.exchange });
+  const taskQueue = uniqueId(opts.queuePrefix);
+  const worker = await createCycleWorker({
+    connection: temporal.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    // The stack's cycles run seconds apart: no settle margin (fills-window.test.ts covers the margin).
+    deps: { pool: db.pool, exchange, env: { SYMBOLS: 'BTC_TRY,ETH_TRY', FILLS_SETTLE_SECONDS: '0', ...(opts.workerEnv ?? ARMED_WORKER_ENV) }, hasCredentials: true },
+    workflowBundle: temporal.workflowBundle,
+  });
+  const running = worker.run();
+  return {
+    db, simulator, exchange, worker, taskQueue,
+    cycle: (overrides = {}, workflowId = uniqueId(`cycle-${opts.queuePrefix}`)) =>
+      runCycle(temporal.client, {
+        workflowId, taskQueue,
+        input: { gates: ARMED_GATES, dryRunRequested: false, symbols: ['BTCTRY', 'ETHTRY'], trigger: 'test', ...overrides },
+      }),
+    close: async () => {
+      worker.shutdown();
+      await running;
+      await Promise.allSettled([exchange.close(), simulator.close()]);
+      await db.drop();
     },
   };
 }

@@ -56,12 +56,15 @@ beforeAll(async () => {
     TEMPORAL_ADDRESS: inject('temporalAddress'), BTCBOT_TASK_QUEUE: taskQueue, DATABASE_URL: db.url,
     BTCTURK_BASE_URL: simulator.url, ...credentialFiles,
     KILL_SWITCH: 'false', DRY_RUN: 'false', LIVE_TRADING: 'true', LIVE_TRADING_ACK: 'I_UNDERSTAND', SYMBOLS: 'BTC_TRY',
+    // The account's BTC predates the bot; not inferring it lets the outsider's sell below oversell.
+    INFER_OPENING_POSITIONS: 'false',
     BTCBOT_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`, LOG_LEVEL: 'debug', BTCBOT_SDK_LOG_LEVEL: 'debug',
   });
   await worker.waitFor('worker ready');
 
-  // A spread of paths: a live submit, an ambiguous submit, a rate-limited read, a dry run, and a
-  // cycle that fails (an oversell the bot never bought for).
+  // A spread of paths: a live submit, an ambiguous submit, a rate-limited read, a dry run, an
+  // oversell the bot never bought for (the symbol is quarantined, the cycle goes on), and a cycle
+  // that fails (a hand-corrupted positions row).
   await cycle();
   simulator.faults.add({ route: 'POST /api/v1/order', kind: 'dropAfterCommit', times: 1 });
   simulator.faults.add({ route: 'GET /api/v1/users/balances', kind: 'http429', retryAfterSec: 1, times: 1 });
@@ -74,6 +77,8 @@ beforeAll(async () => {
     price: new Decimal(simulator.engine.groundTruth().mids['BTCTRY']!).mul('0.8').toDecimalPlaces(0),
   });
   await outsider.close();
+  await cycle();
+  await db.pool.query("INSERT INTO stage4_positions (symbol, qty, cost_basis_try, realized_pnl_try) VALUES ('not a symbol', 0, 0, 0)");
   await cycle();
 }, 180_000);
 
@@ -94,7 +99,7 @@ describe('btcbot worker observability', () => {
     // Summed over every label set (mode, task queue, ...).
     const cycles = (outcome: string) =>
       [...text.matchAll(new RegExp(`^btcbot_cycles\\w*\\{[^}]*outcome="${outcome}"[^}]*\\} (\\d+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
-    expect(cycles('ok')).toBe(3);
+    expect(cycles('ok')).toBe(4);
     expect(cycles('failed')).toBe(1);
     expect(text).toMatch(/btcbot_orders_submitted\w*\{[^}]*\} [1-9]/);
     expect(text).toMatch(/btcbot_integrity_alerts\w*\{[^}]*\} 1/);
@@ -106,7 +111,10 @@ describe('btcbot worker observability', () => {
     expect(finished.map((l) => l.cycle_id).sort()).toEqual(runs.map((r) => r.workflowId).sort());
     const first = finished.find((l) => l.cycle_id === runs[0]!.workflowId)!;
     expect(first).toMatchObject({ mode: 'live', outcome: 'ok', counts: { submitted: 1 }, service: 'btcbot' });
-    expect(finished.find((l) => l.cycle_id === runs[3]!.workflowId)).toMatchObject({ outcome: 'failed', error_class: 'AccountingIntegrityError' });
+    expect(finished.find((l) => l.cycle_id === runs[3]!.workflowId)).toMatchObject({
+      outcome: 'ok', symbol_failures: [expect.stringMatching(/^symbol_failed:accounting:BTCTRY:AccountingIntegrityError: oversell_detected/)],
+    });
+    expect(finished.find((l) => l.cycle_id === runs[4]!.workflowId)).toMatchObject({ outcome: 'failed', error_class: 'CorruptRowError' });
   });
 
   test('the API key and secret, read from *_FILE, appear in no log line, workflow history, database row, error message or status --json', async () => {

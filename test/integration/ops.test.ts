@@ -42,7 +42,7 @@ async function startWorker(queue: string, { sim, pool }: { sim?: RunningSimulato
     connection: temporal.nativeConnection,
     namespace: 'default',
     taskQueue: queue,
-    deps: { pool: pool ?? db.pool, exchange, env: { SYMBOLS: 'BTC_TRY' }, hasCredentials: true },
+    deps: { pool: pool ?? db.pool, exchange, env: { SYMBOLS: 'BTC_TRY', FILLS_SETTLE_SECONDS: '0' }, hasCredentials: true },
     workflowBundle: temporal.workflowBundle,
   });
   const running = worker.run();
@@ -394,8 +394,9 @@ describe('btcbot status', () => {
       expect(report.schedule).toEqual({ id: scheduleId, exists: false });
       expect(report.cycles).toEqual([expect.objectContaining({ cycleId: 'cycle-status-1', outcome: 'ok', mode: 'dry_run', counts: { orders_planned: 2 } })]);
       expect(report.positions).toEqual([
-        { symbol: 'BTCTRY', qty: '0.5', costBasisTry: '50010', avgCostTry: '100020', realizedPnlTry: '0', lastFillAt: expect.any(String) },
+        { symbol: 'BTCTRY', qty: '0.5', costBasisTry: '50010', avgCostTry: '100020', realizedPnlTry: '0', lastFillAt: expect.any(String), opening: null, adopted: null },
       ]);
+      expect(report).toMatchObject({ quarantines: [], balanceDrift: [], adoptionsPending: [] });
       expect(report.pnl.live).toBeNull();
       expect(report.pnl.dry_run).toMatchObject({
         totalEquityTry: '1234.5', realizedTodayTry: '1.25', realizedTotalTry: '7.5', drawdownPct: '0.5', highWaterMarkTry: '1240.7',

@@ -1,8 +1,9 @@
-// The store on a real Postgres: fills → positions → cursor in one transaction, order bookkeeping.
+// The store on a real Postgres: fills → positions → cursor in one transaction (with openings and adoptions under
+// concurrency and failure, fills without order ids), order bookkeeping.
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { Decimal, toDecimalString } from '../../src/domain/decimal.js';
-import { AccountingIntegrityError, IllegalTransitionError } from '../../src/domain/errors.js';
+import { IllegalTransitionError } from '../../src/domain/errors.js';
 import {
   asClientOrderId,
   asExchangeOrderId,
@@ -12,10 +13,11 @@ import {
   type PairSymbol,
   type Side,
 } from '../../src/domain/types.js';
-import { fallbackFillId } from '../../src/exchange/trades.js';
+import { fallbackFillId, orderlessFallbackFillId } from '../../src/exchange/trades.js';
 import { createPool, inTransaction, type Pool } from '../../src/store/db.js';
 import { DuplicateClientOrderIdError } from '../../src/store/errors.js';
-import { countFills, getCursorMs, ingestFills, listPositions } from '../../src/store/fills.js';
+import { listAdjustments, listQuarantines, quarantineSymbol, requestAdoption } from '../../src/store/account.js';
+import { countFills, ensureFillsCursor, getCursorMs, ingestFills, listPositions, type HoldingsRequest } from '../../src/store/fills.js';
 import { migrate, MIGRATIONS } from '../../src/store/migrations.js';
 import { applyOrderEvent, getOrderByClientId, insertOrder, listOrders, recordPendingSubmit, type NewOrder } from '../../src/store/orders.js';
 import { createTestDatabase } from './harness.js';
@@ -31,13 +33,15 @@ afterAll(async () => {
   await db?.drop();
 });
 beforeEach(async () => {
-  await db.pool.query('TRUNCATE stage4_fills, stage4_positions, cursors, stage4_orders');
+  await db.pool.query(
+    'TRUNCATE stage4_fills, stage4_positions, cursors, stage4_orders, position_adjustments, symbol_quarantines, adoption_requests, balance_drift, balance_snapshots',
+  );
 });
 
-function fill(id: string, side: Side, qty: string, price: string, tsMs: number, fee = '0'): FillReport {
+function fill(id: string, side: Side, qty: string, price: string, tsMs: number, fee = '0', orderId: string | null = `9${id}`): FillReport {
   return {
     fillId: asFillId(id),
-    exchangeOrderId: asExchangeOrderId(`9${id}`),
+    exchangeOrderId: orderId === null ? null : asExchangeOrderId(orderId),
     clientOrderId: null,
     symbol: BTC,
     side,
@@ -81,7 +85,7 @@ describe('ingestFills', () => {
 
   test('a fill seen with its trade id in one poll and without it in another is applied once, under the trade id', async () => {
     const withId = [fill('1190000000000000001', 'buy', '1', '100', 1000), fill('1190000000000000002', 'buy', '2', '130', 2000)];
-    const withoutId = withId.map((f) => ({ ...f, fillId: fallbackFillId(f.exchangeOrderId, f.tsMs, f.price, f.qty) }));
+    const withoutId = withId.map((f) => ({ ...f, fillId: fallbackFillId(f.exchangeOrderId!, f.tsMs, f.price, f.qty) }));
 
     // Id first, then the same rows without ids (the chaos run's missingTradeIds fault).
     await ingestFills(db.pool, { symbol: BTC, fills: [withId[0]!], marks: NO_MARKS, cycleId: 'c1' });
@@ -95,16 +99,18 @@ describe('ingestFills', () => {
     expect(await positionOf(db.pool, BTC)).toEqual({ qty: '3', cost: '360', realized: '0' });
   });
 
-  test('an oversell in a batch rolls back the whole batch: no fill, position or cursor change', async () => {
+  test('an oversell applies the fills before it, holds it and the rest before the cursor, and quarantines the symbol in the same transaction', async () => {
     await ingestFills(db.pool, { symbol: BTC, fills: [fill('1', 'buy', '1', '100', 1000)], marks: NO_MARKS, cycleId: 'c1' });
-    const before = { pos: await positionOf(db.pool, BTC), cursor: await getCursorMs(db.pool, BTC), fills: await countFills(db.pool) };
+    const batch = [fill('2', 'buy', '0.5', '110', 2000), fill('3', 'sell', '5', '120', 3000), fill('4', 'buy', '0.25', '100', 4000)];
+    const r = await ingestFills(db.pool, { symbol: BTC, fills: batch, marks: NO_MARKS, cycleId: 'c2', settledThroughMs: 9000 });
 
-    const batch = [fill('2', 'buy', '0.5', '110', 2000), fill('3', 'sell', '5', '120', 3000)];
-    await expect(ingestFills(db.pool, { symbol: BTC, fills: batch, marks: NO_MARKS, cycleId: 'c2', polledUntilMs: 9000 }))
-      .rejects.toBeInstanceOf(AccountingIntegrityError);
-
-    expect({ pos: await positionOf(db.pool, BTC), cursor: await getCursorMs(db.pool, BTC), fills: await countFills(db.pool) })
-      .toEqual(before);
+    expect(r).toMatchObject({ applied: 1, held: { fillId: '3', fromTsMs: 3000 } });
+    expect(r.held!.fills.map((f) => f.fillId)).toEqual(['3', '4']);
+    expect(await positionOf(db.pool, BTC)).toEqual({ qty: '1.5', cost: '155', realized: '0' });
+    expect(await getCursorMs(db.pool, BTC)).toBe(2999); // the sell is fetched again next poll
+    expect(await listQuarantines(db.pool)).toEqual([
+      expect.objectContaining({ symbol: BTC, reason: 'oversell_detected', fillId: '3', heldFills: 2, heldBuyQty: new Decimal('0.25'), cycles: 1 }),
+    ]);
   });
 
   test('two concurrent ingestions of overlapping fills on two connections apply each fill once', async () => {
@@ -130,12 +136,12 @@ describe('ingestFills', () => {
     await ingestFills(db.pool, { symbol: BTC, fills: [fill('1', 'buy', '1', '100', 5000)], marks: NO_MARKS, cycleId: 'c1' });
     // A later poll that only sees an older (late-arriving) fill and ends earlier keeps the cursor.
     const r = await ingestFills(db.pool, {
-      symbol: BTC, fills: [fill('2', 'buy', '1', '100', 4000)], marks: NO_MARKS, cycleId: 'c2', polledUntilMs: 4500,
+      symbol: BTC, fills: [fill('2', 'buy', '1', '100', 4000)], marks: NO_MARKS, cycleId: 'c2', settledThroughMs: 4500,
     });
     expect(r.applied).toBe(1);
     expect(await getCursorMs(db.pool, BTC)).toBe(5000);
     // An idle poll moves it forward to the end of the polled window.
-    await ingestFills(db.pool, { symbol: BTC, fills: [], marks: NO_MARKS, cycleId: 'c3', polledUntilMs: 8000 });
+    await ingestFills(db.pool, { symbol: BTC, fills: [], marks: NO_MARKS, cycleId: 'c3', settledThroughMs: 8000 });
     expect(await getCursorMs(db.pool, BTC)).toBe(8000);
   });
 
@@ -148,10 +154,7 @@ describe('ingestFills', () => {
 });
 
 describe('ingestFills under hostile batches', () => {
-  test('a batch with one malformed fill anywhere writes nothing: fills, position and cursor unchanged', async () => {
-    await ingestFills(db.pool, { symbol: BTC, fills: [fill('seed', 'buy', '1', '100', 1000)], marks: NO_MARKS, cycleId: 'seed' });
-    const snapshot = async () => ({ pos: await positionOf(db.pool, BTC), cursor: await getCursorMs(db.pool, BTC), fills: await countFills(db.pool) });
-    const before = await snapshot();
+  test('a batch with one bad fill anywhere applies exactly the fills before it and leaves the cursor before it', async () => {
     const corruptions: Array<(f: FillReport) => FillReport> = [
       (f) => ({ ...f, qty: new Decimal(0) }),
       (f) => ({ ...f, qty: new Decimal('-0.5') }),
@@ -162,18 +165,116 @@ describe('ingestFills under hostile batches', () => {
     ];
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: 1, max: 30 }), fc.nat(), fc.integer({ min: 0, max: corruptions.length - 1 }), fc.nat(),
-        async (n, pos, which, salt) => {
-          const batch = Array.from({ length: n }, (_, i) => fill(`f${salt}-${i}`, 'buy', '0.01', String(100 + i), 2000 + i));
+        fc.integer({ min: 1, max: 30 }), fc.nat(), fc.integer({ min: 0, max: corruptions.length - 1 }),
+        async (n, pos, which) => {
+          await db.pool.query('TRUNCATE stage4_fills, stage4_positions, cursors, symbol_quarantines');
+          await ingestFills(db.pool, { symbol: BTC, fills: [fill('seed', 'buy', '1', '100', 1000)], marks: NO_MARKS, cycleId: 'seed' });
+          const batch = Array.from({ length: n }, (_, i) => fill(`f${i}`, 'buy', '0.01', String(100 + i), 2000 + i));
           const at = pos % n;
           batch[at] = corruptions[which]!(batch[at]!);
-          await expect(ingestFills(db.pool, { symbol: BTC, fills: batch, marks: NO_MARKS, cycleId: 'fuzz', polledUntilMs: 99_999 }))
-            .rejects.toBeInstanceOf(AccountingIntegrityError);
-          expect(await snapshot()).toEqual(before);
+          const r = await ingestFills(db.pool, { symbol: BTC, fills: batch, marks: NO_MARKS, cycleId: 'fuzz', settledThroughMs: 99_999 });
+          expect(r.held?.fillId).toBe(`f${at}`);
+          expect(await countFills(db.pool)).toBe(1 + at);
+          expect(await getCursorMs(db.pool, BTC)).toBe(Math.max(1000, 2000 + at - 1));
+          expect((await positionOf(db.pool, BTC))?.qty).toBe(toDecimalString(new Decimal('0.01').mul(at).add(1)));
         },
       ),
       { numRuns: 40 },
     );
+  });
+});
+
+const qtyOf = async (): Promise<string | undefined> => (await positionOf(db.pool, BTC))?.qty;
+/** An opening from a balance read after every fill of these tests. */
+const inferred = (balance: string): HoldingsRequest => ({
+  kind: 'inferred', base: 'BTC', balance: { qty: new Decimal(balance), atMs: 1_000_000 }, othersQty: new Decimal(0), markTry: new Decimal(100),
+  windowStartMs: 0, atMs: 1,
+});
+/** The account-truth tests' fills: price 100, no fee. */
+const fillAt = (id: string, side: Side, qty: string, tsMs: number, orderId: string | null = `9${id}`): FillReport => fill(id, side, qty, '100', tsMs, '0', orderId);
+
+describe('fills without an order id', () => {
+  test('a fill first seen without its order id (2018 form), later with it, is applied once and gets the order id', async () => {
+    await ingestFills(db.pool, { symbol: BTC, fills: [fillAt('1190000000000000001', 'buy', '1', 1000, null)], marks: NO_MARKS, cycleId: 'c1' });
+    const again = await ingestFills(db.pool, { symbol: BTC, fills: [fillAt('1190000000000000001', 'buy', '1', 1000, '31500000001')], marks: NO_MARKS, cycleId: 'c2' });
+    expect(again).toMatchObject({ applied: 0, duplicates: 1, orderIdsFilledIn: 1 });
+    const rows = (await db.pool.query('SELECT fill_id, exchange_order_id FROM stage4_fills')).rows;
+    expect(rows).toEqual([{ fill_id: '1190000000000000001', exchange_order_id: '31500000001' }]);
+    expect(await qtyOf()).toBe('1');
+  });
+
+  test('a row with neither trade id nor order id, then the same fill with both, is one fill under the trade id', async () => {
+    const orderless = { ...fillAt('x', 'buy', '1', 1000, null), fillId: orderlessFallbackFillId(BTC, 'buy', 1000, new Decimal('100'), new Decimal('1')) };
+    await ingestFills(db.pool, { symbol: BTC, fills: [orderless], marks: NO_MARKS, cycleId: 'c1' });
+    const r = await ingestFills(db.pool, { symbol: BTC, fills: [fillAt('1190000000000000009', 'buy', '1', 1000, '31500000009')], marks: NO_MARKS, cycleId: 'c2' });
+    expect(r).toMatchObject({ applied: 0, duplicates: 1 });
+    const rows = (await db.pool.query('SELECT fill_id, exchange_order_id FROM stage4_fills')).rows;
+    expect(rows).toEqual([{ fill_id: '1190000000000000009', exchange_order_id: '31500000009' }]);
+  });
+
+  test('two fills with the same time, price and quantity on different orders stay two fills', async () => {
+    const a = fillAt('a', 'buy', '1', 1000, '31500000001');
+    const b = fillAt('b', 'buy', '1', 1000, '31500000002');
+    const derived = (f: FillReport) => ({ ...f, fillId: fallbackFillId(f.exchangeOrderId!, f.tsMs, f.price, f.qty) });
+    await ingestFills(db.pool, { symbol: BTC, fills: [derived(a), derived(b)], marks: NO_MARKS, cycleId: 'c1' });
+    expect(await qtyOf()).toBe('2');
+  });
+});
+
+describe('openings under concurrency and failure', () => {
+  test('two workers inferring the same new symbol at once record one opening; the position is the balance', async () => {
+    const other = createPool(db.url, 2);
+    try {
+      const window = [fillAt('1', 'sell', '0.5', 1000)];
+      const [a, b] = await Promise.all([
+        ingestFills(db.pool, { symbol: BTC, fills: window, marks: NO_MARKS, cycleId: 'a', holdings: inferred('1.5') }),
+        ingestFills(other, { symbol: BTC, fills: window, marks: NO_MARKS, cycleId: 'b', holdings: inferred('1.5') }),
+      ]);
+      expect([a.adjustments.length + b.adjustments.length, Number(a.holdingsSkipped) + Number(b.holdingsSkipped)]).toEqual([1, 1]);
+      expect((await listAdjustments(db.pool, BTC)).map((x) => [x.kind, toDecimalString(x.qtyDelta)])).toEqual([['inferred', '2']]);
+      expect(await qtyOf()).toBe('1.5');
+    } finally {
+      await other.end();
+    }
+  });
+
+  test('a retried ingest (the first attempt committed, its answer was lost) records nothing twice', async () => {
+    const window = [fillAt('1', 'buy', '0.5', 1000)];
+    await ingestFills(db.pool, { symbol: BTC, fills: window, marks: NO_MARKS, cycleId: 'c1', holdings: inferred('1') });
+    const retry = await ingestFills(db.pool, { symbol: BTC, fills: window, marks: NO_MARKS, cycleId: 'c1', holdings: inferred('1') });
+    expect(retry).toMatchObject({ applied: 0, holdingsSkipped: true, adjustments: [] });
+    expect(await listAdjustments(db.pool, BTC)).toHaveLength(1);
+    expect(await qtyOf()).toBe('1');
+  });
+
+  test('an oversell at first sight records the opening and holds the sell; the window start chosen first stays', async () => {
+    const { cursorMs } = await ensureFillsCursor(db.pool, BTC, 5000);
+    expect(await ensureFillsCursor(db.pool, BTC, 9000)).toEqual({ cursorMs: 5000, created: false });
+    const zero: HoldingsRequest = { kind: 'zero', base: 'BTC', windowStartMs: 0, atMs: 1 };
+    const r = await ingestFills(db.pool, { symbol: BTC, fills: [fillAt('1', 'sell', '1', 4000)], marks: NO_MARKS, cycleId: 'c1', holdings: zero, settledThroughMs: 9000 });
+    expect(r.held?.fillId).toBe('1');
+    expect(await getCursorMs(db.pool, BTC)).toBe(cursorMs);
+    expect((await listAdjustments(db.pool, BTC)).map((a) => a.kind)).toEqual(['zero']);
+    expect(await qtyOf()).toBe('0');
+    expect((await listQuarantines(db.pool)).map((q) => q.fillId)).toEqual(['1']);
+  });
+
+  test('a clean ingest of a quarantined symbol lifts the quarantine; an adoption already carried out is not repeated', async () => {
+    await ingestFills(db.pool, { symbol: BTC, fills: [], marks: NO_MARKS, cycleId: 'c0', holdings: inferred('0') });
+    await quarantineSymbol(db.pool, { symbol: BTC, reason: 'oversell_detected', fillId: 'f', detail: 'x', cycleId: 'c1' });
+    expect(await quarantineSymbol(db.pool, { symbol: BTC, reason: 'oversell_detected', fillId: 'f', detail: 'x', cycleId: 'c2' })).toEqual({ created: false, cycles: 2 });
+    await requestAdoption(db.pool, BTC, 'test');
+    // A read taken after the request (requested_at is the database's now()).
+    const read = { qty: new Decimal('0.5'), atMs: Date.now() + 60_000 };
+    const adopt: HoldingsRequest = { kind: 'adopted', base: 'BTC', balance: read, othersQty: new Decimal(0), markTry: new Decimal(100), atMs: 2 };
+    const sell = [fillAt('1', 'sell', '0.25', 1000)];
+    const done = await ingestFills(db.pool, { symbol: BTC, fills: sell, marks: NO_MARKS, cycleId: 'c3', holdings: adopt });
+    expect(done).toMatchObject({ applied: 1, quarantineCleared: true });
+    expect(done.adjustments.map((a) => [a.kind, toDecimalString(a.qtyDelta), a.coveredFillId])).toEqual([['adopted', '0.25', '1'], ['adopted', '0.5', null]]);
+    expect(await listQuarantines(db.pool)).toEqual([]);
+    const again = await ingestFills(db.pool, { symbol: BTC, fills: sell, marks: NO_MARKS, cycleId: 'c4', holdings: adopt });
+    expect(again).toMatchObject({ holdingsSkipped: true, adjustments: [] });
+    expect(await qtyOf()).toBe('0.5');
   });
 });
 

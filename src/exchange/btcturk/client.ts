@@ -5,24 +5,24 @@ import {
   type BalanceReport,
   type ClientOrderId,
   type ExchangeOrderId,
-  type ExchangeRules,
   type FillReport,
   type MarketQuote,
   type OrderStatusReport,
   type PairSymbol,
 } from '../../domain/types.js';
-import { AmbiguousWriteError, ExchangeConfigError, InvalidOrderError, MalformedResponseError } from '../errors.js';
+import { AmbiguousWriteError, ExchangeConfigError, InvalidOrderError, MalformedResponseError, UnreadableTradeRowsError } from '../errors.js';
 import type {
   AllOrdersQuery,
   CancelAck,
   Exchange,
+  ExchangeRulesReport,
   OrderBookSnapshot,
   SubmitAck,
   SubmitLimitOrderRequest,
   TimeWindow,
 } from '../port.js';
 import { RateLimiter, realSleep, type LimiterRule } from '../rate-limits.js';
-import { normaliseUserTrades } from '../trades.js';
+import { readUserTrades } from '../trades.js';
 import { BtcturkSigner, type ApiCredentials } from './auth.js';
 import { BTCTURK_BASE_URL, PATHS, RATE_LIMITS } from './constants.js';
 import { BtcturkHttp, DEFAULT_RETRY, type RetryOptions } from './http.js';
@@ -111,7 +111,7 @@ export class BtcturkExchange implements Exchange {
     return this.http.syncClock();
   }
 
-  async getExchangeRules(): Promise<ExchangeRules[]> {
+  async getExchangeRules(): Promise<ExchangeRulesReport> {
     const data = await this.http.call({
       endpoint: 'GET /api/v2/server/exchangeinfo',
       method: 'GET',
@@ -216,7 +216,12 @@ export class BtcturkExchange implements Exchange {
       auth: true,
       operation: 'read',
     });
-    return normaliseUserTrades(data, symbol).filter((f) => f.tsMs >= window.startMs && f.tsMs <= endMs);
+    const inWindow = (tsMs: number | null) => tsMs === null || (tsMs >= window.startMs && tsMs <= endMs);
+    const { fills, unreadable } = readUserTrades(data, symbol);
+    const readable = fills.filter((f) => inWindow(f.tsMs));
+    const held = unreadable.filter((u) => inWindow(u.tsMs));
+    if (held.length > 0) throw new UnreadableTradeRowsError(readable, held);
+    return readable;
   }
 
   async submitLimitOrder(req: SubmitLimitOrderRequest): Promise<SubmitAck> {

@@ -14,17 +14,53 @@ import {
   type PairSymbol,
   type Side,
 } from '../../domain/types.js';
+import { MalformedResponseError } from '../errors.js';
 import { PayloadReader, field, type JsonObject } from '../json.js';
-import type { OrderBookLevel, OrderBookSnapshot } from '../port.js';
+import type { ExchangeRulesReport, MalformedPair, OrderBookLevel, OrderBookSnapshot } from '../port.js';
 
 // ---------------------------------------------------------------------------------------------
 // Exchange info
 
-export function parseExchangeInfo(data: unknown): ExchangeRules[] {
+/**
+ * Rules of every well-formed pair; a malformed pair is left out and reported, so one bad listing
+ * among hundreds fails only that pair (and only a caller that trades it). A payload whose shape is
+ * wrong as a whole (no `symbols` list) is still a MalformedResponseError.
+ */
+export function parseExchangeInfo(data: unknown): ExchangeRulesReport {
   const r = new PayloadReader('exchangeinfo');
   const root = r.object(data, 'data');
   const symbols = r.array(root['symbols'], 'data.symbols');
-  return symbols.map((s, i) => parseSymbolRules(r.object(s, `symbols[${i}]`), r, i));
+  const rules: ExchangeRules[] = [];
+  const malformed: MalformedPair[] = [];
+  symbols.forEach((s, i) => {
+    try {
+      rules.push(parseSymbolRules(r.object(s, `symbols[${i}]`), r, i));
+    } catch (err) {
+      if (!(err instanceof MalformedResponseError)) throw err;
+      malformed.push({ symbol: listedName(s), reason: err.message });
+    }
+  });
+  // A pair listed twice has no rules we could trust (which entry is right?): both are reported,
+  // and the pair fails, rather than the last entry silently winning.
+  const count = new Map<PairSymbol, number>();
+  for (const name of [...rules.map((x) => x.symbol), ...malformed.flatMap((m) => (m.symbol === null ? [] : [m.symbol]))]) {
+    count.set(name, (count.get(name) ?? 0) + 1);
+  }
+  const twice = new Set([...count].filter(([, n]) => n > 1).map(([symbol]) => symbol));
+  for (const x of rules) if (twice.has(x.symbol)) malformed.push({ symbol: x.symbol, reason: `exchangeinfo: ${x.symbol} is listed ${count.get(x.symbol)} times` });
+  return { rules: rules.filter((x) => !twice.has(x.symbol)), malformed };
+}
+
+/** The canonical name a broken entry claims, when it claims a usable one. */
+function listedName(entry: unknown): PairSymbol | null {
+  if (entry === null || typeof entry !== 'object') return null;
+  const raw = field(entry as JsonObject, 'name', 'nameNormalized');
+  if (typeof raw !== 'string') return null;
+  try {
+    return toPairSymbol(raw);
+  } catch {
+    return null;
+  }
 }
 
 function parseSymbolRules(s: JsonObject, r: PayloadReader, i: number): ExchangeRules {
@@ -64,10 +100,17 @@ function parseSymbolRules(s: JsonObject, r: PayloadReader, i: number): ExchangeR
   ].filter((v): v is Decimal => v !== null && v.gt(0));
   const bandMax = maxCandidates.length === 0 ? null : Decimal.min(...maxCandidates);
 
+  // The pair's assets decide which balance rows the bot reads: a name that says BTCTRY over an
+  // ETH numerator cannot be used either way.
+  const base = r.asset(s['numerator'], `${at}.numerator`);
+  const quote = r.asset(s['denominator'], `${at}.denominator`);
+  if (safeSymbol(r, `${base}${quote}`, `${at}.numerator/denominator`) !== symbol) {
+    r.fail(`${at}: name ${symbol} does not match numerator/denominator ${base}/${quote}`);
+  }
   return {
     symbol,
-    base: r.asset(s['numerator'], `${at}.numerator`),
-    quote: r.asset(s['denominator'], `${at}.denominator`),
+    base,
+    quote,
     tradable: (r.text(s['status']) ?? '').trim().toUpperCase() === 'TRADING',
     tickSize,
     stepSize,

@@ -105,6 +105,18 @@ describe('risk: open orders and notional', () => {
     expect(r.decisions[0]).toMatchObject({ reason: 'max_position_notional_try', detail: { projected_try: '5030', limit: '5000' } });
   });
 
+  it('buys a quarantine holds before the cursor count as exposure (at the mark, at their cost when unmarked), though no position has them yet', () => {
+    const base = { limits: { ...limits, maxPositionNotionalTry: D(5000) }, marks: new Map([[BTCTRY, D(100)]]) };
+    const held = [{ symbol: BTCTRY, qty: D('49.8'), costTry: D(4000) }];
+    expect(run([submit('a', 'buy', '50', '1', ETHTRY)], base).decisions[0]?.reason).toBe('accepted');
+    expect(run([submit('a', 'buy', '50', '1', ETHTRY)], { ...base, heldBuys: held }).decisions[0]).toMatchObject({
+      reason: 'max_position_notional_try', detail: { projected_try: '5030' },
+    });
+    const unmarked = run([submit('a', 'buy', '50', '1', ETHTRY)], { ...base, marks: new Map(), heldBuys: held });
+    expect(unmarked.decisions[0]).toMatchObject({ reason: 'accepted' }); // 4,000 + 50 under the cap: the cost counts
+    expect(run([submit('a', 'buy', '1001', '1', ETHTRY)], { ...base, marks: new Map(), heldBuys: held }).decisions[0]?.reason).toBe('max_position_notional_try');
+  });
+
   it('defect 17: open buy orders count as exposure', () => {
     const r = run([submit('a', 'buy', '100', '1')], {
       limits: { ...limits, maxPositionNotionalTry: D(150) },
@@ -168,8 +180,30 @@ describe('risk: loss limits and trading state', () => {
   });
 
   it('a symbol with an unconvertible fee accepts no buys', () => {
-    const r = run([submit('b', 'buy', '100', '1'), submit('e', 'buy', '100', '1', ETHTRY)], { reduceOnlySymbols: [BTCTRY] });
+    const r = run([submit('b', 'buy', '100', '1'), submit('e', 'buy', '100', '1', ETHTRY)], { symbolLimits: new Map([[BTCTRY, { reason: 'fee_conversion_missing' as const }]]) });
     expect(r.decisions.map((d) => d.reason)).toEqual(['fee_conversion_missing', 'accepted']);
+  });
+
+  it('balance drift on a symbol blocks its buys, not its sells or other symbols', () => {
+    const r = run([submit('b', 'buy', '100', '1'), submit('s', 'sell', '120', '1'), submit('e', 'buy', '100', '1', ETHTRY)], {
+      positions: [held('1', '100')],
+      symbolLimits: new Map([[BTCTRY, { reason: 'balance_drift' as const, detail: { asset: 'BTC' } }]]),
+    });
+    expect(r.decisions.map((d) => d.reason)).toEqual(['balance_drift', 'accepted', 'accepted']);
+    expect(r.decisions[0]!.detail).toEqual({ symbol: 'BTCTRY', asset: 'BTC' });
+  });
+
+  it('a quarantined symbol gets no submit of either side; its cancels and other symbols go on', () => {
+    const r = run([cancel('a'), submit('b', 'buy', '100', '1'), submit('s', 'sell', '120', '1'), submit('e', 'buy', '100', '1', ETHTRY)], {
+      positions: [held('1', '100')],
+      symbolLimits: new Map([[BTCTRY, { reason: 'quarantined' as const }]]),
+    });
+    expect(r.decisions.map((d) => d.reason)).toEqual(['accepted', 'quarantined', 'quarantined', 'accepted']);
+  });
+
+  it('without a balance this cycle: no buys, sells and cancels still pass', () => {
+    const r = run([cancel('a'), submit('b', 'buy', '100', '1'), submit('s', 'sell', '120', '1')], { tryBalance: null, positions: [held('1', '100')] });
+    expect(r.decisions.map((d) => d.reason)).toEqual(['accepted', 'balance_unavailable', 'accepted']);
   });
 
   it('a halt rejects every submit and still lets cancels through', () => {

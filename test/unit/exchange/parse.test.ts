@@ -32,7 +32,7 @@ const EXCHANGE_INFO = `{ "success": true, "message": null, "code": 0, "data": { 
 
 describe('exchange info parsing', () => {
   it('derives tick, step, min notional, band and tradability per pair', () => {
-    const [btc, usdt] = parseExchangeInfo(data(EXCHANGE_INFO));
+    const [btc, usdt] = parseExchangeInfo(data(EXCHANGE_INFO)).rules;
     expect(btc).toMatchObject({ symbol: 'BTCTRY', base: 'BTC', quote: 'TRY', tradable: true, pricePrecision: 2, qtyPrecision: 8 });
     expect(btc!.tickSize.toString()).toBe('1');
     expect(btc!.stepSize.toFixed()).toBe('0.00000001');
@@ -46,12 +46,43 @@ describe('exchange info parsing', () => {
 
   it('a pair without fractions gets an integer tick even when the scale allows decimals', () => {
     const text = EXCHANGE_INFO.replace('"tickSize": "1"', '"tickSize": "0.01"');
-    expect(parseExchangeInfo(data(text))[0]!.tickSize.toString()).toBe('1');
+    expect(parseExchangeInfo(data(text)).rules[0]!.tickSize.toString()).toBe('1');
   });
 
-  it('a missing minimum notional is a MalformedResponseError, never a zero minimum', () => {
+  it('a missing minimum notional makes that pair malformed, never a zero minimum; the other pairs are parsed', () => {
     const text = EXCHANGE_INFO.replace('"minExchangeValue": "99.91"', '"minExchangeValue": null');
-    expect(() => parseExchangeInfo(data(text))).toThrow(MalformedResponseError);
+    const { rules, malformed } = parseExchangeInfo(data(text));
+    expect(rules.map((r) => r.symbol)).toEqual(['USDTTRY']);
+    expect(malformed).toEqual([{ symbol: 'BTCTRY', reason: 'exchangeinfo: symbols[0]: no positive minExchangeValue' }]);
+  });
+
+  it('a payload without a symbols list is still malformed as a whole', () => {
+    expect(() => parseExchangeInfo({ timeZone: 'UTC' })).toThrow(MalformedResponseError);
+  });
+
+  it('a pair whose numerator contradicts its name is malformed: BTCTRY over an ETH numerator never reads the ETH balance', () => {
+    const { rules, malformed } = parseExchangeInfo(data(EXCHANGE_INFO.replace('"numerator": "BTC"', '"numerator": "ETH"')));
+    expect(rules.map((r) => r.symbol)).toEqual(['USDTTRY']);
+    expect(malformed).toEqual([{ symbol: 'BTCTRY', reason: 'exchangeinfo: symbols[0]: name BTCTRY does not match numerator/denominator ETH/TRY' }]);
+  });
+
+  it('a pair listed twice is malformed, both entries reported; no "last one wins"', () => {
+    const root = data(EXCHANGE_INFO) as { symbols: unknown[] };
+    const twice = { ...root, symbols: [...root.symbols, { ...(root.symbols[0] as object), id: 99 }] };
+    const { rules, malformed } = parseExchangeInfo(twice);
+    expect(rules.map((r) => r.symbol)).toEqual(['USDTTRY']);
+    expect(malformed).toEqual([
+      { symbol: 'BTCTRY', reason: 'exchangeinfo: BTCTRY is listed 2 times' },
+      { symbol: 'BTCTRY', reason: 'exchangeinfo: BTCTRY is listed 2 times' },
+    ]);
+  });
+
+  it('a pair listed once well-formed and once broken is not used either', () => {
+    const root = data(EXCHANGE_INFO) as { symbols: unknown[] };
+    const broken = { ...(root.symbols[0] as object), filters: [] };
+    const { rules, malformed } = parseExchangeInfo({ ...root, symbols: [...root.symbols, broken] });
+    expect(rules.map((r) => r.symbol)).toEqual(['USDTTRY']);
+    expect(malformed.map((m) => m.symbol)).toEqual(['BTCTRY', 'BTCTRY']);
   });
 });
 

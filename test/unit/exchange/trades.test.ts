@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '../../../src/domain/decimal.js';
-import { MalformedResponseError } from '../../../src/exchange/errors.js';
+import { MalformedResponseError, UnreadableTradeRowsError } from '../../../src/exchange/errors.js';
 import { parseLosslessJson } from '../../../src/exchange/json.js';
-import { fallbackFillId, normaliseUserTrades } from '../../../src/exchange/trades.js';
+import { fallbackFillId, normaliseUserTrades, readUserTrades } from '../../../src/exchange/trades.js';
 import { toPairSymbol } from '../../../src/domain/types.js';
 
 const BTCTRY = toPairSymbol('BTCTRY');
@@ -79,5 +79,60 @@ describe('user trade normalisation', () => {
   it('rows of another pair are left out when a pair was requested', () => {
     const rows = data(DOC_PAYLOAD.replace('"numeratorSymbol": "BTC", "denominatorSymbol": "TRY",\n      "orderType": "buy"', '"numeratorSymbol": "ETH", "denominatorSymbol": "TRY",\n      "orderType": "buy"')) as unknown[];
     expect(normaliseUserTrades(rows, BTCTRY).map((f) => f.symbol)).toEqual(['BTCTRY']);
+  });
+});
+
+// BTCTurk's 2018 documented example of users/transactions/trade (broker-api-docs README-pro.md):
+// JSON numbers, a trade id, no orderId, no orderClientId, no preciseAmount. Values are ours.
+const DOC_2018 = `{ "success": true, "message": "SUCCESS", "code": 0, "data": [
+  { "price": 33700, "numeratorSymbol": "BTC", "denominatorSymbol": "TRY", "orderType": "sell",
+    "id": 5553445, "timestamp": 1533314288287, "amount": -0.003, "fee": -0.0685423626, "tax": -0.012337625268 },
+  { "price": 4.77, "numeratorSymbol": "USDT", "denominatorSymbol": "TRY", "orderType": "buy",
+    "id": 5553442, "timestamp": 1533313928057, "amount": 2.09, "fee": -0.0152074094832, "tax": -0.002737333706976 } ] }`;
+
+describe('trade rows without orderId (BTCTurk 2018 documented form)', () => {
+  it('are accepted and identified by their trade id, with no order id', () => {
+    const fills = normaliseUserTrades(data(DOC_2018), null);
+    expect(fills.map((f) => [f.fillId, f.exchangeOrderId, f.symbol, f.side, f.qty.toFixed(), f.price.toFixed()])).toEqual([
+      ['5553442', null, 'USDTTRY', 'buy', '2.09', '4.77'],
+      ['5553445', null, 'BTCTRY', 'sell', '0.003', '33700'],
+    ]);
+    expect(fills[1]!.fee.toFixed()).toBe('0.0685423626');
+  });
+});
+
+describe('a trade row that cannot be read', () => {
+  const withStop = DOC_PAYLOAD.replace('"orderType": "sell"', '"orderType": "stop"');
+
+  it('is named by its trade id in the failure; the readable rows travel with it', () => {
+    const err = (() => {
+      try {
+        normaliseUserTrades(data(withStop), BTCTRY);
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
+    expect(err).toBeInstanceOf(UnreadableTradeRowsError);
+    expect(err).toBeInstanceOf(MalformedResponseError); // whoever wants the whole list still gets a malformed payload
+    const u = err as UnreadableTradeRowsError;
+    expect(u.message).toBe('user trades: trade 1190000000000000003 unreadable (data[1].orderType is not buy or sell)');
+    expect(u.readable.map((f) => f.fillId)).toEqual(['1190000000000000007']);
+    expect(u.unreadable).toEqual([{ tradeId: '1190000000000000003', tsMs: 1732525001210, reason: 'data[1].orderType is not buy or sell' }]);
+  });
+
+  it('without a readable id it is named by a hash of the row, the same in every poll', () => {
+    const noId = withStop.replace('"id": 1190000000000000003,', '"id": "x",');
+    const a = readUserTrades(data(noId), BTCTRY).unreadable;
+    const b = readUserTrades(data(noId), BTCTRY).unreadable;
+    expect(a).toHaveLength(1);
+    expect(a[0]!.tradeId).toMatch(/^row-[0-9a-f]{16}$/);
+    expect(b[0]!.tradeId).toBe(a[0]!.tradeId);
+  });
+
+  it('of another pair is not this pair\'s problem', () => {
+    const other = withStop.replace('"numeratorSymbol": "BTC", "denominatorSymbol": "TRY",\n      "orderType": "stop"', '"numeratorSymbol": "ETH", "denominatorSymbol": "TRY",\n      "orderType": "stop"');
+    expect(other).not.toBe(withStop);
+    expect(readUserTrades(data(other), BTCTRY).unreadable).toEqual([]);
   });
 });
