@@ -13,7 +13,7 @@ export type OrderState =
   | 'canceled'
   | 'rejected'
   | 'unknown' // submit outcome ambiguous: resolved from evidence, never by resending
-  | 'unknown_closed'; // gone from the exchange and an explicit lookup found nothing
+  | 'unknown_closed'; // absent from the exchange over the whole absence window (reconcile.ts): closed by inference, may come home
 
 export type OrderEvent =
   | 'submit_acknowledged' // exchange returned an order id
@@ -27,7 +27,12 @@ export type OrderEvent =
   | 'filled'
   | 'not_found'; // an explicit lookup says the exchange does not know it
 
-/** state → event → next state. Late evidence may still resolve `unknown_closed`. */
+/**
+ * state → event → next state. Late evidence may still resolve `unknown_closed`, and `rejected`: a row
+ * that never got an exchange order can still have one (a rejection we could only infer, e.g. an
+ * answer the reference allows after the order was placed): an exchange order carrying its client
+ * id is evidence, and the order becomes the row's (reconcile.ts, "comes home").
+ */
 const TRANSITIONS: Readonly<Record<OrderState, Partial<Record<OrderEvent, OrderState>>>> = {
   pending_submit: {
     submit_acknowledged: 'open',
@@ -83,7 +88,13 @@ const TRANSITIONS: Readonly<Record<OrderState, Partial<Record<OrderEvent, OrderS
   },
   filled: { filled: 'filled' },
   canceled: { canceled: 'canceled' },
-  rejected: { submit_rejected: 'rejected' },
+  rejected: {
+    submit_rejected: 'rejected',
+    seen_open: 'open',
+    seen_partial: 'partial',
+    filled: 'filled',
+    canceled: 'canceled',
+  },
 };
 
 /** The event a venue report of the order's status amounts to. */
@@ -121,7 +132,7 @@ export type OrderMode = 'live' | 'dry_run' | 'external';
 
 /** One of our order rows (or an imported external one), as the store keeps it. */
 export interface TrackedOrder {
-  readonly clientOrderId: ClientOrderId | null; // null only for external orders placed without one
+  readonly clientOrderId: ClientOrderId | null; // null for external orders placed without one, and for duplicates
   readonly exchangeOrderId: ExchangeOrderId | null;
   readonly symbol: PairSymbol;
   readonly side: Side;
@@ -133,6 +144,12 @@ export interface TrackedOrder {
   readonly createdAtMs: number;
   readonly updatedAtMs: number;
   readonly lastError: string | null;
+  /**
+   * Set on a second exchange order that carries the client id of one of our rows (BTCTurk does not
+   * keep client ids unique, api Q10): it is ours and working, tracked by its exchange id, never
+   * merged into that row, and cancelled.
+   */
+  readonly duplicateOf: ClientOrderId | null;
 }
 
 /** What the strategy wants on the book. */
@@ -164,7 +181,7 @@ export interface CancelAction {
   readonly side: Side;
   readonly price: Decimal;
   readonly qty: Decimal; // remaining quantity
-  readonly reason: 'stale' | 'replace_cancel' | 'halt_cancel';
+  readonly reason: 'stale' | 'replace_cancel' | 'halt_cancel' | 'duplicate';
   readonly detail: Detail;
 }
 
@@ -278,6 +295,13 @@ export function planLifecycle(input: LifecycleInput): LifecyclePlan {
   const fresh: TrackedOrder[] = [];
   const unresolvedKeys = new Set<string>();
   for (const o of working) {
+    if (o.duplicateOf !== null) {
+      // A second order under one of our client ids: never a twin for dedupe, always cancelled.
+      if (o.exchangeOrderId !== null) {
+        actions.push(cancelOf({ ...o, exchangeOrderId: o.exchangeOrderId }, 'duplicate', { duplicate_of: o.duplicateOf }));
+      }
+      continue;
+    }
     if (UNRESOLVED_STATES.has(o.state)) {
       unresolvedKeys.add(key(o.symbol, o.side));
       fresh.push(o); // may be live: it still dedupes intents

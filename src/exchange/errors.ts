@@ -120,6 +120,27 @@ export class AmbiguousWriteError extends ExchangeError {
   }
 }
 
+/** Why a write stopped before it left (see WriteNotSentError). */
+export type NotSentReason = 'deadline' | 'rate_limit_wait_exceeds_deadline' | 'canceled' | 'halted' | 'gate_closed';
+
+/**
+ * A submit or cancel that was stopped before it left: its attempt's deadline, a rate-limit wait
+ * longer than the time left, a cancellation, or a halt or closed gate seen right before the send.
+ * Nothing reached the exchange, so this is definitive. (An abort after the request started is an
+ * AmbiguousWriteError instead.)
+ */
+export class WriteNotSentError extends ExchangeError {
+  override readonly name = 'WriteNotSentError';
+  readonly disposition = 'definitive';
+  constructor(
+    message: string,
+    readonly reason: NotSentReason,
+    details: ExchangeErrorDetails = {},
+  ) {
+    super(message, details);
+  }
+}
+
 /**
  * Retry policy by class, in one place.
  * - `clientRetriesReads`: the HTTP client retries a read itself (backoff, Retry-After).
@@ -135,6 +156,7 @@ export const RETRY_POLICY: Readonly<Record<string, { clientRetriesReads: boolean
   OrderNotCancelableError: { clientRetriesReads: false, temporalRetryable: false },
   BadRequestError: { clientRetriesReads: false, temporalRetryable: false },
   AmbiguousWriteError: { clientRetriesReads: false, temporalRetryable: false },
+  WriteNotSentError: { clientRetriesReads: false, temporalRetryable: false },
   RateLimitedError: { clientRetriesReads: true, temporalRetryable: true },
   ExchangeUnavailableError: { clientRetriesReads: true, temporalRetryable: true },
   MalformedResponseError: { clientRetriesReads: false, temporalRetryable: true },

@@ -41,6 +41,20 @@ export interface SubmitLimitOrderRequest {
   readonly clientOrderId: ClientOrderId;
 }
 
+/**
+ * How one write attempt bounds itself (activities pass their own): the request never leaves after
+ * `notAfterMs` or once `signal` aborted, and `beforeSend` runs right before it leaves (after any
+ * rate-limit wait), to re-check what may have changed meanwhile (a halt, the gates). Any of these
+ * stopping it is a WriteNotSentError; an abort after the request started is an AmbiguousWriteError.
+ */
+export interface WriteControl {
+  readonly signal?: AbortSignal;
+  /** Epoch ms (the client's clock). */
+  readonly notAfterMs?: number;
+  /** Throw (typically a WriteNotSentError) to stop the send. */
+  readonly beforeSend?: () => Promise<void>;
+}
+
 export interface SubmitAck {
   readonly exchangeOrderId: ExchangeOrderId;
   readonly clientOrderId: ClientOrderId;
@@ -108,9 +122,9 @@ export interface Exchange {
    * Submit a limit order. Sent exactly once: a timeout, 5xx, empty/HTML body or connection reset
    * after sending raises AmbiguousWriteError; resolve it with findOrderByClientId, never resend.
    */
-  submitLimitOrder(request: SubmitLimitOrderRequest): Promise<SubmitAck>;
+  submitLimitOrder(request: SubmitLimitOrderRequest, control?: WriteControl): Promise<SubmitAck>;
   /** Cancel by exchange id (`DELETE /api/v1/order?id=`). Cancelling a canceled order succeeds. */
-  cancelOrder(exchangeOrderId: ExchangeOrderId): Promise<CancelAck>;
+  cancelOrder(exchangeOrderId: ExchangeOrderId, control?: WriteControl): Promise<CancelAck>;
 
   /**
    * Resolve an ambiguous submit: every order of `symbol` carrying `clientOrderId`, looked up in open

@@ -25,6 +25,7 @@ const { prepareCycle, fetchMarket, reconcileOrders, syncFillsAndPnl } = wf.proxy
 });
 
 // Retries are safe: a retried submit finds its pending row and resolves by client id, never resends.
+// Each attempt sends nothing after its own deadline (this start-to-close, see activities/execution.ts).
 const { executeAction } = wf.proxyActivities<Activities>({
   startToCloseTimeout: '30s',
   heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
@@ -46,8 +47,13 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
   const report = new CycleReport();
   let step = 'gate';
   let halt: HaltRequest | null = null;
+  // A halt also cancels a submit in flight: its rate-limit wait ends at once, nothing is sent.
+  const submits = new wf.CancellationScope();
   wf.setHandler(progressQuery, () => step);
-  wf.setHandler(haltSignal, (req) => void (halt ??= req));
+  wf.setHandler(haltSignal, (req) => {
+    halt ??= req;
+    submits.cancel();
+  });
 
   const gate = evaluateGates(input.gates, input.dryRunRequested);
   const mode: TradingMode = gate.outcome === 'run' ? gate.mode : 'live';
@@ -121,6 +127,7 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
     const rec = await reconcileOrders({ cycleId, mode, nowMs, openOrders: market.openOrders });
     report.add(rec.counts);
     report.decisions.push(...rec.decisions);
+    report.alerts.push(...(rec.alerts ?? []));
 
     // 5. Fills → positions → cursor, and the PnL snapshot.
     step = 'accounting';
@@ -155,11 +162,17 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
     // 7. Execute, one activity per action. A halt stops every further submit at once.
     step = 'execute';
     for (const action of plan.accepted) {
-      if (halt !== null && action.kind === 'submit') {
+      const execute = () => executeAction({ cycleId, mode, nowMs, action: plannedActionToWire(action) });
+      if (action.kind === 'cancel') {
+        report.execution(await execute()); // cancels always run, halted or not
+      } else if (halt !== null) {
         report.execution({ outcome: 'halted', clientOrderId: action.clientOrderId, detail: 'halt_signal' });
-        continue;
+      } else {
+        report.execution(await submits.run(execute).catch((err: unknown) => {
+          if (!wf.isCancellation(err)) throw err;
+          return { outcome: 'halted', clientOrderId: action.clientOrderId, detail: 'halt_signal_in_flight' } as const;
+        }));
       }
-      report.execution(await executeAction({ cycleId, mode, nowMs, action: plannedActionToWire(action) }));
     }
 
     // 8. Audit.

@@ -20,8 +20,9 @@ import type {
   SubmitAck,
   SubmitLimitOrderRequest,
   TimeWindow,
+  WriteControl,
 } from '../port.js';
-import { RateLimiter, realSleep, type LimiterRule } from '../rate-limits.js';
+import { RateLimiter, realSleep, type LimiterRule, type Sleep } from '../rate-limits.js';
 import { normaliseUserTrades } from '../trades.js';
 import { BtcturkSigner, type ApiCredentials } from './auth.js';
 import { BTCTURK_BASE_URL, PATHS, RATE_LIMITS } from './constants.js';
@@ -56,10 +57,10 @@ export interface BtcturkExchangeOptions {
   readonly orderBookLimit?: number;
   /** Injectable clock and sleep (tests). */
   readonly now?: () => number;
-  readonly sleep?: (ms: number) => Promise<void>;
+  readonly sleep?: Sleep;
 }
 
-export function createBtcturkRateLimiter(options: { now?: () => number; sleep?: (ms: number) => Promise<void>; marginMs?: number } = {}): RateLimiter {
+export function createBtcturkRateLimiter(options: { now?: () => number; sleep?: Sleep; marginMs?: number } = {}): RateLimiter {
   return new RateLimiter({ rules: RATE_LIMITS as Readonly<Record<string, readonly LimiterRule[]>>, ...options });
 }
 
@@ -219,7 +220,7 @@ export class BtcturkExchange implements Exchange {
     return normaliseUserTrades(data, symbol).filter((f) => f.tsMs >= window.startMs && f.tsMs <= endMs);
   }
 
-  async submitLimitOrder(req: SubmitLimitOrderRequest): Promise<SubmitAck> {
+  async submitLimitOrder(req: SubmitLimitOrderRequest, control?: WriteControl): Promise<SubmitAck> {
     if (!CLIENT_ID_PATTERN.test(req.clientOrderId)) {
       throw new InvalidOrderError(`client order id must be 1-50 chars of [A-Za-z0-9_-]: ${JSON.stringify(req.clientOrderId.slice(0, 60))}`);
     }
@@ -241,6 +242,7 @@ export class BtcturkExchange implements Exchange {
       },
       auth: true,
       operation: 'submit',
+      ...(control ? { write: control } : {}),
     });
     let ack;
     try {
@@ -265,7 +267,7 @@ export class BtcturkExchange implements Exchange {
     };
   }
 
-  async cancelOrder(exchangeOrderId: ExchangeOrderId): Promise<CancelAck> {
+  async cancelOrder(exchangeOrderId: ExchangeOrderId, control?: WriteControl): Promise<CancelAck> {
     const id = checkedOrderId(exchangeOrderId);
     await this.http.call({
       endpoint: 'DELETE /api/v1/order',
@@ -274,6 +276,7 @@ export class BtcturkExchange implements Exchange {
       query: [['id', id]],
       auth: true,
       operation: 'cancel',
+      ...(control ? { write: control } : {}),
     });
     return { exchangeOrderId: asExchangeOrderId(id), accepted: true, simulated: false };
   }

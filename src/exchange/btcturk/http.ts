@@ -2,7 +2,9 @@
 // private requests, parses the body losslessly, reads the envelope, and turns every outcome into a
 // value or one of the typed errors. Decision order: transport → HTTP status → envelope `success` →
 // message token (BTCTurk's integer codes moved between 2022 and 2024; tokens did not).
-// Reads retry with capped exponential backoff and honour Retry-After; writes are sent once.
+// Reads retry with capped exponential backoff and honour Retry-After; writes are sent once, never
+// after their attempt's deadline or a cancellation, and only after a final check right before they
+// leave (WriteControl). For a write, an answer we cannot read means the outcome is unknown.
 import { Agent, errors as undiciErrors, request } from 'undici';
 import {
   AmbiguousWriteError,
@@ -17,11 +19,14 @@ import {
   OrderNotCancelableError,
   OrderNotFoundError,
   RateLimitedError,
+  WriteNotSentError,
   isRetryableRead,
 } from '../errors.js';
 import { isLosslessNumber } from 'lossless-json';
 import { parseLosslessJson, type JsonObject } from '../json.js';
-import { RateLimiter, realSleep } from '../rate-limits.js';
+import type { WriteControl } from '../port.js';
+import { LimiterWaitRefused, RateLimiter, realSleep, type Sleep } from '../rate-limits.js';
+import { waiting } from '../../progress.js';
 import { BtcturkSigner } from './auth.js';
 import { classifyToken, type EndpointKey } from './constants.js';
 
@@ -58,7 +63,7 @@ export interface HttpOptions {
   readonly timeoutMs: number;
   readonly retry: RetryOptions;
   readonly now: () => number;
-  readonly sleep: (ms: number) => Promise<void>;
+  readonly sleep: Sleep;
 }
 
 export type Operation = 'read' | 'submit' | 'cancel';
@@ -73,6 +78,8 @@ export interface HttpCall {
   readonly operation: Operation;
   /** The response has no envelope (`/api/v2/server/time`). */
   readonly bare?: boolean;
+  /** Writes: the attempt's deadline, its cancellation, and the final check before the send. */
+  readonly write?: WriteControl;
 }
 
 export interface RawResponse {
@@ -159,7 +166,7 @@ export class BtcturkHttp {
         if (call.operation !== 'read' || !isRetryableRead(err) || attempt >= this.options.retry.maxAttempts) throw err;
         const delay = this.retryDelay(err, attempt);
         if (delay === null) throw err;
-        await this.options.sleep(delay);
+        await waiting('http_retry_backoff', { endpoint: call.endpoint, attempt, delay_ms: delay }, this.options.sleep(delay));
       }
     }
   }
@@ -174,7 +181,19 @@ export class BtcturkHttp {
   }
 
   private async attempt(call: HttpCall): Promise<unknown> {
-    if (this.options.limiter !== null) await this.options.limiter.acquire(call.endpoint);
+    const write = call.write;
+    if (this.options.limiter !== null) {
+      const wait = this.options.limiter.acquire(call.endpoint, { ...(write?.signal ? { signal: write.signal } : {}), ...(write?.notAfterMs !== undefined ? { notAfterMs: write.notAfterMs } : {}) });
+      try {
+        await waiting('rate_limit_wait', { endpoint: call.endpoint }, wait);
+      } catch (err) {
+        if (!(err instanceof LimiterWaitRefused)) throw err;
+        throw err.reason === 'deadline'
+          ? new WriteNotSentError(`${call.endpoint}: ${err.message}; not sent`, 'rate_limit_wait_exceeds_deadline', { endpoint: call.endpoint })
+          : new WriteNotSentError(`${call.endpoint}: canceled while waiting on the rate limiter; not sent`, 'canceled', { endpoint: call.endpoint });
+      }
+    }
+    if (write !== undefined) await this.finalCheck(call, write);
     const url = new URL(call.path, this.base);
     for (const [k, v] of call.query ?? []) url.searchParams.append(k, v);
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -191,21 +210,41 @@ export class BtcturkHttp {
     return result.value;
   }
 
+  /** Right before a write leaves: not after its deadline, not once canceled, and its own check (halt, gates). */
+  private async finalCheck(call: HttpCall, write: WriteControl): Promise<void> {
+    const stop = (why: 'deadline' | 'canceled'): WriteNotSentError =>
+      new WriteNotSentError(`${call.endpoint}: ${why === 'deadline' ? 'the attempt\'s deadline has passed' : 'canceled'}; not sent`, why, { endpoint: call.endpoint });
+    const check = (): void => {
+      if (write.signal?.aborted) throw stop('canceled');
+      if (write.notAfterMs !== undefined && this.options.now() >= write.notAfterMs) throw stop('deadline');
+    };
+    check();
+    if (write.beforeSend !== undefined) {
+      await write.beforeSend();
+      check(); // the check itself took a round trip
+    }
+  }
+
   private async send(call: HttpCall, url: URL, headers: Record<string, string>): Promise<RawResponse> {
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    // A write waits for its answer no longer than its attempt may last; past that its outcome is unknown.
+    const left = call.write?.notAfterMs === undefined ? Infinity : call.write.notAfterMs - this.options.now();
+    const timeoutMs = Math.max(1, Math.min(this.options.timeoutMs, left));
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = call.write?.signal ? AbortSignal.any([timeout, call.write.signal]) : timeout;
     try {
-      const res = await request(url, {
+      const res = await waiting('http_request', { endpoint: call.endpoint }, request(url, {
         method: call.method,
         headers,
         body: call.body === undefined ? null : JSON.stringify(call.body),
         dispatcher: this.agent,
         signal,
-        headersTimeout: this.options.timeoutMs,
-        bodyTimeout: this.options.timeoutMs,
-      });
-      const text = await res.body.text();
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      }));
+      const text = await waiting('http_response_body', { endpoint: call.endpoint }, res.body.text());
       return { status: res.statusCode, headers: res.headers, text };
     } catch (err) {
+      // From here on an abort (cancellation or timeout) cannot take the request back: a write is ambiguous.
       throw transportError(call, err);
     }
   }
@@ -268,7 +307,14 @@ export function interpret(call: HttpCall, raw: RawResponse): Interpreted {
     }
     return new ExchangeUnavailableError(`${what}: server error`, tokenDetails);
   }
-  if (raw.status >= 400) return rejection(call, what, token, tokenDetails);
+  if (raw.status >= 400) {
+    // A write's 4xx counts as a rejection only with BTCTurk's own error envelope. A proxy's 408, 409
+    // or 425, an HTML page or an empty body says nothing about whether the order was placed.
+    if (call.operation !== 'read' && (envelope === null || typeof envelope['success'] !== 'boolean')) {
+      return new AmbiguousWriteError(`${what}: no exchange envelope; outcome unknown`, call.operation, tokenDetails);
+    }
+    return rejection(call, what, token, tokenDetails);
+  }
   if (raw.status < 200 || raw.status >= 300) {
     return call.operation === 'read'
       ? new MalformedResponseError(`${what}: unexpected status`, tokenDetails)

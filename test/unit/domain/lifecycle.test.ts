@@ -13,6 +13,7 @@ import {
   type OrderState,
   type TrackedOrder,
 } from '../../../src/domain/lifecycle.js';
+import { asClientOrderId } from '../../../src/domain/types.js';
 import { BTCTRY, D, ETHTRY, intent, tracked } from './fixtures.js';
 
 const params: LifecycleParams = { staleAfterMs: 60_000, staleDriftBps: D(25), dedupePriceBps: D(5), dedupeQtyRatio: D('0.01') };
@@ -37,6 +38,12 @@ describe('order state machine', () => {
     ['cancel_requested', 'canceled', 'canceled'],
     ['cancel_requested', 'filled', 'filled'],
     ['unknown_closed', 'filled', 'filled'],
+    ['unknown_closed', 'seen_open', 'open'],
+    // An exchange order carrying the client id of a row that never got one becomes the row's ("comes home").
+    ['rejected', 'seen_open', 'open'],
+    ['rejected', 'seen_partial', 'partial'],
+    ['rejected', 'filled', 'filled'],
+    ['rejected', 'canceled', 'canceled'],
     ['filled', 'filled', 'filled'],
   ];
   it.each(ok)('%s + %s → %s', (from, event, to) => {
@@ -51,6 +58,8 @@ describe('order state machine', () => {
     ['open', 'submit_ambiguous'],
     ['open', 'cancel_failed'],
     ['pending_submit', 'cancel_requested'],
+    ['canceled', 'seen_open'],
+    ['rejected', 'not_found'],
   ];
   it.each(illegal)('%s + %s is an IllegalTransitionError', (from, event) => {
     expect(canTransition(from, event)).toBe(false);
@@ -177,5 +186,26 @@ describe('lifecycle planner', () => {
     ]);
     expect(c.map((x) => x.clientOrderId)).toEqual(['a']);
     expect(c[0]?.reason).toBe('halt_cancel');
+  });
+
+  it('halt cancels duplicates too: they are ours and working', () => {
+    const c = planHaltCancels([tracked({ cid: null, xid: 'x9', duplicateOf: asClientOrderId('a') })]);
+    expect(c).toMatchObject([{ kind: 'cancel', clientOrderId: null, exchangeOrderId: 'x9', reason: 'halt_cancel' }]);
+  });
+});
+
+describe('duplicates (a second exchange order under one of our client ids)', () => {
+  const dup = tracked({ cid: null, xid: 'x2', duplicateOf: asClientOrderId('a'), price: D(100), qty: D(1) });
+
+  it('a working duplicate is cancelled every cycle, with its duplicate_of in the detail', () => {
+    const p = plan([tracked({ cid: 'a', xid: 'x1', createdAtMs: NOW }), dup]);
+    expect(p.actions).toMatchObject([{ kind: 'cancel', clientOrderId: null, exchangeOrderId: 'x2', reason: 'duplicate', detail: { duplicate_of: 'a' } }]);
+    expect(plan([{ ...dup, state: 'cancel_requested' }]).actions).toMatchObject([{ kind: 'cancel', reason: 'duplicate' }]);
+  });
+
+  it('a duplicate never dedupes an intent (it is going away) and a closed one is left alone', () => {
+    const p = plan([dup], [intent({ cid: 'new', price: '100', qty: '1' })]);
+    expect(p.actions.map((a) => `${a.kind}:${a.reason}`)).toEqual(['cancel:duplicate', 'submit:new_intent']);
+    expect(plan([{ ...dup, state: 'canceled' }]).actions).toEqual([]);
   });
 });

@@ -1,0 +1,247 @@
+// Order safety against the exchange as it really behaves (issue 12), end to end on the real stack:
+// a real Temporal dev server, a real Postgres, the simulator over HTTP with the faults the reference
+// documents (btcturk-api.md §6.6, Q10-Q14), and the `btcbot` command as a process. Every assertion
+// is on the exchange's ground truth: orders working there, writes it received, rows in Postgres.
+import type { Worker } from '@temporalio/worker';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
+import { runCycle } from '../../src/cli/cycles.js';
+import type { GateSettings } from '../../src/domain/gates.js';
+import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
+import type { Exchange } from '../../src/exchange/port.js';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
+import { fillRestingBuys } from '../../src/simulator/scenarios.js';
+import { listPositions } from '../../src/store/fills.js';
+import { LIVE_STATES } from '../../src/domain/lifecycle.js';
+import { listOrders } from '../../src/store/orders.js';
+import { getHalt } from '../../src/store/runtime.js';
+import { progressQuery } from '../../src/workflows/definitions.js';
+import { createCycleWorker } from '../../src/worker.js';
+import type { CycleInput } from '../../src/workflows/types.js';
+import { btcbot } from './cli-harness.js';
+import { connectTemporal, createTestDatabase, uniqueId } from './harness.js';
+
+const ARMED: GateSettings = { killSwitch: false, dryRun: false, liveTrading: true, liveTradingAck: 'I_UNDERSTAND' };
+const ARMED_ENV = { KILL_SWITCH: 'false', DRY_RUN: 'false', LIVE_TRADING: 'true', LIVE_TRADING_ACK: 'I_UNDERSTAND' };
+const SUBMIT = 'POST /api/v1/order';
+
+let temporal: Awaited<ReturnType<typeof connectTemporal>>;
+beforeAll(async () => {
+  temporal = await connectTemporal();
+});
+afterAll(async () => {
+  await temporal?.close();
+});
+
+interface Fixture {
+  db: Awaited<ReturnType<typeof createTestDatabase>>;
+  simulator: RunningSimulator;
+  exchange: Exchange;
+  worker: Worker;
+  taskQueue: string;
+  cycle(symbols: string[], workflowId?: string): ReturnType<typeof runCycle>;
+  /** The environment `btcbot` needs to reach this fixture's Temporal queue and database, gates armed. */
+  cliEnv(): Record<string, string>;
+  close(): Promise<void>;
+}
+
+const fixtures: Fixture[] = [];
+afterEach(async () => {
+  await Promise.all(fixtures.splice(0).map((f) => f.close()));
+});
+
+async function liveFixture(): Promise<Fixture> {
+  const [db, simulator] = await Promise.all([createTestDatabase(), startSimulator({ seed: 12 })]);
+  const exchange = createBtcturkExchange({ baseUrl: simulator.url, credentials: simulator.credentials, timeoutMs: 2_000 });
+  const taskQueue = uniqueId('safety');
+  const worker = await createCycleWorker({
+    connection: temporal.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    deps: { pool: db.pool, exchange, env: { SYMBOLS: 'BTC_TRY,ETH_TRY', ...ARMED_ENV }, hasCredentials: true },
+    workflowBundle: temporal.workflowBundle,
+  });
+  const running = worker.run();
+  const f: Fixture = {
+    db, simulator, exchange, worker, taskQueue,
+    cycle: (symbols, workflowId = uniqueId('cycle-safety')) =>
+      runCycle(temporal.client, {
+        workflowId, taskQueue,
+        input: { gates: ARMED, dryRunRequested: false, symbols, trigger: 'test' } satisfies CycleInput,
+      }),
+    cliEnv: () => ({
+      TEMPORAL_ADDRESS: inject('temporalAddress'), BTCBOT_TASK_QUEUE: taskQueue, DATABASE_URL: db.url, SYMBOLS: 'BTC_TRY,ETH_TRY', ...ARMED_ENV,
+    }),
+    close: async () => {
+      worker.shutdown();
+      await running;
+      await Promise.allSettled([exchange.close(), simulator.close()]);
+      await db.drop();
+    },
+  };
+  fixtures.push(f);
+  return f;
+}
+
+/** Bot orders working on the exchange right now (ground truth, visible to reads or not). */
+function liveOnExchange(sim: RunningSimulator, symbol?: string) {
+  return sim.engine.groundTruth().orders.filter((o) => (o.status === 'Untouched' || o.status === 'Partial') && (symbol === undefined || o.symbol === symbol));
+}
+
+/** Live exchange orders that no working row tracks (by exchange id, or by client id while the row has none yet). */
+async function untracked(f: Fixture): Promise<string[]> {
+  const working = (await listOrders(f.db.pool)).filter((o) => LIVE_STATES.has(o.state));
+  return liveOnExchange(f.simulator)
+    .filter((o) => !working.some((r) => r.exchangeOrderId === o.id || (r.exchangeOrderId === null && r.clientOrderId === o.clientId)))
+    .map((o) => `${o.clientId}(${o.id})`);
+}
+
+async function backdateOrders(f: Fixture, seconds: number): Promise<void> {
+  // Time passing for the bot (its grace and windows read these columns), while the exchange keeps the order hidden.
+  await f.db.pool.query(`UPDATE stage4_orders SET created_at = created_at - make_interval(secs => $1), updated_at = updated_at - make_interval(secs => $1)`, [seconds]);
+}
+
+describe('failure 1: an own order that becomes visible late never turns into an untracked order and a second buy', () => {
+  test('a submit whose answer is lost while the order stays invisible: one absence closes nothing, the order comes home, no second buy', async () => {
+    const f = await liveFixture();
+    // The order is accepted, its answer is lost, and it stays invisible to every read for 2 minutes.
+    f.simulator.faults.add({ route: SUBMIT, kind: 'emptyAfterCommit', times: 1 });
+    f.simulator.faults.add({ route: SUBMIT, kind: 'orderInvisible', hiddenMs: 120_000, times: 1 });
+
+    const first = await f.cycle(['BTCTRY']);
+    expect(first.result?.outcome).toBe('ok');
+    expect((await listOrders(f.db.pool)).map((o) => o.state)).toEqual(['unknown']);
+    expect(liveOnExchange(f.simulator, 'BTCTRY')).toHaveLength(1);
+
+    // A minute passes for the bot; the order is still hidden: a lookup says "not found".
+    await backdateOrders(f, 60);
+    const second = await f.cycle(['BTCTRY']);
+    expect(second.result?.outcome).toBe('ok');
+    expect(liveOnExchange(f.simulator, 'BTCTRY'), 'a second buy was placed next to the hidden one').toHaveLength(1);
+    expect(await untracked(f)).toEqual([]);
+
+    // The order shows up: it returns to our row, with its exchange id.
+    f.simulator.engine.advanceClock(120_000);
+    const third = await f.cycle(['BTCTRY']);
+    expect(third.result?.outcome).toBe('ok');
+    const [hidden] = liveOnExchange(f.simulator, 'BTCTRY');
+    expect(liveOnExchange(f.simulator, 'BTCTRY')).toHaveLength(1);
+    expect(await untracked(f)).toEqual([]);
+    expect(await listOrders(f.db.pool)).toMatchObject([{ clientOrderId: hidden!.clientId, exchangeOrderId: hidden!.id, state: 'open' }]);
+  });
+
+  test('an invisible order that fills at once comes home from its fills (never listed open)', async () => {
+    const f = await liveFixture();
+    f.simulator.faults.add({ route: SUBMIT, kind: 'emptyAfterCommit', times: 1 });
+    f.simulator.faults.add({ route: SUBMIT, kind: 'orderInvisible', hiddenMs: 600_000, times: 1 });
+    expect((await f.cycle(['BTCTRY'])).result?.outcome).toBe('ok');
+    expect((await listOrders(f.db.pool)).map((o) => o.state)).toEqual(['unknown']);
+
+    // The market trades through the hidden buy: it fills in full; only its fills are visible.
+    fillRestingBuys(f.simulator);
+    const [order] = f.simulator.engine.groundTruth().orders;
+    expect(order).toMatchObject({ status: 'Closed', visible: false });
+    await f.cycle(['BTCTRY']); // fills ingested into positions; the row is still unknown: no new buy
+    expect(f.simulator.engine.groundTruth().orders).toHaveLength(1);
+    await f.cycle(['BTCTRY']); // the ingested fills are evidence for reconcile
+
+    const rows = await listOrders(f.db.pool);
+    expect(rows.find((o) => o.clientOrderId === order!.clientId)).toMatchObject({ exchangeOrderId: order!.id, state: 'filled', leftQty: expect.anything() });
+    // Only once it was known to be filled did the canary buy again.
+    expect(liveOnExchange(f.simulator, 'BTCTRY').length).toBeLessThanOrEqual(1);
+    expect(await untracked(f)).toEqual([]);
+    expect((await listPositions(f.db.pool)).find((p) => p.symbol === 'BTCTRY')?.qty.toString()).toBe(order!.qty);
+  });
+});
+
+/** Wall time (ms) at which the persisted halt was stored. */
+async function haltStoredAtMs(f: Fixture): Promise<number> {
+  const res = await f.db.pool.query<{ at: Date }>(`SELECT updated_at AS at FROM runtime_state WHERE key = 'halt'`);
+  return res.rows[0]!.at.getTime();
+}
+
+/** Wait until nothing runs on the worker any more: an abandoned attempt could still send later. */
+async function workerIdle(f: Fixture): Promise<void> {
+  await expect.poll(() => f.worker.getStatus().numInFlightActivities, { timeout: 90_000, interval: 100 }).toBe(0);
+}
+
+describe('failure 2: no order write reaches the exchange after a halt, or after its attempt timed out', () => {
+  test('Retry-After 45 on the first POST, `btcbot halt` while the second waits on the limiter: the second POST never leaves', async () => {
+    const f = await liveFixture();
+    f.simulator.faults.add({ route: SUBMIT, kind: 'http429', retryAfterSec: 45, times: 1 });
+    const workflowId = uniqueId('cycle-safety-halt45');
+    const pending = f.cycle(['BTCTRY', 'ETHTRY'], workflowId);
+    await expect.poll(() => f.simulator.requests.filter((r) => r.route === SUBMIT && r.status === 429).length, { timeout: 30_000, interval: 50 }).toBe(1);
+
+    const halted = await btcbot(['halt', '--reason', 'retry-after 45 repro'], f.cliEnv()).exited;
+    expect(halted.code, halted.stdout + halted.stderr).toBe(0);
+    const haltAt = await haltStoredAtMs(f);
+    const run = await pending;
+    await workerIdle(f);
+
+    const late = f.simulator.requests.filter((r) => r.route === SUBMIT && r.wallMs > haltAt);
+    expect(late.map((r) => `${r.route} at +${r.wallMs - haltAt} ms after the halt`)).toEqual([]);
+    expect(['ok', 'halted']).toContain(run.result?.outcome);
+    expect(f.simulator.engine.groundTruth().orders).toEqual([]);
+    // Neither buy was sent: both rows are closed as never sent, nothing is left pending.
+    expect((await listOrders(f.db.pool)).map((o) => [o.symbol, o.state, o.lastError?.startsWith('not_sent:')])).toEqual([
+      ['BTCTRY', 'rejected', true],
+      ['ETHTRY', 'rejected', true],
+    ]);
+    expect(await getHalt(f.db.pool)).not.toBeNull();
+  });
+
+  test('Retry-After 8 (shorter than the attempt), `btcbot halt` during the wait: the waiting submit stops at once and never sends', async () => {
+    const f = await liveFixture();
+    f.simulator.faults.add({ route: SUBMIT, kind: 'http429', retryAfterSec: 8, times: 1 });
+    const workflowId = uniqueId('cycle-safety-halt8');
+    const pending = f.cycle(['BTCTRY', 'ETHTRY'], workflowId);
+    const handle = temporal.client.workflow.getHandle(workflowId);
+    await expect.poll(() => handle.query(progressQuery).catch(() => 'starting'), { timeout: 30_000, interval: 50 }).toBe('execute');
+    // The ETH buy is recorded and waiting on the limiter when the operator halts.
+    await expect.poll(async () => (await listOrders(f.db.pool)).filter((o) => o.symbol === 'ETHTRY' && o.state === 'pending_submit').length, {
+      timeout: 30_000, interval: 50,
+    }).toBe(1);
+
+    const halted = await btcbot(['halt', '--reason', 'halt during a limiter wait'], f.cliEnv()).exited;
+    expect(halted.code, halted.stdout + halted.stderr).toBe(0);
+    const haltAt = await haltStoredAtMs(f);
+    const run = await pending;
+    await workerIdle(f);
+
+    expect(run.result?.outcome).toBe('halted');
+    const late = f.simulator.requests.filter((r) => r.route === SUBMIT && r.wallMs > haltAt);
+    expect(late.map((r) => `${r.route} at +${r.wallMs - haltAt} ms after the halt`)).toEqual([]);
+    expect(f.simulator.engine.groundTruth().orders).toEqual([]);
+    // The halt's cancellation ended the limiter wait (or, had it been slower, the final check saw the stored halt).
+    expect(await listOrders(f.db.pool, { symbol: 'ETHTRY' as never })).toMatchObject([{ state: 'rejected', lastError: expect.stringMatching(/^not_sent:(canceled|halted)$/) }]);
+    expect(run.result?.counts.halted_submits).toBe(1);
+  });
+});
+
+describe('failure 3: `halt --cancel-open` finishes the job', () => {
+  test('an unresolved submit and an order that fills while its cancel is in flight: halt resolves, cancels, waits, and nothing of ours works afterwards', async () => {
+    const f = await liveFixture();
+    // ETH: the order is accepted, its answer lost, and the immediate resolution cannot run (open-order reads fail).
+    f.simulator.faults.add({ route: SUBMIT, kind: 'emptyAfterCommit', skip: 1, times: 1 });
+    const readsFail = f.simulator.faults.add({ route: 'GET /api/v1/openOrders', kind: 'http500', skip: 2, times: null });
+    const first = await f.cycle(['BTCTRY', 'ETHTRY']);
+    expect(first.result?.outcome).toBe('ok');
+    f.simulator.faults.remove(readsFail);
+    expect((await listOrders(f.db.pool)).map((o) => [o.symbol, o.state])).toEqual([['BTCTRY', 'open'], ['ETHTRY', 'unknown']]);
+    expect(liveOnExchange(f.simulator)).toHaveLength(2);
+
+    // BTC: the cancel is acknowledged, the order stays open for 3 s, then fills instead.
+    f.simulator.faults.add({ route: 'DELETE /api/v1/order', kind: 'cancelThenFill', latencyMs: 3_000, times: 1 });
+    const btc = liveOnExchange(f.simulator, 'BTCTRY')[0]!;
+
+    const halt = await btcbot(['halt', '--cancel-open', '--reason', 'flatten everything'], f.cliEnv()).exited;
+    const atExit = liveOnExchange(f.simulator);
+    expect(halt.code, halt.stdout + halt.stderr).toBe(0);
+    expect(atExit.map((o) => `${o.symbol} ${o.clientId} ${o.status}`), 'orders of ours still working after halt --cancel-open').toEqual([]);
+
+    const rows = await listOrders(f.db.pool);
+    expect(rows.map((o) => [o.symbol, o.state])).toEqual([['BTCTRY', 'filled'], ['ETHTRY', 'canceled']]);
+    // The halt path ingested the fill itself: the position holds the filled buy.
+    expect((await listPositions(f.db.pool)).find((p) => p.symbol === 'BTCTRY')?.qty.toString()).toBe(btc.qty);
+  });
+});
