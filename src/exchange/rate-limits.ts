@@ -80,7 +80,7 @@ export class RateLimiter {
     if (signal?.aborted) return Promise.reject(new LimiterWaitRefused('aborted', key, 0));
     if (notAfterMs !== undefined) {
       const wait = this.delayFor(key);
-      if (this.now() + wait > notAfterMs) return Promise.reject(new LimiterWaitRefused('deadline', key, wait));
+      if (wait > 0 && this.now() + wait > notAfterMs) return Promise.reject(new LimiterWaitRefused('deadline', key, wait));
     }
     const previous = this.queues.get(key) ?? Promise.resolve();
     const turn = previous.then(() => this.acquireNow(key, options));
@@ -150,7 +150,6 @@ export class RateLimiter {
         throw err;
       }
     }
-    if (notAfterMs !== undefined && this.now() > notAfterMs) throw new LimiterWaitRefused('deadline', key, 0);
     const now = this.now();
     const log = this.sent.get(key) ?? [];
     log.push(now);
