@@ -110,8 +110,18 @@ describe('envelope interpretation', () => {
     [502, '<html>502 Bad Gateway</html>'],
     [200, ''],
     [200, '<!DOCTYPE html><html></html>'],
+    // A 4xx without BTCTurk's envelope (a proxy's 408/409/425, an HTML page, an empty body) says
+    // nothing about whether the order was placed (reference §2.2, Q11).
+    [408, ''],
+    [409, '<html><body>409 Conflict</body></html>'],
+    [425, '{"error":"too early"}'],
+    [400, '<!DOCTYPE html><html>Bad Request</html>'],
   ])('a submit answered %i %j is an ambiguous write', (status, body) => {
     expect(interpret(submit, res(status, body))).toBeInstanceOf(AmbiguousWriteError);
+  });
+
+  it('the same envelope-less 4xx on a read stays a plain, definitive client error', () => {
+    expect(interpret(read, res(409, '<html></html>'))).not.toBeInstanceOf(AmbiguousWriteError);
   });
 
   it('an HTML 200 on a read is a MalformedResponseError', () => {
