@@ -153,6 +153,29 @@ describe('failure 1: an own order that becomes visible late never turns into an 
   });
 });
 
+describe('a second order under one of our client ids (BTCTurk does not keep them unique, Q10)', () => {
+  test('is tracked as its own row, alerted and cancelled in the same cycle; ours is untouched', async () => {
+    const f = await liveFixture();
+    expect((await f.cycle(['BTCTRY'])).result?.counts.submitted).toBe(1);
+    const [mine] = liveOnExchange(f.simulator, 'BTCTRY');
+    // The exchange ends up with a second order carrying the same client id.
+    const dup = f.simulator.engine.submit({
+      pairSymbol: 'BTCTRY', orderType: 'buy', orderMethod: 'limit', quantity: mine!.qty, price: mine!.price, newOrderClientId: mine!.clientId,
+    });
+    const run = await f.cycle(['BTCTRY']);
+    expect(run.result?.notes).toContain(`duplicate_order:${mine!.clientId}:${dup.id}:open`);
+    expect(run.result?.counts.duplicate_orders).toBe(1);
+    const rows = await listOrders(f.db.pool);
+    // Its cancel was sent at once; BTCTurk confirms cancels later, so the row says cancel_requested.
+    expect(rows.map((o) => [o.clientOrderId, o.exchangeOrderId, o.state, o.duplicateOf])).toEqual([
+      [mine!.clientId, mine!.id, 'open', null],
+      [null, dup.id.toString(), 'cancel_requested', mine!.clientId],
+    ]);
+    expect(liveOnExchange(f.simulator, 'BTCTRY').map((o) => o.id)).toEqual([mine!.id]);
+    expect(await untracked(f)).toEqual([]);
+  });
+});
+
 /** Wall time (ms) at which the persisted halt was stored. */
 async function haltStoredAtMs(f: Fixture): Promise<number> {
   const res = await f.db.pool.query<{ at: Date }>(`SELECT updated_at AS at FROM runtime_state WHERE key = 'halt'`);
@@ -239,6 +262,10 @@ describe('failure 3: `halt --cancel-open` finishes the job', () => {
     expect(halt.code, halt.stdout + halt.stderr).toBe(0);
     expect(atExit.map((o) => `${o.symbol} ${o.clientId} ${o.status}`), 'orders of ours still working after halt --cancel-open').toEqual([]);
 
+    // It showed its progress while it waited, and what happened.
+    expect(halt.stdout).toMatch(/round \d+: \d+ cancel\(s\) requested/);
+    expect(halt.stdout).toMatch(/filled\s+1 order\(s\) filled while cancels were in flight: s4-\S+ filled/);
+    expect(halt.stdout).toMatch(/open orders\s+none of ours: the exchange lists none/);
     const rows = await listOrders(f.db.pool);
     expect(rows.map((o) => [o.symbol, o.state])).toEqual([['BTCTRY', 'filled'], ['ETHTRY', 'canceled']]);
     // The halt path ingested the fill itself: the position holds the filled buy.
