@@ -197,8 +197,9 @@ const SCENARIOS: Record<string, (stack: Stack, id: string) => Promise<void>> = {
       f.simulator.faults.add({ route: 'POST /api/v1/order', kind: 'http429', retryAfterSec: 8, times: 1 });
       const pending = f.cycle(id);
       const handle = stack.client.workflow.getHandle(id);
-      await pollUntil('a submit waiting on the limiter', async () => (await f.pool.query(
-        `SELECT count(*)::int AS n FROM stage4_orders WHERE status = 'pending_submit'`)).rows[0].n as number, (n) => n === 1);
+      await pollUntil('a submit waiting on the limiter', async () =>
+        f.simulator.requests.some((r) => r.route === 'POST /api/v1/order' && r.status === 429) &&
+        (await f.pool.query(`SELECT count(*)::int AS n FROM stage4_orders WHERE status = 'pending_submit'`)).rows[0].n === 1, (ready) => ready);
       await setHalt(f.pool, { reason: 'replay recording', haltedAt: '2026-01-01T00:00:00.000Z', by: 'record-histories' });
       await handle.signal(haltSignal, { reason: 'replay recording', by: 'record-histories' });
       const run = await pending;
