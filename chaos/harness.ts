@@ -198,37 +198,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: 'default' });
-  const worker = new WorkerSupervisor(
-    {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/root',
-      TEMPORAL_ADDRESS: temporal.address,
-      DATABASE_URL: postgres.url,
-      BTCTURK_BASE_URL: sim.url,
-      BTCTURK_API_KEY: sim.credentials.apiKey,
-      BTCTURK_API_SECRET: sim.credentials.apiSecret,
-      BTCBOT_TASK_QUEUE: taskQueue,
-      SYMBOLS: symbols.join(','),
-      KILL_SWITCH: 'false',
-      DRY_RUN: 'false',
-      LIVE_TRADING: 'true',
-      LIVE_TRADING_ACK: 'I_UNDERSTAND',
-      // Limits wide enough that a buy is placed whenever a symbol has none working.
-      TRY_CASH_TARGET: '0',
-      TRY_CASH_MAX: '100000000',
-      MAX_OPEN_ORDERS: '100',
-      MAX_POSITION_NOTIONAL_TRY: '100000000',
-      MAX_DAILY_LOSS_TRY: '100000000',
-      MAX_DRAWDOWN_PCT: '100',
-      STAGE4_BOOTSTRAP_BUDGET_TRY: '150',
-      ORDER_ABSENCE_WINDOW_SEC: String(absenceWindowMs / 1000),
-      LOG_LEVEL: 'warn',
-    },
-    join(dir, 'worker.log'),
-    log,
-  );
-  /** What `btcbot halt` / `resume` run with: the operator's shell on this deployment, gates armed. */
-  const cliEnv: Record<string, string> = {
+  /** What an operator's shell on this deployment holds: the stack's addresses, gates armed. */
+  const operatorEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/root',
     TEMPORAL_ADDRESS: temporal.address,
@@ -241,6 +212,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     LIVE_TRADING_ACK: 'I_UNDERSTAND',
     LOG_LEVEL: 'warn',
   };
+  const worker = new WorkerSupervisor(
+    {
+      ...operatorEnv,
+      BTCTURK_BASE_URL: sim.url,
+      BTCTURK_API_KEY: sim.credentials.apiKey,
+      BTCTURK_API_SECRET: sim.credentials.apiSecret,
+      // Limits wide enough that a buy is placed whenever a symbol has none working.
+      TRY_CASH_TARGET: '0',
+      TRY_CASH_MAX: '100000000',
+      MAX_OPEN_ORDERS: '100',
+      MAX_POSITION_NOTIONAL_TRY: '100000000',
+      MAX_DAILY_LOSS_TRY: '100000000',
+      MAX_DRAWDOWN_PCT: '100',
+      STAGE4_BOOTSTRAP_BUDGET_TRY: '150',
+      ORDER_ABSENCE_WINDOW_SEC: String(absenceWindowMs / 1000),
+    },
+    join(dir, 'worker.log'),
+    log,
+  );
+  /** `btcbot halt` / `resume` run as the operator would run them. */
+  const cliEnv = operatorEnv;
 
   const byOutcome: Record<string, number> = {};
   const killsByPoint: Record<string, number> = {};

@@ -10,8 +10,11 @@ import type { Worker } from '@temporalio/worker';
 import type { ActivityDeps } from '../../src/activities/index.js';
 import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
 import type { Exchange } from '../../src/exchange/port.js';
+import { runCycle } from '../../src/cli/cycles.js';
+import type { GateSettings } from '../../src/domain/gates.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
 import { createCycleWorker, workflowsPath } from '../../src/worker.js';
+import type { CycleInput } from '../../src/workflows/types.js';
 
 export const uniqueId = (prefix: string): string => `${prefix}-${randomBytes(4).toString('hex')}`;
 
@@ -103,6 +106,58 @@ export async function startCycleStack(
       await Promise.allSettled([exchange.close(), simulator.close()]);
       await db.drop();
       await temporal.close();
+    },
+  };
+}
+
+export const ARMED: GateSettings = { killSwitch: false, dryRun: false, liveTrading: true, liveTradingAck: 'I_UNDERSTAND' };
+export const ARMED_ENV = { KILL_SWITCH: 'false', DRY_RUN: 'false', LIVE_TRADING: 'true', LIVE_TRADING_ACK: 'I_UNDERSTAND' };
+
+/** A live-armed world for one test: its own simulator (with credentials), database and worker. */
+export interface LiveFixture {
+  db: Awaited<ReturnType<typeof createTestDatabase>>;
+  simulator: RunningSimulator;
+  exchange: Exchange;
+  worker: Worker;
+  taskQueue: string;
+  /** A cycle with the starter's gates armed, on BTCTRY and ETHTRY unless overridden. */
+  cycle(overrides?: Partial<CycleInput>, workflowId?: string): ReturnType<typeof runCycle>;
+  close(): Promise<void>;
+}
+
+/**
+ * Start a LiveFixture on a file's Temporal connection. The worker's own gates are armed unless
+ * `workerEnv` says otherwise; `timeoutMs` is the exchange client's request timeout.
+ */
+export async function startLiveFixture(
+  temporal: Awaited<ReturnType<typeof connectTemporal>>,
+  opts: { workerEnv?: Record<string, string>; seed?: number; timeoutMs?: number } = {},
+): Promise<LiveFixture> {
+  const [db, simulator] = await Promise.all([createTestDatabase(), startSimulator({ seed: opts.seed ?? 7 })]);
+  const exchange = createBtcturkExchange({
+    baseUrl: simulator.url, credentials: simulator.credentials, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+  });
+  const taskQueue = uniqueId('live');
+  const worker = await createCycleWorker({
+    connection: temporal.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    deps: { pool: db.pool, exchange, env: { SYMBOLS: 'BTC_TRY,ETH_TRY', ...(opts.workerEnv ?? ARMED_ENV) }, hasCredentials: true },
+    workflowBundle: temporal.workflowBundle,
+  });
+  const running = worker.run();
+  return {
+    db, simulator, exchange, worker, taskQueue,
+    cycle: (overrides = {}, workflowId = uniqueId('cycle-live')) =>
+      runCycle(temporal.client, {
+        workflowId, taskQueue,
+        input: { gates: ARMED, dryRunRequested: false, symbols: ['BTCTRY', 'ETHTRY'], trigger: 'test', ...overrides },
+      }),
+    close: async () => {
+      worker.shutdown();
+      await running;
+      await Promise.allSettled([exchange.close(), simulator.close()]);
+      await db.drop();
     },
   };
 }

@@ -1,13 +1,7 @@
 // Live-armed cycles end to end: real Temporal dev server, real Postgres, the BTCTurk simulator over
 // HTTP with API credentials. Compared with the simulator's ground truth to the last decimal.
-import type { Worker } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { runCycle } from '../../src/cli/cycles.js';
 import { Decimal, toDecimalString } from '../../src/domain/decimal.js';
-import type { GateSettings } from '../../src/domain/gates.js';
-import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
-import type { Exchange } from '../../src/exchange/port.js';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
 import { fillRestingBuys } from '../../src/simulator/scenarios.js';
 import { listCycleAudits } from '../../src/store/audit.js';
 import { listPositions } from '../../src/store/fills.js';
@@ -15,12 +9,7 @@ import { acquireLease } from '../../src/store/leases.js';
 import { listOrders } from '../../src/store/orders.js';
 import { clearHalt, setHalt } from '../../src/store/runtime.js';
 import { haltSignal, progressQuery } from '../../src/workflows/definitions.js';
-import { createCycleWorker } from '../../src/worker.js';
-import type { CycleInput } from '../../src/workflows/types.js';
-import { connectTemporal, createTestDatabase, uniqueId } from './harness.js';
-
-const ARMED: GateSettings = { killSwitch: false, dryRun: false, liveTrading: true, liveTradingAck: 'I_UNDERSTAND' };
-const ARMED_ENV = { KILL_SWITCH: 'false', DRY_RUN: 'false', LIVE_TRADING: 'true', LIVE_TRADING_ACK: 'I_UNDERSTAND' };
+import { ARMED_ENV, connectTemporal, startLiveFixture, uniqueId, type LiveFixture } from './harness.js';
 
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
 beforeAll(async () => {
@@ -30,48 +19,14 @@ afterAll(async () => {
   await temporal?.close();
 });
 
-interface Fixture {
-  db: Awaited<ReturnType<typeof createTestDatabase>>;
-  simulator: RunningSimulator;
-  exchange: Exchange;
-  worker: Worker;
-  taskQueue: string;
-  cycle(overrides?: Partial<CycleInput>, workflowId?: string): ReturnType<typeof runCycle>;
-  close(): Promise<void>;
-}
-
-const fixtures: Fixture[] = [];
+const fixtures: LiveFixture[] = [];
 afterEach(async () => {
   await Promise.all(fixtures.splice(0).map((f) => f.close()));
 });
 
 /** A fresh simulator, database and worker; the worker's own gates are armed unless overridden. */
-async function liveFixture(workerEnv: Record<string, string> = ARMED_ENV): Promise<Fixture> {
-  const [db, simulator] = await Promise.all([createTestDatabase(), startSimulator({ seed: 7 })]);
-  const exchange = createBtcturkExchange({ baseUrl: simulator.url, credentials: simulator.credentials });
-  const taskQueue = uniqueId('live');
-  const worker = await createCycleWorker({
-    connection: temporal.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    deps: { pool: db.pool, exchange, env: { SYMBOLS: 'BTC_TRY,ETH_TRY', ...workerEnv }, hasCredentials: true },
-    workflowBundle: temporal.workflowBundle,
-  });
-  const running = worker.run();
-  const f: Fixture = {
-    db, simulator, exchange, worker, taskQueue,
-    cycle: (overrides = {}, workflowId = uniqueId('cycle-live')) =>
-      runCycle(temporal.client, {
-        workflowId, taskQueue,
-        input: { gates: ARMED, dryRunRequested: false, symbols: ['BTCTRY', 'ETHTRY'], trigger: 'test', ...overrides },
-      }),
-    close: async () => {
-      worker.shutdown();
-      await running;
-      await Promise.allSettled([exchange.close(), simulator.close()]);
-      await db.drop();
-    },
-  };
+async function liveFixture(workerEnv: Record<string, string> = ARMED_ENV): Promise<LiveFixture> {
+  const f = await startLiveFixture(temporal, { workerEnv });
   fixtures.push(f);
   return f;
 }

@@ -2,26 +2,17 @@
 // a real Temporal dev server, a real Postgres, the simulator over HTTP with the faults the reference
 // documents (btcturk-api.md §6.6, Q10-Q14), and the `btcbot` command as a process. Every assertion
 // is on the exchange's ground truth: orders working there, writes it received, rows in Postgres.
-import type { Worker } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
-import { runCycle } from '../../src/cli/cycles.js';
-import type { GateSettings } from '../../src/domain/gates.js';
-import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
-import type { Exchange } from '../../src/exchange/port.js';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
+import type { RunningSimulator } from '../../src/simulator/server.js';
 import { fillRestingBuys } from '../../src/simulator/scenarios.js';
 import { listPositions } from '../../src/store/fills.js';
 import { LIVE_STATES } from '../../src/domain/lifecycle.js';
 import { listOrders } from '../../src/store/orders.js';
 import { getHalt } from '../../src/store/runtime.js';
 import { progressQuery } from '../../src/workflows/definitions.js';
-import { createCycleWorker } from '../../src/worker.js';
-import type { CycleInput } from '../../src/workflows/types.js';
 import { btcbot } from './cli-harness.js';
-import { connectTemporal, createTestDatabase, uniqueId } from './harness.js';
+import { ARMED_ENV, connectTemporal, startLiveFixture, uniqueId, type LiveFixture } from './harness.js';
 
-const ARMED: GateSettings = { killSwitch: false, dryRun: false, liveTrading: true, liveTradingAck: 'I_UNDERSTAND' };
-const ARMED_ENV = { KILL_SWITCH: 'false', DRY_RUN: 'false', LIVE_TRADING: 'true', LIVE_TRADING_ACK: 'I_UNDERSTAND' };
 const SUBMIT = 'POST /api/v1/order';
 
 let temporal: Awaited<ReturnType<typeof connectTemporal>>;
@@ -32,16 +23,9 @@ afterAll(async () => {
   await temporal?.close();
 });
 
-interface Fixture {
-  db: Awaited<ReturnType<typeof createTestDatabase>>;
-  simulator: RunningSimulator;
-  exchange: Exchange;
-  worker: Worker;
-  taskQueue: string;
-  cycle(symbols: string[], workflowId?: string): ReturnType<typeof runCycle>;
+interface Fixture extends LiveFixture {
   /** The environment `btcbot` needs to reach this fixture's Temporal queue and database, gates armed. */
   cliEnv(): Record<string, string>;
-  close(): Promise<void>;
 }
 
 const fixtures: Fixture[] = [];
@@ -50,33 +34,12 @@ afterEach(async () => {
 });
 
 async function liveFixture(): Promise<Fixture> {
-  const [db, simulator] = await Promise.all([createTestDatabase(), startSimulator({ seed: 12 })]);
-  const exchange = createBtcturkExchange({ baseUrl: simulator.url, credentials: simulator.credentials, timeoutMs: 2_000 });
-  const taskQueue = uniqueId('safety');
-  const worker = await createCycleWorker({
-    connection: temporal.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    deps: { pool: db.pool, exchange, env: { SYMBOLS: 'BTC_TRY,ETH_TRY', ...ARMED_ENV }, hasCredentials: true },
-    workflowBundle: temporal.workflowBundle,
-  });
-  const running = worker.run();
+  const live = await startLiveFixture(temporal, { seed: 12, timeoutMs: 2_000 });
   const f: Fixture = {
-    db, simulator, exchange, worker, taskQueue,
-    cycle: (symbols, workflowId = uniqueId('cycle-safety')) =>
-      runCycle(temporal.client, {
-        workflowId, taskQueue,
-        input: { gates: ARMED, dryRunRequested: false, symbols, trigger: 'test' } satisfies CycleInput,
-      }),
+    ...live,
     cliEnv: () => ({
-      TEMPORAL_ADDRESS: inject('temporalAddress'), BTCBOT_TASK_QUEUE: taskQueue, DATABASE_URL: db.url, SYMBOLS: 'BTC_TRY,ETH_TRY', ...ARMED_ENV,
+      TEMPORAL_ADDRESS: inject('temporalAddress'), BTCBOT_TASK_QUEUE: live.taskQueue, DATABASE_URL: live.db.url, SYMBOLS: 'BTC_TRY,ETH_TRY', ...ARMED_ENV,
     }),
-    close: async () => {
-      worker.shutdown();
-      await running;
-      await Promise.allSettled([exchange.close(), simulator.close()]);
-      await db.drop();
-    },
   };
   fixtures.push(f);
   return f;
@@ -107,21 +70,21 @@ describe('failure 1: an own order that becomes visible late never turns into an 
     f.simulator.faults.add({ route: SUBMIT, kind: 'emptyAfterCommit', times: 1 });
     f.simulator.faults.add({ route: SUBMIT, kind: 'orderInvisible', hiddenMs: 120_000, times: 1 });
 
-    const first = await f.cycle(['BTCTRY']);
+    const first = await f.cycle({ symbols: ['BTCTRY'] });
     expect(first.result?.outcome).toBe('ok');
     expect((await listOrders(f.db.pool)).map((o) => o.state)).toEqual(['unknown']);
     expect(liveOnExchange(f.simulator, 'BTCTRY')).toHaveLength(1);
 
     // A minute passes for the bot; the order is still hidden: a lookup says "not found".
     await backdateOrders(f, 60);
-    const second = await f.cycle(['BTCTRY']);
+    const second = await f.cycle({ symbols: ['BTCTRY'] });
     expect(second.result?.outcome).toBe('ok');
     expect(liveOnExchange(f.simulator, 'BTCTRY'), 'a second buy was placed next to the hidden one').toHaveLength(1);
     expect(await untracked(f)).toEqual([]);
 
     // The order shows up: it returns to our row, with its exchange id.
     f.simulator.engine.advanceClock(120_000);
-    const third = await f.cycle(['BTCTRY']);
+    const third = await f.cycle({ symbols: ['BTCTRY'] });
     expect(third.result?.outcome).toBe('ok');
     const [hidden] = liveOnExchange(f.simulator, 'BTCTRY');
     expect(liveOnExchange(f.simulator, 'BTCTRY')).toHaveLength(1);
@@ -133,16 +96,16 @@ describe('failure 1: an own order that becomes visible late never turns into an 
     const f = await liveFixture();
     f.simulator.faults.add({ route: SUBMIT, kind: 'emptyAfterCommit', times: 1 });
     f.simulator.faults.add({ route: SUBMIT, kind: 'orderInvisible', hiddenMs: 600_000, times: 1 });
-    expect((await f.cycle(['BTCTRY'])).result?.outcome).toBe('ok');
+    expect((await f.cycle({ symbols: ['BTCTRY'] })).result?.outcome).toBe('ok');
     expect((await listOrders(f.db.pool)).map((o) => o.state)).toEqual(['unknown']);
 
     // The market trades through the hidden buy: it fills in full; only its fills are visible.
     fillRestingBuys(f.simulator);
     const [order] = f.simulator.engine.groundTruth().orders;
     expect(order).toMatchObject({ status: 'Closed', visible: false });
-    await f.cycle(['BTCTRY']); // fills ingested into positions; the row is still unknown: no new buy
+    await f.cycle({ symbols: ['BTCTRY'] }); // fills ingested into positions; the row is still unknown: no new buy
     expect(f.simulator.engine.groundTruth().orders).toHaveLength(1);
-    await f.cycle(['BTCTRY']); // the ingested fills are evidence for reconcile
+    await f.cycle({ symbols: ['BTCTRY'] }); // the ingested fills are evidence for reconcile
 
     const rows = await listOrders(f.db.pool);
     expect(rows.find((o) => o.clientOrderId === order!.clientId)).toMatchObject({ exchangeOrderId: order!.id, state: 'filled', leftQty: expect.anything() });
@@ -156,13 +119,13 @@ describe('failure 1: an own order that becomes visible late never turns into an 
 describe('a second order under one of our client ids (BTCTurk does not keep them unique, Q10)', () => {
   test('is tracked as its own row, alerted and cancelled in the same cycle; ours is untouched', async () => {
     const f = await liveFixture();
-    expect((await f.cycle(['BTCTRY'])).result?.counts.submitted).toBe(1);
+    expect((await f.cycle({ symbols: ['BTCTRY'] })).result?.counts.submitted).toBe(1);
     const [mine] = liveOnExchange(f.simulator, 'BTCTRY');
     // The exchange ends up with a second order carrying the same client id.
     const dup = f.simulator.engine.submit({
       pairSymbol: 'BTCTRY', orderType: 'buy', orderMethod: 'limit', quantity: mine!.qty, price: mine!.price, newOrderClientId: mine!.clientId,
     });
-    const run = await f.cycle(['BTCTRY']);
+    const run = await f.cycle({ symbols: ['BTCTRY'] });
     expect(run.result?.notes).toContain(`duplicate_order:${mine!.clientId}:${dup.id}:open`);
     expect(run.result?.counts.duplicate_orders).toBe(1);
     const rows = await listOrders(f.db.pool);
@@ -192,7 +155,7 @@ describe('failure 2: no order write reaches the exchange after a halt, or after 
     const f = await liveFixture();
     f.simulator.faults.add({ route: SUBMIT, kind: 'http429', retryAfterSec: 45, times: 1 });
     const workflowId = uniqueId('cycle-safety-halt45');
-    const pending = f.cycle(['BTCTRY', 'ETHTRY'], workflowId);
+    const pending = f.cycle({}, workflowId);
     await expect.poll(() => f.simulator.requests.filter((r) => r.route === SUBMIT && r.status === 429).length, { timeout: 30_000, interval: 50 }).toBe(1);
 
     const halted = await btcbot(['halt', '--reason', 'retry-after 45 repro'], f.cliEnv()).exited;
@@ -217,7 +180,7 @@ describe('failure 2: no order write reaches the exchange after a halt, or after 
     const f = await liveFixture();
     f.simulator.faults.add({ route: SUBMIT, kind: 'http429', retryAfterSec: 8, times: 1 });
     const workflowId = uniqueId('cycle-safety-halt8');
-    const pending = f.cycle(['BTCTRY', 'ETHTRY'], workflowId);
+    const pending = f.cycle({}, workflowId);
     const handle = temporal.client.workflow.getHandle(workflowId);
     await expect.poll(() => handle.query(progressQuery).catch(() => 'starting'), { timeout: 30_000, interval: 50 }).toBe('execute');
     // The ETH buy is recorded and waiting on the limiter when the operator halts.
@@ -247,7 +210,7 @@ describe('failure 3: `halt --cancel-open` finishes the job', () => {
     // ETH: the order is accepted, its answer lost, and the immediate resolution cannot run (open-order reads fail).
     f.simulator.faults.add({ route: SUBMIT, kind: 'emptyAfterCommit', skip: 1, times: 1 });
     const readsFail = f.simulator.faults.add({ route: 'GET /api/v1/openOrders', kind: 'http500', skip: 2, times: null });
-    const first = await f.cycle(['BTCTRY', 'ETHTRY']);
+    const first = await f.cycle();
     expect(first.result?.outcome).toBe('ok');
     f.simulator.faults.remove(readsFail);
     expect((await listOrders(f.db.pool)).map((o) => [o.symbol, o.state])).toEqual([['BTCTRY', 'open'], ['ETHTRY', 'unknown']]);
