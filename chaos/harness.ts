@@ -411,15 +411,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
 
   /**
-   * `btcbot halt` during cycle `i`, while a submit waits on the rate limiter when the cycle gives
-   * one the chance (its first POST is answered 429); then `btcbot resume`.
+   * `btcbot halt` during cycle `i` while a submit waits on the rate limiter (the cycle's first POST
+   * is answered 429), then `btcbot resume`. A cycle that never gets there (it had nothing to
+   * submit) is let go, and the halt stays armed for the next one, unless `anyway`.
    */
-  async function haltDuring(i: number, cancelOpen: boolean, running: Promise<CycleRun>, from: number): Promise<void> {
+  async function haltDuring(i: number, cancelOpen: boolean, running: Promise<CycleRun>, from: number, anyway: boolean): Promise<boolean> {
     let finished = false;
     void running.then(() => (finished = true), () => (finished = true));
     const until = Date.now() + 20_000;
     let waiting = false;
     while (!finished && Date.now() < until && !(waiting = await writeWaitsOnLimiter(from))) await delay(20);
+    if (!waiting && !anyway) return false;
     if (waiting) await delay(rng.int(50, 1_500));
     waiting = waiting && (await writeWaitsOnLimiter(from));
     const out = await runBtcbot(['halt', '--reason', `chaos halt at cycle ${i}`, ...(cancelOpen ? ['--cancel-open'] : [])], cliEnv);
@@ -437,6 +439,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const resumed = await runBtcbot(['resume'], cliEnv);
     if (resumed.code !== 0) throw new Error(`btcbot resume failed (${resumed.code}): ${resumed.stderr}`);
     resumedAt.push(Date.now());
+    return true;
   }
 
   try {
@@ -450,15 +453,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // that cycle) stays armed for the next cycle.
     const killAt = [...spread(rng, options.kills, 0, Math.max(1, Math.floor(options.cycles * 0.85)))].sort((a, b) => a - b);
     let killsDone = 0;
-    // Halts are spread over the same span; a kill due on a halt cycle waits for the next one.
-    const haltAt = spread(rng, options.halts, 1, Math.max(2, Math.floor(options.cycles * 0.85)));
+    // Halts are spread over the same span, and armed like kills: one that finds no submit waiting on
+    // the limiter stays armed (up to 5 cycles, then it halts anyway). A kill waits while one is armed.
+    const haltAt = [...spread(rng, options.halts, 1, Math.max(2, Math.floor(options.cycles * 0.85)))].sort((a, b) => a - b);
+    let haltsDone = 0;
+    let haltTries = 0;
     const killWeights = options.killPoints ? KILL_WEIGHTS.filter(([p]) => options.killPoints!.includes(p)) : KILL_WEIGHTS;
 
     // A kill still owed at the end (its request kind never came up) gets a few extra cycles.
     const maxCycles = options.cycles + Math.max(10, Math.ceil(options.cycles / 2));
     let i = 0;
-    for (; i < options.cycles || (killsDone < options.kills && i < maxCycles); i++) {
-      const halting = haltAt.has(i);
+    for (; i < options.cycles || ((killsDone < options.kills || haltsDone < options.halts) && i < maxCycles); i++) {
+      const halting = haltsDone < options.halts && haltAt[haltsDone]! <= i;
       await moveMarket(halting);
       injectFaults();
 
@@ -494,7 +500,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const from = sim.requests.length;
       if (halting) sim.faults.add({ route: 'POST /api/v1/order', kind: 'http429', retryAfterSec: rng.int(4, 10), times: 1 });
       const running = cycle(`chaos-${options.seed}-${i}`, { gates: ARMED, dryRunRequested: false, symbols, trigger: 'chaos' });
-      if (halting) await haltDuring(i, halts.length % 2 === 0, running, from);
+      if (halting) {
+        if (await haltDuring(i, haltsDone % 2 === 0, running, from, haltTries >= 4)) {
+          haltsDone += 1;
+          haltTries = 0;
+        } else {
+          haltTries += 1;
+        }
+      }
       const run = await running;
       const took = Date.now() - cycleStart;
       stop.done = true;

@@ -43,7 +43,7 @@ export interface HaltSweepResult {
   notes: string[];
 }
 
-const describe = (o: TrackedOrder): string => `${o.symbol} ${o.clientOrderId ?? `duplicate-of-${o.duplicateOf ?? '?'}`}(${o.exchangeOrderId ?? 'no exchange id'}) ${o.state}`;
+const describeOrder = (o: TrackedOrder): string => `${o.symbol} ${o.clientOrderId ?? `duplicate-of-${o.duplicateOf ?? '?'}`}(${o.exchangeOrderId ?? 'no exchange id'}) ${o.state}`;
 
 export function haltActivities(deps: ActivityDeps) {
   const wall = deps.now ?? Date.now;
@@ -114,8 +114,8 @@ export function haltActivities(deps: ActivityDeps) {
       const cancellable = after.filter((o) => (input.mode === 'live' ? o.mode === 'live' : o.mode === 'dry_run'));
       return {
         cancels: planHaltCancels(cancellable.filter((o) => !UNRESOLVED_STATES.has(o.state))).map(plannedActionToWire),
-        stillWorking: after.filter((o) => !UNRESOLVED_STATES.has(o.state)).map(describe),
-        unresolved: after.filter((o) => UNRESOLVED_STATES.has(o.state)).map(describe),
+        stillWorking: after.filter((o) => !UNRESOLVED_STATES.has(o.state)).map(describeOrder),
+        unresolved: after.filter((o) => UNRESOLVED_STATES.has(o.state)).map(describeOrder),
         listedOurs,
         readsFailed,
         filled,

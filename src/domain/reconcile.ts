@@ -351,6 +351,3 @@ export function summarizeReconcile(decisions: readonly ReconcileDecision[]): Rec
     anomalies: count((d) => d.kind === 'anomaly'),
   };
 }
-
-/** The sightings of a row never seen and never sent (tests, and rows written before sightings were kept). */
-export const NO_SIGHTINGS: Sightings = { lastSeenAtMs: null, notFoundCount: 0, submitEndedAtMs: null };

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Decimal } from '../../../src/domain/decimal.js';
 import type { OrderState } from '../../../src/domain/lifecycle.js';
 import {
-  DEFAULT_ABSENCE_POLICY, NO_SIGHTINGS, reconcile, summarizeReconcile,
+  DEFAULT_ABSENCE_POLICY, reconcile, summarizeReconcile,
   type FillEvidence, type OrderLookup, type ReconcileOrder, type Sightings, type SymbolOpenOrders,
 } from '../../../src/domain/reconcile.js';
 import { asClientOrderId, asExchangeOrderId, type PairSymbol } from '../../../src/domain/types.js';
@@ -12,6 +12,8 @@ import { BTCTRY, D, ETHTRY, report, tracked } from './fixtures.js';
 const NOW = 10_000_000;
 const MIN = 60_000;
 const ok = (...orders: ReturnType<typeof report>[]): SymbolOpenOrders => ({ status: 'ok', orders });
+/** A row never seen and never sent. */
+const NO_SIGHTINGS: Sightings = { lastSeenAtMs: null, notFoundCount: 0, submitEndedAtMs: null };
 const own = (cid: string) => `s4-00000000000000aa-btctry-buy-${cid}`;
 
 function row(p: Parameters<typeof tracked>[0] & { sightings?: Partial<Sightings> }): ReconcileOrder {
