@@ -403,9 +403,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
   })();
 
-  /** A POST answered 429 in this cycle, and a submit recorded and not sent yet: it waits on the limiter. */
+  /**
+   * A POST answered 429 in this cycle a moment ago (its own row is closed as not sent within
+   * milliseconds), and a submit recorded and not sent yet: it waits on the limiter.
+   */
   async function writeWaitsOnLimiter(from: number): Promise<boolean> {
-    if (!sim.requests.slice(from).some((r) => r.route === 'POST /api/v1/order' && r.status === 429)) return false;
+    const limited = sim.requests.slice(from).find((r) => r.route === 'POST /api/v1/order' && r.status === 429);
+    if (limited === undefined || Date.now() - limited.wallMs < 300) return false;
     const pending = await pool.query(`SELECT 1 FROM stage4_orders WHERE mode = 'live' AND status = 'pending_submit' LIMIT 1`);
     return pending.rowCount === 1;
   }
@@ -454,7 +458,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const killAt = [...spread(rng, options.kills, 0, Math.max(1, Math.floor(options.cycles * 0.85)))].sort((a, b) => a - b);
     let killsDone = 0;
     // Halts are spread over the same span, and armed like kills: one that finds no submit waiting on
-    // the limiter stays armed (up to 5 cycles, then it halts anyway). A kill waits while one is armed.
+    // the limiter stays armed (up to 30 cycles, then it halts anyway); armed cycles run in clean
+    // weather, so a symbol blocked by an unresolved submit frees up. A kill waits while one is armed.
     const haltAt = [...spread(rng, options.halts, 1, Math.max(2, Math.floor(options.cycles * 0.85)))].sort((a, b) => a - b);
     let haltsDone = 0;
     let haltTries = 0;
@@ -466,7 +471,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (; i < options.cycles || ((killsDone < options.kills || haltsDone < options.halts) && i < maxCycles); i++) {
       const halting = haltsDone < options.halts && haltAt[haltsDone]! <= i;
       await moveMarket(halting);
-      injectFaults();
+      if (halting) sim.faults.clear();
+      else injectFaults();
 
       if (closedAt.has(i)) {
         const before = sim.requests.length;
@@ -501,7 +507,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (halting) sim.faults.add({ route: 'POST /api/v1/order', kind: 'http429', retryAfterSec: rng.int(4, 10), times: 1 });
       const running = cycle(`chaos-${options.seed}-${i}`, { gates: ARMED, dryRunRequested: false, symbols, trigger: 'chaos' });
       if (halting) {
-        if (await haltDuring(i, haltsDone % 2 === 0, running, from, haltTries >= 4)) {
+        if (await haltDuring(i, haltsDone % 2 === 0, running, from, haltTries >= 29)) {
           haltsDone += 1;
           haltTries = 0;
         } else {
