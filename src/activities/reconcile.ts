@@ -5,7 +5,7 @@
 // `reconcileAgainst` is shared with the halt path (src/activities/halt.ts), which fetches its own
 // open orders.
 import { parseTradingConfig } from '../domain/config.js';
-import { LIVE_STATES } from '../domain/lifecycle.js';
+import { LIVE_STATES, RECOVERY_WINDOW_MS } from '../domain/lifecycle.js';
 import {
   DEFAULT_ABSENCE_POLICY, reconcile, summarizeReconcile,
   type AbsencePolicy, type OrderLookup, type ReconcileDecision, type ReconcileOrder, type SymbolOpenOrders,
@@ -23,14 +23,6 @@ import type { ActivityDeps } from './deps.js';
 
 /** How far back a client-id lookup searches all orders for an order we never got an id for. */
 const CLIENT_ID_LOOKBACK_MS = 24 * 60 * 60_000;
-/**
- * Rows closed (by inference or otherwise) stay in reconcile's view this long: long past any hang the
- * reference reports (minutes, Q11) and the fills lookback (30 min), so their late fills still bring
- * them home. An order listed later than that still comes home: rows are also loaded by the client
- * ids and exchange ids the exchange lists, whatever their age.
- */
-export const RECOVERY_WINDOW_MS = 2 * 60 * 60_000;
-
 export function absencePolicy(deps: ActivityDeps): AbsencePolicy {
   return { ...DEFAULT_ABSENCE_POLICY, windowMs: parseTradingConfig(deps.env ?? {}).orderAbsenceWindowSec * 1000 };
 }
@@ -52,12 +44,15 @@ export async function reconcileAgainst(
   const listed = [...openOrders.values()].flatMap((s) => (s.status === 'ok' ? s.orders : []));
   const rows = await listReconcileOrders(deps.pool, {
     modes: ['live', 'external'],
+    // Closed rows (by inference or otherwise) stay in view for the recovery window (lifecycle.ts): their
+    // late fills still bring them home. An order listed later than that still comes home: rows are
+    // also loaded by the client ids and exchange ids the exchange lists, whatever their age.
     closedSinceMs: nowMs - RECOVERY_WINDOW_MS,
     clientOrderIds: listed.flatMap((r) => (r.clientOrderId === null ? [] : [r.clientOrderId])),
     exchangeOrderIds: listed.map((r) => r.exchangeOrderId),
   });
   const fills = await listFillEvidence(deps.pool, {
-    exchangeOrderIds: rows.filter((o) => o.exchangeOrderId !== null && LIVE_STATES.has(o.state)).map((o) => o.exchangeOrderId!),
+    exchangeOrderIds: rows.filter((o) => o.exchangeOrderId !== null && (LIVE_STATES.has(o.state) || o.state === 'unknown_closed')).map((o) => o.exchangeOrderId!),
     clientOrderIds: rows.filter((o) => o.mode !== 'external' && o.clientOrderId !== null).map((o) => o.clientOrderId!),
   });
   // Rows already tracking an order the fills name (e.g. a recorded duplicate), so it is not recorded twice.
@@ -126,8 +121,8 @@ async function applyDecisions(
         if (!(d.clientOrderId !== null && d.exchangeOrderId === null && unclaimed.has(d.clientOrderId))) seen.push(d);
         break;
       case 'absence_noted':
-        await noteAbsence(deps.pool, d, d.state);
-        notes.push(`reconcile_absent:${name(d)}:not_found_${d.notFoundCount}_of_${absence.minLookups}:closes_after_${new Date(d.closesAtMs).toISOString()}`);
+        if (d.counted) await noteAbsence(deps.pool, d, d.state, nowMs);
+        notes.push(`reconcile_absent:${name(d)}:not_found_${d.notFoundCount}_of_${absence.minLookups}${d.counted ? '' : ':too_soon_to_count'}:closes_after_${new Date(d.closesAtMs).toISOString()}`);
         break;
       case 'import_external':
         if ((await trackExchangeOrder(deps.pool, d.report, { kind: 'external' }, nowMs)) !== 'already_tracked') applied += 1;
@@ -170,7 +165,7 @@ export function reconcileActivities(deps: ActivityDeps) {
       );
       const r = await reconcileAgainst(deps, openOrders, input.nowMs);
       const summary = summarizeReconcile(r.decisions);
-      const planning = await listPlanningOrders(deps.pool, [input.mode, 'external'], input.cycleId);
+      const planning = await listPlanningOrders(deps.pool, [input.mode, 'external'], input.cycleId, input.nowMs);
       return {
         counts: {
           exchange_open: input.openOrders.reduce((n, s) => n + (s.status === 'ok' ? s.orders.length : 0), 0),

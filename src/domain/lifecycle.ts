@@ -128,6 +128,27 @@ export const TERMINAL_STATES: ReadonlySet<OrderState> = new Set<OrderState>(['fi
 /** Submit outcome not known yet: nothing new may be sent for that symbol and side (defect 13). */
 export const UNRESOLVED_STATES: ReadonlySet<OrderState> = new Set<OrderState>(['pending_submit', 'unknown']);
 
+/**
+ * How long a row closed only by inference (`unknown_closed`) is still treated as an order that may
+ * be working, counted from when it was closed (its `updatedAtMs`, our own clock): it is looked up
+ * every cycle, nothing new is placed on its symbol and side, and a halt does not report "none of
+ * ours" while it lasts. An accepted order may stay invisible longer than the absence window (Q13;
+ * Q11 reports POSTs that hung for over a minute while placing the order), so closing by inference is
+ * a guess; two hours is far past any delay the reference reports and past the fills lookback
+ * (30 min), so late fills still bring the row home. Closed rows stay in reconcile's view as long.
+ */
+export const RECOVERY_WINDOW_MS = 2 * 60 * 60_000;
+
+/** Closed only by inference, and still inside its recovery window: it may still appear, and work. */
+export function isRecovering(o: Pick<TrackedOrder, 'state' | 'updatedAtMs'>, nowMs: number, recoveryWindowMs = RECOVERY_WINDOW_MS): boolean {
+  return o.state === 'unknown_closed' && nowMs - o.updatedAtMs < recoveryWindowMs;
+}
+
+/** Working, unresolved, or closed by inference and still recovering: it may be an order on the book. */
+export function mayBeWorking(o: Pick<TrackedOrder, 'state' | 'updatedAtMs'>, nowMs: number, recoveryWindowMs = RECOVERY_WINDOW_MS): boolean {
+  return LIVE_STATES.has(o.state) || isRecovering(o, nowMs, recoveryWindowMs);
+}
+
 export type OrderMode = 'live' | 'dry_run' | 'external';
 
 /** One of our order rows (or an imported external one), as the store keeps it. */
@@ -196,9 +217,10 @@ export interface LifecycleDecision {
   readonly detail: Detail;
 }
 
-/** `deduped:<cid>` etc., the original's audit strings. */
+/** `deduped:<cid>` etc., the original's audit strings; a blocked submit also says why (`unresolved_order:<cid>:inferred_closed_recovering`). */
 export function formatLifecycleDecision(d: LifecycleDecision): string {
-  return `${d.kind}:${d.clientOrderId ?? 'missing'}`;
+  const why = d.kind === 'unresolved_order' && typeof d.detail['why'] === 'string' ? `:${d.detail['why']}` : '';
+  return `${d.kind}:${d.clientOrderId ?? 'missing'}${why}`;
 }
 
 export interface LifecycleParams {
@@ -207,6 +229,8 @@ export interface LifecycleParams {
   /** An open order within this many bps of the intent's price (and within the qty ratio) is the same order. */
   readonly dedupePriceBps: Decimal;
   readonly dedupeQtyRatio: Decimal;
+  /** A row closed only by inference blocks its symbol and side this long (RECOVERY_WINDOW_MS). */
+  readonly recoveryWindowMs: number;
 }
 
 export function lifecycleParams(config: { readonly ttlSeconds: number; readonly staleDriftBps: Decimal }): LifecycleParams {
@@ -215,6 +239,7 @@ export function lifecycleParams(config: { readonly ttlSeconds: number; readonly 
     staleDriftBps: config.staleDriftBps,
     dedupePriceBps: new Decimal(5),
     dedupeQtyRatio: new Decimal('0.01'),
+    recoveryWindowMs: RECOVERY_WINDOW_MS,
   };
 }
 
@@ -293,7 +318,14 @@ export function planLifecycle(input: LifecycleInput): LifecyclePlan {
 
   const staleByKey = new Map<string, { order: TrackedOrder & { exchangeOrderId: ExchangeOrderId }; detail: Detail }[]>();
   const fresh: TrackedOrder[] = [];
-  const unresolvedKeys = new Set<string>();
+  /** symbol|side → why nothing new may be sent there (an order of ours may be working, unseen). */
+  const unresolvedKeys = new Map<string, string>();
+  for (const o of own) {
+    // Closed only by inference, but it may still appear (hidden longer than the absence window, Q13).
+    if (o.duplicateOf === null && isRecovering(o, nowMs, params.recoveryWindowMs) && !unresolvedKeys.has(key(o.symbol, o.side))) {
+      unresolvedKeys.set(key(o.symbol, o.side), 'inferred_closed_recovering');
+    }
+  }
   for (const o of working) {
     if (o.duplicateOf !== null) {
       // A second order under one of our client ids: never a twin for dedupe, always cancelled.
@@ -303,7 +335,7 @@ export function planLifecycle(input: LifecycleInput): LifecyclePlan {
       continue;
     }
     if (UNRESOLVED_STATES.has(o.state)) {
-      unresolvedKeys.add(key(o.symbol, o.side));
+      unresolvedKeys.set(key(o.symbol, o.side), 'submit_unresolved');
       fresh.push(o); // may be live: it still dedupes intents
       continue;
     }
@@ -339,8 +371,9 @@ export function planLifecycle(input: LifecycleInput): LifecyclePlan {
       continue;
     }
     const k = key(i.symbol, i.side);
-    if (unresolvedKeys.has(k)) {
-      decisions.push({ kind: 'unresolved_order', clientOrderId: i.clientOrderId, symbol: i.symbol, detail: { side: i.side } });
+    const blocked = unresolvedKeys.get(k);
+    if (blocked !== undefined) {
+      decisions.push({ kind: 'unresolved_order', clientOrderId: i.clientOrderId, symbol: i.symbol, detail: { side: i.side, why: blocked } });
       continue;
     }
     const stale = staleByKey.get(k);

@@ -20,7 +20,7 @@ export interface CyclePlanInput {
   excludedSymbols: readonly PairSymbol[];
   rules: ReadonlyMap<PairSymbol, ExchangeRules>;
   marks: ReadonlyMap<PairSymbol, Decimal>;
-  /** Our rows of this mode plus external rows, after reconcile. */
+  /** Our rows of this mode plus external rows, after reconcile (closed-by-inference rows still recovering included). */
   orders: readonly TrackedOrder[];
   positions: readonly Position[];
   pnl: { realizedTodayTry: Decimal; drawdownPct: Decimal };
@@ -51,6 +51,7 @@ export function planCycle(input: CyclePlanInput): CyclePlan {
   const own = input.orders.filter((o) => o.mode === input.mode);
   const working = input.orders.filter((o) => LIVE_STATES.has(o.state));
 
+  const params = lifecycleParams(input.config);
   const canary = input.config.bootstrapIntents
     ? buildCanaryIntents({
         cycleId: input.cycleId,
@@ -61,6 +62,8 @@ export function planCycle(input: CyclePlanInput): CyclePlan {
         tryBalance: input.tryBalance,
         limits,
         budgetTry: input.config.bootstrapBudgetTry,
+        nowMs: input.nowMs,
+        recoveryWindowMs: params.recoveryWindowMs,
         excludedSymbols: input.excludedSymbols,
       })
     : { intents: [], skipped: [] };
@@ -70,7 +73,7 @@ export function planCycle(input: CyclePlanInput): CyclePlan {
     orders: own,
     mids: input.marks,
     nowMs: input.nowMs,
-    params: lifecycleParams(input.config),
+    params,
   });
   const planned = lifecycle.actions.filter((a) => !excluded.has(a.symbol));
 

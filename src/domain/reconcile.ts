@@ -16,7 +16,7 @@ import { Decimal } from './decimal.js';
 import type { Detail } from './errors.js';
 import { isOwnClientOrderId } from './ids.js';
 import {
-  canTransition, eventForReport as eventFor, transition, TERMINAL_STATES, UNRESOLVED_STATES,
+  canTransition, eventForReport as eventFor, isRecovering, RECOVERY_WINDOW_MS, transition, TERMINAL_STATES, UNRESOLVED_STATES,
   type OrderEvent, type OrderState, type TrackedOrder,
 } from './lifecycle.js';
 import type { ClientOrderId, ExchangeOrderId, OrderStatusReport, PairSymbol, Side } from './types.js';
@@ -35,8 +35,10 @@ export type OrderLookup =
 export interface Sightings {
   /** Last time the exchange showed the order (listed, found by a lookup, or in fills). */
   readonly lastSeenAtMs: number | null;
-  /** `not_found` lookups since the last sighting. */
+  /** `not_found` lookups since the last sighting, counted at most one per spacing (AbsencePolicy). */
   readonly notFoundCount: number;
+  /** When the last counted `not_found` was (our clock). */
+  readonly lastNotFoundAtMs: number | null;
   /** When the submit attempt that may have sent it ended (or its deadline, if it never reported). */
   readonly submitEndedAtMs: number | null;
 }
@@ -58,15 +60,25 @@ export interface FillEvidence {
  * When `not_found` may close an order. BTCTurk has answered POST /order with an empty body or HTML,
  * or hung for over a minute, while placing the order (api Q11); and nothing guarantees an accepted
  * order is visible at once (Q13). So an order may show up a minute or more after the client gave
- * up. The window is three times that minute, and it takes three lookups (three cycles) to close a
- * row, so no single slow or inconsistent answer can. Counted from the attempt's end, not the
- * cycle's start: a POST that hung for 30 s must not have used up half the window before it ended.
+ * up. The window is three times that minute, and it takes three lookups spread over it to close a
+ * row, so no single slow or inconsistent answer can: a `not_found` counts only when the last counted
+ * one is at least windowMs / minLookups old (a halt sweeping every 2 s, or a sweep racing a cycle,
+ * would otherwise pile up three in seconds). Counted from the attempt's end, not the cycle's start:
+ * a POST that hung for 30 s must not have used up half the window before it ended. All times are
+ * our own clock; no exchange timestamp is compared with it.
  */
 export interface AbsencePolicy {
   readonly minLookups: number;
   readonly windowMs: number;
+  /** A row closed only by inference is still looked up for this long (RECOVERY_WINDOW_MS, lifecycle.ts). */
+  readonly recoveryWindowMs: number;
 }
-export const DEFAULT_ABSENCE_POLICY: AbsencePolicy = { minLookups: 3, windowMs: 3 * 60_000 };
+export const DEFAULT_ABSENCE_POLICY: AbsencePolicy = { minLookups: 3, windowMs: 3 * 60_000, recoveryWindowMs: RECOVERY_WINDOW_MS };
+
+/** The least time between two `not_found` lookups that both count. */
+export function lookupSpacingMs(p: AbsencePolicy): number {
+  return Math.floor(p.windowMs / p.minLookups);
+}
 
 export interface ReconcileInput {
   /**
@@ -98,8 +110,11 @@ export type ReconcileDecision =
   | ({ readonly kind: 'set_state'; readonly from: OrderState; readonly to: OrderState; readonly evidence: Evidence; readonly leftQty: Decimal | null } & RowRef)
   /** The exchange showed the order: the absence count starts over. */
   | ({ readonly kind: 'seen' } & RowRef)
-  /** Not found again, but the absence window is still open: count it, close nothing. */
-  | ({ readonly kind: 'absence_noted'; readonly state: OrderState; readonly notFoundCount: number; readonly closesAtMs: number } & RowRef)
+  /**
+   * Not found again, and the row stays as it is: the window is still open, or too few lookups have
+   * counted. `counted`: this one counted (it came at least the spacing after the last counted one).
+   */
+  | ({ readonly kind: 'absence_noted'; readonly state: OrderState; readonly notFoundCount: number; readonly counted: boolean; readonly closesAtMs: number } & RowRef)
   | {
       readonly kind: 'needs_lookup';
       readonly lookupKey: string;
@@ -108,7 +123,8 @@ export type ReconcileDecision =
       readonly exchangeOrderId: ExchangeOrderId | null;
       readonly symbol: PairSymbol;
       readonly createdAtMs: number;
-      readonly reason: 'missing_from_open_orders' | 'lookup_failed' | 'fill_evidence';
+      /** `may_still_appear`: closed only by inference, inside its recovery window. */
+      readonly reason: 'missing_from_open_orders' | 'lookup_failed' | 'fill_evidence' | 'may_still_appear';
     }
   | { readonly kind: 'import_external'; readonly report: OrderStatusReport }
   /** A further exchange order under one of our client ids: tracked as its own row, alerted, cancelled. */
@@ -223,7 +239,7 @@ export function reconcile(input: ReconcileInput): ReconcileDecision[] {
         apply(o, eventFor(match.status), 'open_orders', match.leftQty);
         continue;
       }
-      if (TERMINAL_STATES.has(o.state) || o.state === 'unknown_closed') continue; // closed; listing and fills can still bring it back
+      if (TERMINAL_STATES.has(o.state)) continue; // closed; a listing can still bring it back
       const [found] = foundReports(o.exchangeOrderId).filter((r) => r.exchangeOrderId === o.exchangeOrderId);
       if (found !== undefined) {
         seen(o);
@@ -231,6 +247,16 @@ export function reconcile(input: ReconcileInput): ReconcileDecision[] {
         continue;
       }
       const filled = fillsById.get(o.exchangeOrderId);
+      if (o.state === 'unknown_closed') {
+        // Closed by inference: fills beyond what the row knew prove it worked after all.
+        if (filled !== undefined && filled.qty.gt(o.qty.sub(o.leftQty))) {
+          seen(o);
+          settle(o, { exchangeOrderId: o.exchangeOrderId, report: null, evidence: 'fills', fill: filled });
+        } else {
+          stillRecovering(o);
+        }
+        continue;
+      }
       if (filled !== undefined && filled.qty.gte(o.qty)) {
         seen(o);
         apply(o, 'filled', 'fills', new Decimal(0));
@@ -279,9 +305,27 @@ export function reconcile(input: ReconcileInput): ReconcileDecision[] {
         need(o, 'fill_evidence', c.exchangeOrderId); // a duplicate known only from fills: its row needs the order itself
       }
     }
-    if (mine !== undefined) continue;
-    if (TERMINAL_STATES.has(o.state) || o.state === 'unknown_closed') continue;
-    absentOrLookup(o);
+    if (mine !== undefined || TERMINAL_STATES.has(o.state)) continue;
+    if (o.state === 'unknown_closed') stillRecovering(o);
+    else absentOrLookup(o);
+  }
+
+  // A further order under one of our client ids known only from its fills, while the row already has
+  // its own exchange order (rows without one took theirs above): looked up, then recorded as a
+  // duplicate (tracked, alerted, cancelled). Client ids are not unique at BTCTurk (Q10).
+  for (const f of fills) {
+    const owner = f.clientOrderId === null ? undefined : ownByClientId.get(f.clientOrderId);
+    if (owner === undefined || rowByExchangeId.has(f.exchangeOrderId) || accounted.has(f.exchangeOrderId)) continue;
+    accounted.add(f.exchangeOrderId);
+    const [looked] = foundReports(f.exchangeOrderId).filter((r) => r.exchangeOrderId === f.exchangeOrderId);
+    if (looked !== undefined) decisions.push({ kind: 'record_duplicate', report: looked, duplicateOf: owner.clientOrderId!, evidence: 'order_lookup' });
+    else need(owner, 'fill_evidence', f.exchangeOrderId);
+  }
+
+  /** Closed only by inference: looked up every cycle while its recovery window lasts; a "not found" changes nothing. */
+  function stillRecovering(o: ReconcileOrder): void {
+    const key = lookupKey(o);
+    if (isRecovering(o, input.nowMs, absence.recoveryWindowMs) && key !== null && input.lookups?.get(key) === undefined) need(o, 'may_still_appear');
   }
 
   /** A working row the exchange did not show: look it up, or apply the answer of the lookup. */
@@ -293,10 +337,12 @@ export function reconcile(input: ReconcileInput): ReconcileDecision[] {
     } else if (lookup.status === 'failed') {
       need(o, 'lookup_failed');
     } else {
-      const count = o.sightings.notFoundCount + 1;
+      const last = o.sightings.lastNotFoundAtMs;
+      const counted = last === null || input.nowMs - last >= lookupSpacingMs(absence);
+      const count = o.sightings.notFoundCount + (counted ? 1 : 0);
       const closesAtMs = absenceStartMs(o) + absence.windowMs;
-      if (count >= absence.minLookups && input.nowMs >= closesAtMs) apply(o, 'not_found', 'lookup_not_found', null);
-      else decisions.push({ kind: 'absence_noted', ...ref(o), state: o.state, notFoundCount: count, closesAtMs });
+      if (counted && count >= absence.minLookups && input.nowMs >= closesAtMs) apply(o, 'not_found', 'lookup_not_found', null);
+      else decisions.push({ kind: 'absence_noted', ...ref(o), state: o.state, notFoundCount: count, counted, closesAtMs });
     }
   }
 

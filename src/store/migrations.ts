@@ -160,6 +160,8 @@ export const MIGRATIONS: readonly Migration[] = [
         ADD COLUMN last_seen_at timestamptz,
         -- "Order not found" lookups since the last sighting.
         ADD COLUMN not_found_count integer NOT NULL DEFAULT 0 CHECK (not_found_count >= 0),
+        -- When the last counted "not found" was: lookups count only when spread over the window.
+        ADD COLUMN last_not_found_at timestamptz,
         -- A further exchange order under one of our client ids (BTCTurk does not keep them unique).
         ADD COLUMN duplicate_of text CHECK (duplicate_of IS NULL OR length(duplicate_of) BETWEEN 1 AND 50);
 

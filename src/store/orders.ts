@@ -4,7 +4,7 @@
 // among our own rows, and an exchange order id among all rows (one row per exchange order: never
 // tracked twice, never merged into another row).
 import { parseDecimal, toDecimalString, type Decimal } from '../domain/decimal.js';
-import { LIVE_STATES, transition, type OrderEvent, type OrderMode, type OrderState, type TrackedOrder } from '../domain/lifecycle.js';
+import { LIVE_STATES, RECOVERY_WINDOW_MS, transition, type OrderEvent, type OrderMode, type OrderState, type TrackedOrder } from '../domain/lifecycle.js';
 import type { FillEvidence, ReconcileOrder, RowRef } from '../domain/reconcile.js';
 import {
   asClientOrderId,
@@ -36,6 +36,7 @@ interface OrderRow {
   submit_ended_at: Date | null;
   last_seen_at: Date | null;
   not_found_count: number;
+  last_not_found_at: Date | null;
   duplicate_of: string | null;
 }
 
@@ -74,6 +75,7 @@ function reconcileOrderFromRow(row: OrderRow): ReconcileOrder {
     sightings: {
       lastSeenAtMs: row.last_seen_at?.getTime() ?? null,
       notFoundCount: row.not_found_count,
+      lastNotFoundAtMs: row.last_not_found_at?.getTime() ?? null,
       submitEndedAtMs: ended?.getTime() ?? null,
     },
   };
@@ -340,7 +342,7 @@ export async function setOrderState(
 export async function markSeen(pool: Pool, refs: readonly OrderRef[], nowMs: number): Promise<number> {
   if (refs.length === 0) return 0;
   const res = await pool.query(
-    `UPDATE stage4_orders o SET last_seen_at = to_timestamp($3 / 1000.0), not_found_count = 0
+    `UPDATE stage4_orders o SET last_seen_at = to_timestamp($3 / 1000.0), not_found_count = 0, last_not_found_at = NULL
      FROM unnest($1::text[], $2::text[]) AS r(cid, xid)
      WHERE (r.xid IS NOT NULL AND o.exchange_order_id = r.xid) OR (r.xid IS NULL AND o.client_order_id = r.cid AND o.mode <> 'external')`,
     [refs.map((r) => r.clientOrderId), refs.map((r) => r.exchangeOrderId), nowMs],
@@ -348,11 +350,12 @@ export async function markSeen(pool: Pool, refs: readonly OrderRef[], nowMs: num
   return res.rowCount ?? 0;
 }
 
-/** One more "not found" for a row still in `state` (compare-and-set, like setOrderState). */
-export async function noteAbsence(pool: Pool, ref: OrderRef, state: OrderState): Promise<boolean> {
+/** One more counted "not found", at `nowMs`, for a row still in `state` (compare-and-set, like setOrderState). */
+export async function noteAbsence(pool: Pool, ref: OrderRef, state: OrderState, nowMs: number): Promise<boolean> {
   const res = await pool.query(
-    `UPDATE stage4_orders SET not_found_count = not_found_count + 1 WHERE ${REF_WHERE} AND status = $3`,
-    [ref.clientOrderId, ref.exchangeOrderId, state],
+    `UPDATE stage4_orders SET not_found_count = not_found_count + 1, last_not_found_at = to_timestamp($4 / 1000.0)
+     WHERE ${REF_WHERE} AND status = $3`,
+    [ref.clientOrderId, ref.exchangeOrderId, state, nowMs],
   );
   return res.rowCount === 1;
 }
@@ -379,13 +382,17 @@ export async function enrichExchangeOrderId(
   }
 }
 
-/** Rows a cycle plans with: working rows of the given modes, plus every row the cycle itself wrote. */
-export async function listPlanningOrders(pool: Pool, modes: readonly OrderMode[], cycleId: string): Promise<TrackedOrder[]> {
+/**
+ * Rows a cycle plans with: working rows of the given modes, rows closed only by inference that are
+ * still in their recovery window (they may still work: lifecycle.ts), and every row the cycle itself wrote.
+ */
+export async function listPlanningOrders(pool: Pool, modes: readonly OrderMode[], cycleId: string, nowMs: number): Promise<TrackedOrder[]> {
   const res = await pool.query<OrderRow>(
     `SELECT * FROM stage4_orders
-     WHERE mode = ANY($1) AND (status = ANY($2) OR cycle_id = $3)
+     WHERE mode = ANY($1) AND (status = ANY($2) OR cycle_id = $3
+       OR (status = 'unknown_closed' AND updated_at > to_timestamp($4 / 1000.0)))
      ORDER BY symbol, side, created_at, id`,
-    [modes, [...LIVE_STATES], cycleId],
+    [modes, [...LIVE_STATES], cycleId, nowMs - RECOVERY_WINDOW_MS],
   );
   return res.rows.map(orderFromRow);
 }

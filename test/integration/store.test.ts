@@ -283,14 +283,14 @@ describe('orders: one row per exchange order, our client ids ours, nothing dropp
     const cid = asClientOrderId('s4-seen');
     await recordPendingSubmit(db.pool, { ...order('s4-seen'), sendDeadlineMs: now + 28_000 });
     const ref = { clientOrderId: cid, exchangeOrderId: null };
-    expect(await noteAbsence(db.pool, ref, 'pending_submit')).toBe(true);
-    expect(await noteAbsence(db.pool, ref, 'unknown')).toBe(false); // the row moved on meanwhile: nothing counted
+    expect(await noteAbsence(db.pool, ref, 'pending_submit', now + 1_000)).toBe(true);
+    expect(await noteAbsence(db.pool, ref, 'unknown', now + 2_000)).toBe(false); // the row moved on meanwhile: nothing counted
     let [row] = await listReconcileOrders(db.pool, { modes: ['live'], closedSinceMs: now, clientOrderIds: [], exchangeOrderIds: [] });
-    expect(row!.sightings).toEqual({ lastSeenAtMs: null, notFoundCount: 1, submitEndedAtMs: now + 28_000 });
+    expect(row!.sightings).toEqual({ lastSeenAtMs: null, notFoundCount: 1, lastNotFoundAtMs: now + 1_000, submitEndedAtMs: now + 28_000 });
     await applyOrderEvent(db.pool, cid, 'submit_ambiguous', { submitEndedMs: now + 5_000, nowMs: now });
     await markSeen(db.pool, [ref], now + 6_000);
     [row] = await listReconcileOrders(db.pool, { modes: ['live'], closedSinceMs: now, clientOrderIds: [], exchangeOrderIds: [] });
-    expect(row!.sightings).toEqual({ lastSeenAtMs: now + 6_000, notFoundCount: 0, submitEndedAtMs: now + 5_000 });
+    expect(row!.sightings).toEqual({ lastSeenAtMs: now + 6_000, notFoundCount: 0, lastNotFoundAtMs: null, submitEndedAtMs: now + 5_000 });
   });
 
   test('reconcile sees closed rows for a while, and any row the exchange names, whatever its age', async () => {

@@ -16,7 +16,8 @@ import {
 import { asClientOrderId } from '../../../src/domain/types.js';
 import { BTCTRY, D, ETHTRY, intent, tracked } from './fixtures.js';
 
-const params: LifecycleParams = { staleAfterMs: 60_000, staleDriftBps: D(25), dedupePriceBps: D(5), dedupeQtyRatio: D('0.01') };
+const RECOVERY_MS = 2 * 60 * 60_000;
+const params: LifecycleParams = { staleAfterMs: 60_000, staleDriftBps: D(25), dedupePriceBps: D(5), dedupeQtyRatio: D('0.01'), recoveryWindowMs: RECOVERY_MS };
 const NOW = 1_000_000;
 
 function plan(orders: TrackedOrder[], intents = [] as ReturnType<typeof intent>[], mids = new Map<typeof BTCTRY, Decimal>()) {
@@ -191,6 +192,35 @@ describe('lifecycle planner', () => {
   it('halt cancels duplicates too: they are ours and working', () => {
     const c = planHaltCancels([tracked({ cid: null, xid: 'x9', duplicateOf: asClientOrderId('a') })]);
     expect(c).toMatchObject([{ kind: 'cancel', clientOrderId: null, exchangeOrderId: 'x9', reason: 'halt_cancel' }]);
+  });
+});
+
+describe('a row closed only by inference may still be working (an order hidden longer than the absence window, Q13)', () => {
+  const buy = intent({ cid: 'new', price: '100', qty: '2' });
+  const closedByInference = (closedAgoMs: number, xid: string | null = null) =>
+    tracked({ cid: 'hidden', xid, state: 'unknown_closed', price: D(90), createdAtMs: NOW - closedAgoMs - 240_000, updatedAtMs: NOW - closedAgoMs });
+
+  it.each([null, 'x9'])('inside its recovery window it blocks a new submit on its symbol and side, like an unknown row (exchange id %s)', (xid) => {
+    const r = plan([closedByInference(10 * 60_000, xid)], [buy]);
+    expect(r.actions).toEqual([]);
+    expect(r.decisions).toMatchObject([{ kind: 'unresolved_order', clientOrderId: 'new', detail: { side: 'buy' } }]);
+    expect(plan([tracked({ cid: 'u', xid: null, state: 'unknown' })], [buy]).decisions).toMatchObject([{ kind: 'unresolved_order' }]);
+  });
+
+  it('it blocks only its own symbol and side', () => {
+    const r = plan([closedByInference(60_000)], [intent({ cid: 'eth', symbol: ETHTRY, price: '100', qty: '2' }), intent({ cid: 'sell', side: 'sell', price: '100', qty: '2' })]);
+    expect(r.actions.map((a) => a.clientOrderId)).toEqual(['sell', 'eth']); // sorted by symbol: BTCTRY, then ETHTRY
+  });
+
+  it('once its recovery window has ended it no longer blocks (the bound: RECOVERY_MS after it was closed)', () => {
+    expect(plan([closedByInference(RECOVERY_MS)], [buy]).actions).toMatchObject([{ kind: 'submit', clientOrderId: 'new' }]);
+    expect(plan([closedByInference(RECOVERY_MS - 1)], [buy]).actions).toEqual([]);
+  });
+
+  it('a row seen closed (canceled, filled, rejected) never blocks', () => {
+    for (const state of ['canceled', 'filled', 'rejected'] as const) {
+      expect(plan([tracked({ cid: 'c', state, updatedAtMs: NOW - 1_000 })], [buy]).actions).toMatchObject([{ kind: 'submit', clientOrderId: 'new' }]);
+    }
   });
 });
 

@@ -13,7 +13,7 @@ const NOW = 10_000_000;
 const MIN = 60_000;
 const ok = (...orders: ReturnType<typeof report>[]): SymbolOpenOrders => ({ status: 'ok', orders });
 /** A row never seen and never sent. */
-const NO_SIGHTINGS: Sightings = { lastSeenAtMs: null, notFoundCount: 0, submitEndedAtMs: null };
+const NO_SIGHTINGS: Sightings = { lastSeenAtMs: null, notFoundCount: 0, lastNotFoundAtMs: null, submitEndedAtMs: null };
 const own = (cid: string) => `s4-00000000000000aa-btctry-buy-${cid}`;
 
 function row(p: Parameters<typeof tracked>[0] & { sightings?: Partial<Sightings> }): ReconcileOrder {
@@ -104,7 +104,7 @@ describe('reconcile: one absence closes nothing', () => {
 
   it('an open order with a single 1152 "order not found" is only counted, long after its last sighting too', () => {
     const d = missing(row({ cid: 'a', xid: 'x1', sightings: { lastSeenAtMs: NOW - 60 * MIN } }));
-    expect(d).toEqual([{ kind: 'absence_noted', clientOrderId: 'a', exchangeOrderId: 'x1', state: 'open', notFoundCount: 1, closesAtMs: NOW - 57 * MIN }]);
+    expect(d).toEqual([{ kind: 'absence_noted', clientOrderId: 'a', exchangeOrderId: 'x1', state: 'open', notFoundCount: 1, counted: true, closesAtMs: NOW - 57 * MIN }]);
   });
 
   it('repeated lookups inside the window close nothing: the window starts at the last sighting', () => {
@@ -137,6 +137,24 @@ describe('reconcile: one absence closes nothing', () => {
     }
     const d = reconcile({ orders: [{ ...o, sightings }], openOrders: new Map([[BTCTRY, ok(report({ id: 'late', clientOrderId: 'u' }))]]), nowMs: t0 + 80_000 });
     expect(d).toMatchObject([{ kind: 'enrich_exchange_id', exchangeOrderId: 'late' }, { kind: 'seen' }, { kind: 'set_state', from: 'unknown', to: 'open' }]);
+  });
+
+  it('lookups must be spread over the window: a burst (halt sweeps every 2 s, a sweep racing a cycle) counts as one not_found', () => {
+    // The window from the attempt's end has just passed when the burst starts.
+    let o = row({ cid: 'u', xid: null, state: 'unknown', sightings: { submitEndedAtMs: NOW - 3 * MIN - 1 } });
+    const lookupAt = (t: number) => {
+      const d = reconcile({ orders: [o], openOrders: new Map([[BTCTRY, ok()]]), lookups: new Map([['u', NOT_FOUND]]), nowMs: t });
+      for (const x of d) {
+        if (x.kind === 'absence_noted' && x.counted) o = { ...o, sightings: { ...o.sightings, notFoundCount: x.notFoundCount, lastNotFoundAtMs: t } };
+      }
+      return d;
+    };
+    for (const t of [NOW - 4_000, NOW - 2_000, NOW, NOW + 1_000]) expect(lookupAt(t).map((x) => x.kind)).toEqual(['absence_noted']);
+    expect(o.sightings.notFoundCount).toBe(1);
+    // One lookup per third of the window: the second, then the third closes the row.
+    expect(lookupAt(NOW - 4_000 + MIN)).toMatchObject([{ kind: 'absence_noted', notFoundCount: 2, counted: true }]);
+    expect(lookupAt(NOW - 4_000 + MIN + 30_000)).toMatchObject([{ kind: 'absence_noted', notFoundCount: 2, counted: false }]);
+    expect(lookupAt(NOW - 4_000 + 2 * MIN)).toMatchObject([{ kind: 'set_state', from: 'unknown', to: 'unknown_closed', evidence: 'lookup_not_found' }]);
   });
 
   it('a failed lookup asks again and changes nothing', () => {
@@ -228,6 +246,23 @@ describe('reconcile: a further order under the same client id is a duplicate, ne
     expect(d).toMatchObject([{ kind: 'record_duplicate', report: { exchangeOrderId: '5' } }, { kind: 'needs_lookup', lookupKey: 'u', by: 'client_id' }]);
   });
 
+  it('our row already has its exchange id: a further order under its client id known only from fills is looked up, then recorded as a duplicate', () => {
+    const ours = row({ cid: 'a', xid: '100', sightings: { lastSeenAtMs: NOW } });
+    const listed: [PairSymbol, SymbolOpenOrders][] = [[BTCTRY, ok(report({ id: '100', clientOrderId: 'a' }))]];
+    // Order 200 carries our client id and is part-filled, but is not listed (hidden, Q13).
+    const fills = [fill({ xid: '200', cid: 'a', qty: '0.4' })];
+    expect(run([ours], listed, { fills }).filter(without('seen'))).toEqual([
+      { kind: 'needs_lookup', lookupKey: '200', by: 'exchange_id', clientOrderId: 'a', exchangeOrderId: '200', symbol: BTCTRY, createdAtMs: 0, reason: 'fill_evidence' },
+    ]);
+    const second = run([ours], listed, { fills, lookups: [['200', found(report({ id: '200', clientOrderId: 'a', status: 'partial', leftQty: '0.6' }))]] });
+    expect(second.filter(without('seen'))).toMatchObject([
+      { kind: 'record_duplicate', duplicateOf: 'a', report: { exchangeOrderId: '200', status: 'partial' }, evidence: 'order_lookup' },
+    ]);
+    // Once recorded it is a row of its own: nothing more is decided about it from the fills.
+    const recorded = row({ cid: null, xid: '200', state: 'partial', duplicateOf: asClientOrderId('a') });
+    expect(run([ours, recorded], listed, { fills }).filter((x) => x.kind === 'record_duplicate')).toEqual([]);
+  });
+
   it('a known duplicate row is matched by its exchange id like any other order', () => {
     const dup = row({ cid: null, xid: 'x2', duplicateOf: asClientOrderId('a') });
     const d = run([row({ cid: 'a', xid: 'x1' }), dup], [[BTCTRY, ok(report({ id: 'x1', clientOrderId: 'a' }), report({ id: 'x2', clientOrderId: 'a' }))]]);
@@ -260,6 +295,14 @@ describe('reconcile: fill evidence', () => {
     expect(second).toMatchObject([{ kind: 'enrich_exchange_id', evidence: 'order_lookup' }, { kind: 'seen' }, { kind: 'set_state', to: 'canceled' }]);
   });
 
+  it('a row closed by inference that has its exchange id: fills covering it make it filled, part of it partial', () => {
+    const closed = row({ cid: 'a', xid: '100', state: 'unknown_closed', qty: D(1), updatedAtMs: NOW - MIN, sightings: { notFoundCount: 3 } });
+    const full = run([closed], [[BTCTRY, ok()]], { fills: [fill({ xid: '100', cid: 'a', qty: '1' })] });
+    expect(full.filter(without('seen'))).toMatchObject([{ kind: 'set_state', from: 'unknown_closed', to: 'filled', evidence: 'fills', leftQty: D(0) }]);
+    const part = run([closed], [[BTCTRY, ok()]], { fills: [fill({ xid: '100', cid: 'a', qty: '0.3' })] });
+    expect(part.filter(without('seen'))).toMatchObject([{ kind: 'set_state', from: 'unknown_closed', to: 'partial', evidence: 'fills', leftQty: D('0.7') }]);
+  });
+
   it('fills under our client id for another order id than our row\'s: looked up, then recorded as a duplicate', () => {
     const ours = row({ cid: 'a', xid: null, state: 'unknown', sightings: { submitEndedAtMs: NOW } });
     const first = run([ours], [[BTCTRY, ok(report({ id: '10', clientOrderId: 'a' }))]], { fills: [fill({ xid: '11', cid: 'a', qty: '1' })] });
@@ -268,6 +311,29 @@ describe('reconcile: fill evidence', () => {
       fills: [fill({ xid: '11', cid: 'a', qty: '1' })], lookups: [['11', found(report({ id: '11', clientOrderId: 'a', status: 'filled', leftQty: '0' }))]],
     });
     expect(second.filter((x) => x.kind === 'record_duplicate')).toMatchObject([{ report: { exchangeOrderId: '11', status: 'filled' }, duplicateOf: 'a' }]);
+  });
+});
+
+describe('reconcile: a row closed only by inference is watched for its recovery window', () => {
+  const closed = (p: { xid?: string | null; closedAgoMs: number }) =>
+    row({ cid: 'h', xid: p.xid ?? null, state: 'unknown_closed', updatedAtMs: NOW - p.closedAgoMs, sightings: { notFoundCount: 3 } });
+
+  it.each([
+    [null, 'h', 'client_id'],
+    ['7', '7', 'exchange_id'],
+  ] as const)('inside the window it is looked up every cycle (exchange id %s), and comes home when the lookup finds it', (xid, key, by) => {
+    const o = closed({ xid, closedAgoMs: 30 * MIN });
+    expect(run([o], [[BTCTRY, ok()]])).toMatchObject([{ kind: 'needs_lookup', lookupKey: key, by, reason: 'may_still_appear' }]);
+    const home = run([o], [[BTCTRY, ok()]], { lookups: [[key, found(report({ id: '7', clientOrderId: 'h', status: 'canceled', leftQty: '1' }))]] });
+    expect(home.filter(without('enrich_exchange_id')).filter(without('seen'))).toMatchObject([{ kind: 'set_state', from: 'unknown_closed', to: 'canceled', evidence: 'order_lookup' }]);
+    // Not found again: it stays as it is, closed by inference and still blocking its symbol and side.
+    expect(run([o], [[BTCTRY, ok()]], { lookups: [[key, NOT_FOUND]] })).toEqual([]);
+  });
+
+  it('after the window it is no longer looked up (it can still come home if listed or filled)', () => {
+    expect(run([closed({ closedAgoMs: 2 * 60 * MIN })], [[BTCTRY, ok()]])).toEqual([]);
+    const listed = run([closed({ closedAgoMs: 5 * 60 * MIN })], [[BTCTRY, ok(report({ id: '8', clientOrderId: 'h' }))]]);
+    expect(listed).toMatchObject([{ kind: 'enrich_exchange_id', exchangeOrderId: '8', from: 'unknown_closed' }, { kind: 'seen' }, { kind: 'set_state', to: 'open' }]);
   });
 });
 
