@@ -4,8 +4,9 @@
 // start-to-close timeout (and the whole schedule-to-close), from activityInfo(), minus a margin to
 // record the outcome. Nothing is sent after it, whatever Temporal or the rate limiter do meanwhile:
 // the local deadline is authoritative. Heartbeats keep flowing while a write waits (they are the
-// only way a cancellation reaches the activity), and the cancellation aborts the wait (not sent) or
-// the request itself (outcome unknown).
+// only way a cancellation reaches the activity), and the cancellation aborts the wait (not sent).
+// A write already past its final check is not aborted: its answer is read and recorded (the
+// workflow waits for the attempt, ActivityCancellationType.WAIT_CANCELLATION_COMPLETED).
 //
 // Submit protocol (no duplicate order under any retry, no write after a halt):
 //   1. re-check the worker's own gates (live) and the persisted halt;
@@ -15,8 +16,8 @@
 //      fails at once; right before the request leaves, the deadline, the gates and the halt are
 //      checked again (only a send already past that check can race a halt, by milliseconds);
 //   4. stopped before it left → `rejected` (not_sent:<why>); a definite rejection → `rejected`;
-//      an ambiguous outcome (timeout, 5xx, unreadable body, abort after the request started) is
-//      resolved by client order id; unresolved, the order stays `unknown` with the attempt's end
+//      an ambiguous outcome (timeout, 5xx, unreadable or envelope-less body) is resolved by client
+//      order id, halted or not; unresolved, the order stays `unknown` with the attempt's end
 //      recorded (reconcile's absence window starts there). Never a blind resend.
 // Cancel: by exchange order id, bounded the same way (a halt does not stop cancels); BTCTurk cancels
 // are asynchronous, so the row stays `cancel_requested` until a later read confirms it.
@@ -54,12 +55,19 @@ const RESOLVE_LOOKBACK_MS = 15 * 60_000;
  */
 export const SEND_MARGIN_MS = 2_000;
 
-/** The latest moment this activity attempt may send a write (epoch ms, this worker's clock). */
-export function attemptDeadlineMs(): number {
+/**
+ * The moment this activity attempt must be done with the exchange (epoch ms, this worker's clock).
+ * Bounded twice: by the server's stamps (the attempt's scheduled time + start-to-close, the whole
+ * schedule-to-close), and by `localStartMs` (when the attempt started on this worker) plus the time
+ * the attempt had, so a worker clock behind the server's cannot stretch it past Temporal's timeout.
+ */
+export function attemptDeadlineMs(localStartMs = Date.now()): number {
   const info = activityInfo();
-  const byAttempt = info.startToCloseTimeoutMs > 0 ? info.currentAttemptScheduledTimestampMs + info.startToCloseTimeoutMs : Infinity;
-  const byAll = info.scheduleToCloseTimeoutMs > 0 ? info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs : Infinity;
-  return Math.min(byAttempt, byAll) - SEND_MARGIN_MS;
+  const attemptMs = info.startToCloseTimeoutMs > 0 ? info.startToCloseTimeoutMs : Infinity;
+  const allLeftMs = info.scheduleToCloseTimeoutMs > 0 ? info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs - info.currentAttemptScheduledTimestampMs : Infinity;
+  const byServer = info.currentAttemptScheduledTimestampMs + Math.min(attemptMs, allLeftMs);
+  const byLocal = localStartMs + Math.min(attemptMs, allLeftMs);
+  return Math.min(byServer, byLocal) - SEND_MARGIN_MS;
 }
 
 export function executionActivities(deps: ActivityDeps) {
@@ -75,10 +83,10 @@ export function executionActivities(deps: ActivityDeps) {
   }
 
   /** This attempt's bounds for one write; `haltStops`: a halt stops submits, never cancels. */
-  function writeControl(what: string, haltStops: boolean): WriteControl {
+  function writeControl(what: string, haltStops: boolean, startedAtMs: number): WriteControl {
     return {
       signal: cancellationSignal(),
-      notAfterMs: attemptDeadlineMs(),
+      notAfterMs: attemptDeadlineMs(startedAtMs),
       beforeSend: async () => {
         const gate = workerBlock();
         if (gate !== null) throw new WriteNotSentError(`worker gates block live writes: ${gate}; not sent`, 'gate_closed');
@@ -123,7 +131,7 @@ export function executionActivities(deps: ActivityDeps) {
     return { outcome: 'unknown', clientOrderId: a.clientOrderId, detail: cause };
   }
 
-  async function submit(a: SubmitAction, input: ExecuteInput): Promise<ExecuteResult> {
+  async function submit(a: SubmitAction, input: ExecuteInput, startedAtMs: number): Promise<ExecuteResult> {
     const { mode, nowMs, cycleId } = input;
     if (mode === 'live') assertWorkerAllowsLiveWrites();
     const halt = await getHalt(deps.pool);
@@ -137,7 +145,7 @@ export function executionActivities(deps: ActivityDeps) {
       }
     }
 
-    const control = mode === 'live' ? writeControl(`submit ${a.clientOrderId}`, true) : null;
+    const control = mode === 'live' ? writeControl(`submit ${a.clientOrderId}`, true, startedAtMs) : null;
     const { created, order } = await recordPendingSubmit(deps.pool, {
       clientOrderId: a.clientOrderId, symbol: a.symbol, side: a.side, price: a.price, qty: a.qty, mode, cycleId, nowMs,
       ...(control?.notAfterMs !== undefined ? { sendDeadlineMs: control.notAfterMs } : {}),
@@ -186,21 +194,15 @@ export function executionActivities(deps: ActivityDeps) {
         return { outcome: 'rejected', clientOrderId: a.clientOrderId, detail: why };
       }
       if (err instanceof AmbiguousWriteError) {
-        const endedAtMs = wall();
-        // Cancelled mid-request (a halt, a timeout): record the uncertainty and stop; reconcile resolves it.
-        if (cancellationSignal().aborted) return resolveLater(a, nowMs, `${e.name}:canceled_in_flight`, endedAtMs);
-        return resolveSubmit(a, nowMs, e.name, endedAtMs);
+        // Sent, outcome unknown (a timeout, an unreadable answer): look it up now, halted or not (a
+        // read; the workflow waits for this attempt to finish). Still unseen, it stays unknown.
+        return resolveSubmit(a, nowMs, e.name, wall());
       }
       throw err; // auth/config: the row stays pending_submit and reconcile resolves it
     }
   }
 
-  async function resolveLater(a: SubmitAction, nowMs: number, why: string, endedAtMs: number): Promise<ExecuteResult> {
-    await applyOrderEvent(deps.pool, a.clientOrderId, 'submit_ambiguous', { lastError: why, submitEndedMs: endedAtMs, nowMs });
-    return { outcome: 'unknown', clientOrderId: a.clientOrderId, detail: why };
-  }
-
-  async function cancel(a: CancelAction, input: ExecuteInput): Promise<ExecuteResult> {
+  async function cancel(a: CancelAction, input: ExecuteInput, startedAtMs: number): Promise<ExecuteResult> {
     const { nowMs } = input;
     const cid = a.clientOrderId;
     // Our rows by client id; duplicates (and only they, of the rows without one) by exchange id.
@@ -219,7 +221,7 @@ export function executionActivities(deps: ActivityDeps) {
     assertWorkerAllowsLiveWrites();
     await applyOrderEvent(deps.pool, ref, 'cancel_requested', { nowMs });
     try {
-      await deps.exchange.cancelOrder(a.exchangeOrderId, writeControl(`cancel ${a.exchangeOrderId}`, false));
+      await deps.exchange.cancelOrder(a.exchangeOrderId, writeControl(`cancel ${a.exchangeOrderId}`, false, startedAtMs));
       return { outcome: 'cancel_requested', clientOrderId: cid, detail: a.exchangeOrderId };
     } catch (err) {
       if (err instanceof OrderNotCancelableError || err instanceof OrderNotFoundError) {
@@ -251,8 +253,9 @@ export function executionActivities(deps: ActivityDeps) {
 
   return {
     async executeAction(input: ExecuteInput): Promise<ExecuteResult> {
+      const startedAtMs = Date.now(); // this worker's clock: bounds the attempt's deadline (attemptDeadlineMs)
       const action = plannedActionFromWire(input.action);
-      return action.kind === 'submit' ? submit(action, input) : cancel(action, input);
+      return action.kind === 'submit' ? submit(action, input, startedAtMs) : cancel(action, input, startedAtMs);
     },
   };
 }

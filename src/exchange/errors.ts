@@ -70,6 +70,15 @@ export class OrderNotFoundError extends ExchangeError {
   readonly disposition = 'definitive';
 }
 
+/**
+ * A lookup could not read everything it had to (allOrders returned full pages up to the lookup's
+ * page limit): it cannot tell whether the order exists. Never a "not found".
+ */
+export class LookupIncompleteError extends ExchangeError {
+  override readonly name = 'LookupIncompleteError';
+  readonly disposition = 'retryable';
+}
+
 /** Cancel refused: the order is closed (usually filled) or the pair is blocked. Check its status. */
 export class OrderNotCancelableError extends ExchangeError {
   override readonly name = 'OrderNotCancelableError';

@@ -42,14 +42,16 @@ export interface SubmitLimitOrderRequest {
 }
 
 /**
- * How one write attempt bounds itself (activities pass their own): the request never leaves after
- * `notAfterMs` or once `signal` aborted, and `beforeSend` runs right before it leaves (after any
- * rate-limit wait), to re-check what may have changed meanwhile (a halt, the gates). Any of these
- * stopping it is a WriteNotSentError; an abort after the request started is an AmbiguousWriteError.
+ * How one write attempt bounds itself (activities pass their own): the request leaves only while its
+ * answer can still arrive before `notAfterMs` (the client's response budget), never once `signal`
+ * aborted, and `beforeSend` runs right before it leaves (after any rate-limit wait), to re-check what
+ * may have changed meanwhile (a halt, the gates). Any of these stopping it is a WriteNotSentError.
+ * Once it has left, `signal` no longer stops it: its answer is read (until `notAfterMs` at most, then
+ * the outcome is an AmbiguousWriteError), so an order placed is known.
  */
 export interface WriteControl {
   readonly signal?: AbortSignal;
-  /** Epoch ms (the client's clock). */
+  /** Epoch ms (the client's clock): the attempt is done with the exchange by then. */
   readonly notAfterMs?: number;
   /** Throw (typically a WriteNotSentError) to stop the send. */
   readonly beforeSend?: () => Promise<void>;
@@ -87,6 +89,8 @@ export interface TimeWindow {
 export interface AllOrdersQuery extends Partial<TimeWindow> {
   /** Rows per page (BTCTurk default 100, max 1000). */
   readonly limit?: number;
+  /** Page number, from 1. */
+  readonly page?: number;
 }
 
 export interface Exchange {

@@ -272,10 +272,13 @@ describe('the exchange as it really behaves: scriptable faults modelled on the r
     expect((await h.exchange.getFills(BTCTRY, { startMs: 0 })).map((f) => f.exchangeOrderId)).toEqual([ack.exchangeOrderId]);
   });
 
-  it.each([408, 409, 425])('a proxy %i with an HTML page to a POST that was processed is ambiguous, not a rejection', async (httpStatus) => {
+  it.each([408, 409, 425, 401, 403, 429])('a proxy %i with an HTML page to a POST that was processed is ambiguous, and the POST is never sent again', async (httpStatus) => {
     await h.sim.control.addFault({ route: SUBMIT, kind: 'proxy4xxAfterCommit', httpStatus, times: 1 });
     const err = await h.exchange.submitLimitOrder(buy(`bot-proxy-${httpStatus}`)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AmbiguousWriteError);
+    // One POST reached the exchange, one order exists: no clock resync and resend after a 401/403,
+    // no "not sent" after a 429 (client ids are not unique, Q10: a resend would be a second order).
+    expect(countRoute(h.sim, SUBMIT)).toBe(1);
     expect(h.sim.engine.groundTruth().orders).toHaveLength(1);
   });
 });

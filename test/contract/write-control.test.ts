@@ -54,22 +54,46 @@ describe('write control: a write never leaves after its deadline, a cancellation
     expect(countRoute(h.sim, SUBMIT)).toBe(1);
   });
 
-  it('a cancellation after the request left makes the outcome unknown, never "not sent": the order exists', async () => {
+  it('a cancellation (a halt) after the request passed its final check does not abort it: the answer is read, the order is known', async () => {
     await h.sim.control.addFault({ route: SUBMIT, kind: 'latency', latencyMs: 400, times: 1 });
     const abort = new AbortController();
-    const pending = h.exchange.submitLimitOrder(buy('wc-inflight'), { signal: abort.signal });
+    const pending = h.exchange.submitLimitOrder(buy('wc-inflight'), { signal: abort.signal, notAfterMs: Date.now() + 20_000 });
     await expect.poll(() => countRoute(h.sim, SUBMIT), { timeout: 2_000, interval: 5 }).toBe(1);
     abort.abort(new Error('halt'));
-    const err = await pending.catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(AmbiguousWriteError);
-    await expect.poll(() => h.sim.engine.groundTruth().orders.length, { timeout: 3_000, interval: 20 }).toBe(1);
+    const ack = await pending;
+    expect(h.sim.engine.groundTruth().orders.map((o) => o.id)).toEqual([ack.exchangeOrderId]);
   });
 
   it('a write waits for its answer no longer than its deadline', async () => {
-    await h.sim.control.addFault({ route: SUBMIT, kind: 'delayAfterCommit', latencyMs: 3_000, times: 1 });
+    const slow = await startHarness({}, { timeoutMs: 20_000, responseBudgetMs: 300 });
+    try {
+      await slow.sim.control.addFault({ route: SUBMIT, kind: 'delayAfterCommit', latencyMs: 3_000, times: 1 });
+      const started = Date.now();
+      await expect(slow.exchange.submitLimitOrder(buy('wc-slow'), { notAfterMs: Date.now() + 500 })).rejects.toBeInstanceOf(AmbiguousWriteError);
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('a write with less time left than an answer needs (the response budget) is refused before it leaves', async () => {
+    // Client timeout 5 s: the response budget is min(5 s, 5 s). With 1 s left, an answer could never arrive in time.
+    const err = await h.exchange.submitLimitOrder(buy('wc-no-time'), { notAfterMs: Date.now() + 1_000 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'WriteNotSentError', reason: 'deadline' });
+    expect(countRoute(h.sim, SUBMIT)).toBe(0);
+    expect(h.sim.engine.groundTruth().orders).toEqual([]);
+  });
+
+  it('a rate-limit wait that would leave less than the response budget is refused at once, not waited out', async () => {
+    await h.sim.control.addFault({ route: SUBMIT, kind: 'http429', retryAfterSec: 2, times: 1 });
+    await h.exchange.submitLimitOrder(buy('wc-429c')).catch(() => undefined);
+    // The 2 s wait ends with 2 s left: less than the 5 s an answer may take.
     const started = Date.now();
-    await expect(h.exchange.submitLimitOrder(buy('wc-slow'), { notAfterMs: Date.now() + 300 })).rejects.toBeInstanceOf(AmbiguousWriteError);
-    expect(Date.now() - started).toBeLessThan(2_000);
+    const err = await h.exchange.submitLimitOrder(buy('wc-after-429c'), { notAfterMs: Date.now() + 4_000 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'WriteNotSentError', reason: 'rate_limit_wait_exceeds_deadline' });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await new Promise((r) => setTimeout(r, 2_200)); // past the Retry-After: still only the first POST
+    expect(countRoute(h.sim, SUBMIT)).toBe(1);
   });
 
   it('a 4xx with BTCTurk\'s error envelope is still a definite rejection', async () => {

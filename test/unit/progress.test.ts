@@ -41,4 +41,23 @@ describe('a write attempt computes its own deadline from activityInfo()', () => 
     });
     expect(await late.run(async () => attemptDeadlineMs())).toBe(1_120_000 - SEND_MARGIN_MS);
   });
+
+  it('a worker clock behind the server cannot stretch it: it is also bounded by the attempt\'s local start + the time it had', async () => {
+    // The server scheduled this attempt at 1_050_000 by its clock; this worker's clock reads 990_000 when the attempt
+    // starts (60 s behind). By the server's stamps alone the worker would send until 1_078_000 by its own clock,
+    // 60 s after Temporal timed the attempt out.
+    const env = new MockActivityEnvironment({
+      scheduledTimestampMs: 1_000_000, scheduleToCloseTimeoutMs: 120_000,
+      currentAttemptScheduledTimestampMs: 1_050_000, startToCloseTimeoutMs: 30_000,
+    });
+    expect(await env.run(async () => attemptDeadlineMs(990_000))).toBe(1_020_000 - SEND_MARGIN_MS);
+    // Schedule-to-close too: when this attempt was scheduled, 10 s of the 120 s were left.
+    const late = new MockActivityEnvironment({
+      scheduledTimestampMs: 1_000_000, scheduleToCloseTimeoutMs: 120_000,
+      currentAttemptScheduledTimestampMs: 1_110_000, startToCloseTimeoutMs: 30_000,
+    });
+    expect(await late.run(async () => attemptDeadlineMs(900_000))).toBe(910_000 - SEND_MARGIN_MS);
+    // A worker clock ahead of the server: the server's stamps are the earlier bound.
+    expect(await env.run(async () => attemptDeadlineMs(1_060_000))).toBe(1_080_000 - SEND_MARGIN_MS);
+  });
 });

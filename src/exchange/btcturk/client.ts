@@ -11,7 +11,7 @@ import {
   type OrderStatusReport,
   type PairSymbol,
 } from '../../domain/types.js';
-import { AmbiguousWriteError, ExchangeConfigError, InvalidOrderError, MalformedResponseError } from '../errors.js';
+import { AmbiguousWriteError, ExchangeConfigError, InvalidOrderError, LookupIncompleteError, MalformedResponseError } from '../errors.js';
 import type {
   AllOrdersQuery,
   CancelAck,
@@ -45,6 +45,13 @@ export interface BtcturkExchangeOptions {
   readonly credentials?: ApiCredentials;
   /** Per-request timeout (default 10 s). */
   readonly timeoutMs?: number;
+  /**
+   * A write leaves only while this much is left before its attempt's deadline, the time its answer
+   * may need (default: the request timeout, at most 5 s).
+   */
+  readonly responseBudgetMs?: number;
+  /** How many pages of allOrders (1000 rows each) a lookup by client id reads before it says "cannot tell" (default 5). */
+  readonly lookupPages?: number;
   readonly retry?: Partial<RetryOptions>;
   /**
    * Client-side rate limiting (default: on, BTCTurk's published table). Pass a RateLimiter to share
@@ -64,6 +71,10 @@ export function createBtcturkRateLimiter(options: { now?: () => number; sleep?: 
   return new RateLimiter({ rules: RATE_LIMITS as Readonly<Record<string, readonly LimiterRule[]>>, ...options });
 }
 
+/** See BtcturkExchangeOptions.responseBudgetMs. */
+const DEFAULT_RESPONSE_BUDGET_MS = 5_000;
+const ALL_ORDERS_PAGE = 1_000;
+
 const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,50}$/;
 
 export function createBtcturkExchange(options: BtcturkExchangeOptions): Exchange {
@@ -75,6 +86,7 @@ export class BtcturkExchange implements Exchange {
   private readonly http: BtcturkHttp;
   private readonly now: () => number;
   private readonly orderBookLimit: number;
+  private readonly lookupPages: number;
 
   constructor(options: BtcturkExchangeOptions) {
     if (typeof options?.baseUrl !== 'string' || options.baseUrl.trim() === '') {
@@ -89,11 +101,13 @@ export class BtcturkExchange implements Exchange {
         : (options.rateLimiter ??
           createBtcturkRateLimiter({ now: this.now, sleep, ...(options.rateLimitMarginMs !== undefined ? { marginMs: options.rateLimitMarginMs } : {}) }));
     this.orderBookLimit = options.orderBookLimit ?? 25;
+    this.lookupPages = Math.max(1, options.lookupPages ?? 5);
     this.http = new BtcturkHttp({
       baseUrl: options.baseUrl.trim(),
       signer,
       limiter,
       timeoutMs: options.timeoutMs ?? 10_000,
+      responseBudgetMs: options.responseBudgetMs ?? Math.min(options.timeoutMs ?? 10_000, DEFAULT_RESPONSE_BUDGET_MS),
       retry: { ...DEFAULT_RETRY, ...options.retry },
       now: this.now,
       sleep,
@@ -175,7 +189,8 @@ export class BtcturkExchange implements Exchange {
     const params: Array<[string, string]> = [['pairSymbol', symbol]];
     if (query.startMs !== undefined) params.push(['startTime', String(Math.trunc(query.startMs))]);
     if (query.endMs !== undefined) params.push(['endTime', String(Math.trunc(query.endMs))]);
-    params.push(['limit', String(query.limit ?? 1000)]);
+    params.push(['limit', String(query.limit ?? ALL_ORDERS_PAGE)]);
+    if (query.page !== undefined) params.push(['page', String(query.page)]);
     const data = await this.http.call({
       endpoint: 'GET /api/v1/allOrders',
       method: 'GET',
@@ -282,7 +297,7 @@ export class BtcturkExchange implements Exchange {
   }
 
   findOrdersByClientId(symbol: PairSymbol, clientOrderId: ClientOrderId, sinceMs: number): Promise<OrderStatusReport[]> {
-    return findOrdersByClientId(this, symbol, clientOrderId, sinceMs);
+    return findOrdersByClientId(this, symbol, clientOrderId, sinceMs, this.lookupPages);
   }
 
   async findOrderByClientId(symbol: PairSymbol, clientOrderId: ClientOrderId, sinceMs: number): Promise<OrderStatusReport | null> {
@@ -290,23 +305,39 @@ export class BtcturkExchange implements Exchange {
   }
 }
 
-/** Open orders first (fresh status), then allOrders since `sinceMs` (closed and canceled ones too). */
+/**
+ * Open orders first (fresh status), then allOrders since `sinceMs` (closed and canceled ones too),
+ * page by page until a short page. allOrders is paged and its sort order undocumented (§6.3): when
+ * `maxPages` pages all come back full, the lookup cannot tell whether the order exists and says so
+ * (LookupIncompleteError), never "not found".
+ */
 export async function findOrdersByClientId(
   exchange: Pick<Exchange, 'getOpenOrders' | 'getAllOrders'>,
   symbol: PairSymbol,
   clientOrderId: ClientOrderId,
   sinceMs: number,
+  maxPages = 5,
 ): Promise<OrderStatusReport[]> {
   const found = new Map<string, OrderStatusReport>();
   for (const o of await exchange.getOpenOrders(symbol)) {
     if (o.clientOrderId === clientOrderId) found.set(o.exchangeOrderId, o);
   }
-  for (const o of await exchange.getAllOrders(symbol, { startMs: sinceMs })) {
-    if (o.clientOrderId !== clientOrderId) continue;
-    // allOrders carries the real creation time (openOrders says 0); keep whichever row is newer.
-    const seen = found.get(o.exchangeOrderId);
-    if (seen === undefined || o.updatedAtMs >= seen.updatedAtMs) found.set(o.exchangeOrderId, o);
-    else found.set(o.exchangeOrderId, { ...seen, createdAtMs: o.createdAtMs });
+  for (let page = 1; ; page++) {
+    const rows = await exchange.getAllOrders(symbol, { startMs: sinceMs, limit: ALL_ORDERS_PAGE, page });
+    for (const o of rows) {
+      if (o.clientOrderId !== clientOrderId) continue;
+      // allOrders carries the real creation time (openOrders says 0); keep whichever row is newer.
+      const seen = found.get(o.exchangeOrderId);
+      if (seen === undefined || o.updatedAtMs >= seen.updatedAtMs) found.set(o.exchangeOrderId, o);
+      else found.set(o.exchangeOrderId, { ...seen, createdAtMs: o.createdAtMs });
+    }
+    if (rows.length < ALL_ORDERS_PAGE) break;
+    if (page >= maxPages) {
+      throw new LookupIncompleteError(
+        `GET /api/v1/allOrders: ${maxPages} full pages of ${symbol} orders since ${new Date(sinceMs).toISOString()}; cannot tell whether ${clientOrderId} exists`,
+        { endpoint: 'GET /api/v1/allOrders' },
+      );
+    }
   }
   return [...found.values()].sort(
     (a, b) =>

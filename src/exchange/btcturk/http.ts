@@ -61,6 +61,12 @@ export interface HttpOptions {
   readonly signer: BtcturkSigner | null;
   readonly limiter: RateLimiter | null;
   readonly timeoutMs: number;
+  /**
+   * The time a write's answer may need (at most timeoutMs). A write leaves only while at least this
+   * much is left before its deadline: sent later, its answer could not arrive in time, and an order
+   * would exist with its outcome unknown. Not sent, it is definitely not sent (retried later).
+   */
+  readonly responseBudgetMs: number;
   readonly retry: RetryOptions;
   readonly now: () => number;
   readonly sleep: Sleep;
@@ -155,8 +161,9 @@ export class BtcturkHttp {
       try {
         return await this.attempt(call);
       } catch (err) {
-        // A 401 is never processed by the exchange, so resyncing the clock and sending once more is
-        // safe even for writes. It fixes "Invalid Nonce" after clock drift; other 401s fail again.
+        // BTCTurk's own 401 (its envelope or an empty body, Q15) is never processed, so resyncing the
+        // clock and sending once more is safe even for writes. It fixes "Invalid Nonce" after clock
+        // drift; other 401s fail again. A write's 401/403 without those forms is ambiguous (interpret).
         if (err instanceof AuthenticationError && call.auth && !resynced) {
           resynced = true;
           await this.syncClock();
@@ -180,10 +187,16 @@ export class BtcturkHttp {
     return Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
   }
 
+  /** The last moment this write may leave: its deadline minus the time its answer may need. */
+  private sendByMs(write: WriteControl | undefined): number | undefined {
+    return write?.notAfterMs === undefined ? undefined : write.notAfterMs - Math.min(this.options.responseBudgetMs, this.options.timeoutMs);
+  }
+
   private async attempt(call: HttpCall): Promise<unknown> {
     const write = call.write;
+    const sendBy = this.sendByMs(write);
     if (this.options.limiter !== null) {
-      const wait = this.options.limiter.acquire(call.endpoint, { ...(write?.signal ? { signal: write.signal } : {}), ...(write?.notAfterMs !== undefined ? { notAfterMs: write.notAfterMs } : {}) });
+      const wait = this.options.limiter.acquire(call.endpoint, { ...(write?.signal ? { signal: write.signal } : {}), ...(sendBy !== undefined ? { notAfterMs: sendBy } : {}) });
       try {
         await waiting('rate_limit_wait', { endpoint: call.endpoint }, wait);
       } catch (err) {
@@ -210,13 +223,20 @@ export class BtcturkHttp {
     return result.value;
   }
 
-  /** Right before a write leaves: not after its deadline, not once canceled, and its own check (halt, gates). */
+  /**
+   * Right before a write leaves: not once canceled, not with less time left before its deadline than
+   * its answer may need (the response budget), and its own check (halt, gates).
+   */
   private async finalCheck(call: HttpCall, write: WriteControl): Promise<void> {
+    const sendBy = this.sendByMs(write);
     const stop = (why: 'deadline' | 'canceled'): WriteNotSentError =>
-      new WriteNotSentError(`${call.endpoint}: ${why === 'deadline' ? 'the attempt\'s deadline has passed' : 'canceled'}; not sent`, why, { endpoint: call.endpoint });
+      new WriteNotSentError(
+        `${call.endpoint}: ${why === 'deadline' ? 'too little of the attempt is left for an answer to arrive' : 'canceled'}; not sent`,
+        why, { endpoint: call.endpoint },
+      );
     const check = (): void => {
       if (write.signal?.aborted) throw stop('canceled');
-      if (write.notAfterMs !== undefined && this.options.now() >= write.notAfterMs) throw stop('deadline');
+      if (sendBy !== undefined && this.options.now() >= sendBy) throw stop('deadline');
     };
     check();
     if (write.beforeSend !== undefined) {
@@ -226,11 +246,12 @@ export class BtcturkHttp {
   }
 
   private async send(call: HttpCall, url: URL, headers: Record<string, string>): Promise<RawResponse> {
-    // A write waits for its answer no longer than its attempt may last; past that its outcome is unknown.
+    // A write waits for its answer no longer than its attempt may last; past that its outcome is
+    // unknown. A cancellation (a halt) does not abort it: it passed its final check and has left, so
+    // its answer is read and recorded (only its own deadline cuts it off).
     const left = call.write?.notAfterMs === undefined ? Infinity : call.write.notAfterMs - this.options.now();
     const timeoutMs = Math.max(1, Math.min(this.options.timeoutMs, left));
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = call.write?.signal ? AbortSignal.any([timeout, call.write.signal]) : timeout;
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
       const res = await waiting('http_request', { endpoint: call.endpoint }, request(url, {
         method: call.method,
@@ -295,6 +316,14 @@ export function interpret(call: HttpCall, raw: RawResponse): Interpreted {
   const tokenDetails = { ...details, ...(token !== null ? { token } : {}), ...(code !== undefined ? { code } : {}) };
   const what = `${call.endpoint} HTTP ${raw.status}${token !== null ? ` ${token}` : ''}`;
 
+  // A write's 429, 401 or 403 says "not processed" only in BTCTurk's own forms (its envelope; for a
+  // 401 also an empty body, Q15). A proxy's page in front of a POST may hide a placed order (Q11):
+  // unknown, never "not sent" and never sent again.
+  const btcturkEnvelope = envelope !== null && typeof envelope['success'] === 'boolean';
+  const ownForm = btcturkEnvelope || (raw.status === 401 && raw.text.trim() === '');
+  if (call.operation !== 'read' && (raw.status === 429 || raw.status === 401 || raw.status === 403) && !ownForm) {
+    return new AmbiguousWriteError(`${what}: no exchange envelope; outcome unknown`, call.operation, tokenDetails);
+  }
   if (raw.status === 429) {
     return new RateLimitedError(`${what}: rate limited`, retryAfterMs(raw.headers['retry-after'], envelope), tokenDetails);
   }
@@ -310,7 +339,7 @@ export function interpret(call: HttpCall, raw: RawResponse): Interpreted {
   if (raw.status >= 400) {
     // A write's 4xx counts as a rejection only with BTCTurk's own error envelope. A proxy's 408, 409
     // or 425, an HTML page or an empty body says nothing about whether the order was placed.
-    if (call.operation !== 'read' && (envelope === null || typeof envelope['success'] !== 'boolean')) {
+    if (call.operation !== 'read' && !btcturkEnvelope) {
       return new AmbiguousWriteError(`${what}: no exchange envelope; outcome unknown`, call.operation, tokenDetails);
     }
     return rejection(call, what, token, tokenDetails);
