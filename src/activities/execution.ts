@@ -179,7 +179,9 @@ export function executionActivities(deps: ActivityDeps) {
       if (err instanceof WriteNotSentError) {
         const why = `not_sent:${err.reason}`;
         await applyOrderEvent(deps.pool, a.clientOrderId, 'submit_rejected', { lastError: why, nowMs });
-        return { outcome: err.reason === 'halted' ? 'halted' : 'rejected', clientOrderId: a.clientOrderId, detail: why };
+        // `canceled`: the workflow cancelled this attempt (a halt) while it waited to send.
+        const halted = err.reason === 'halted' || err.reason === 'canceled';
+        return { outcome: halted ? 'halted' : 'rejected', clientOrderId: a.clientOrderId, detail: why };
       }
       if (err instanceof InvalidOrderError || err instanceof InsufficientFundsError || err instanceof BadRequestError) {
         const why = `${e.name}:${e.token ?? 'rejected'}`;

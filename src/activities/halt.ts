@@ -9,7 +9,7 @@ import { fillsPollSinceMs } from '../domain/accounting.js';
 import { parseTradingConfig } from '../domain/config.js';
 import type { TradingMode } from '../domain/gates.js';
 import { isOwnClientOrderId } from '../domain/ids.js';
-import { LIVE_STATES, planHaltCancels, UNRESOLVED_STATES, type TrackedOrder } from '../domain/lifecycle.js';
+import { isRecovering, LIVE_STATES, mayBeWorking, planHaltCancels, UNRESOLVED_STATES, type TrackedOrder } from '../domain/lifecycle.js';
 import type { SymbolOpenOrders } from '../domain/reconcile.js';
 import { plannedActionToWire, type PlannedActionWire } from '../domain/wire.js';
 import type { OrderStatusReport, PairSymbol } from '../domain/types.js';
@@ -33,6 +33,11 @@ export interface HaltSweepResult {
   stillWorking: string[];
   /** Submits whose outcome is still unknown. */
   unresolved: string[];
+  /**
+   * Orders of ours closed only by inference (never seen over the absence window) and still inside
+   * their recovery window: not found, but such an order may still appear and work (Q13).
+   */
+  mayStillAppear: string[];
   /** Orders of ours the exchange lists right now. */
   listedOurs: number;
   /** Symbols whose open orders could not be read this round. */
@@ -80,7 +85,9 @@ export function haltActivities(deps: ActivityDeps) {
     async haltSweep(input: HaltSweepInput): Promise<HaltSweepResult> {
       const nowMs = wall();
       const config = parseTradingConfig(deps.env ?? {});
-      const working = await listOrders(deps.pool, { modes: ['live', 'dry_run'], states: [...LIVE_STATES] });
+      // Real rows that may be on the book: working, or closed by inference and still recovering.
+      const working = (await listOrders(deps.pool, { modes: ['live'], states: [...LIVE_STATES, 'unknown_closed'] }))
+        .filter((o) => mayBeWorking(o, nowMs));
       const notes: string[] = [];
       const filled: string[] = [];
       let fillsApplied = 0;
@@ -89,14 +96,14 @@ export function haltActivities(deps: ActivityDeps) {
 
       // Paper mode (no credentials) has no exchange to read: only simulated rows exist.
       if (deps.hasCredentials === true) {
-        const symbols = [...new Set([...config.symbols, ...working.filter((o) => o.mode === 'live').map((o) => o.symbol)])];
+        const symbols = [...new Set([...config.symbols, ...working.map((o) => o.symbol)])];
         beat('halt_read_open_orders', { symbols: symbols.length });
         const openOrders = await openOrdersOf(symbols);
         for (const [s, snap] of openOrders) if (snap.status === 'failed') readsFailed.push(s);
         beat('halt_reconcile');
         const rec = await reconcileAgainst(deps, openOrders, nowMs);
         notes.push(...rec.notes, ...rec.alerts);
-        const fillSymbols = new Set<PairSymbol>(working.filter((o) => o.mode === 'live').map((o) => o.symbol));
+        const fillSymbols = new Set<PairSymbol>(working.map((o) => o.symbol));
         for (const d of rec.decisions) {
           if (d.kind === 'set_state' && (d.to === 'filled' || d.to === 'partial')) filled.push(`${d.clientOrderId ?? d.exchangeOrderId} ${d.to}`);
         }
@@ -109,13 +116,16 @@ export function haltActivities(deps: ActivityDeps) {
         listedOurs = await countListedOurs([...openOrders.values()].flatMap((s) => (s.status === 'ok' ? s.orders : [])));
       }
 
-      const after = await listOrders(deps.pool, { modes: ['live', 'dry_run'], states: [...LIVE_STATES] });
-      // A dry-run halt (gates closed) cancels simulated rows only; real ones are reported, not touched.
-      const cancellable = after.filter((o) => (input.mode === 'live' ? o.mode === 'live' : o.mode === 'dry_run'));
+      const after = await listOrders(deps.pool, { modes: ['live', 'dry_run'], states: [...LIVE_STATES, 'unknown_closed'] });
+      const ours = after.filter((o) => LIVE_STATES.has(o.state));
+      // A live halt cancels real rows and simulated ones (those only in the database: nothing is sent
+      // for them). A dry-run halt (gates closed) cancels simulated rows only; real ones are reported, not touched.
+      const cancellable = input.mode === 'live' ? ours : ours.filter((o) => o.mode === 'dry_run');
       return {
         cancels: planHaltCancels(cancellable.filter((o) => !UNRESOLVED_STATES.has(o.state))).map(plannedActionToWire),
-        stillWorking: after.filter((o) => !UNRESOLVED_STATES.has(o.state)).map(describeOrder),
-        unresolved: after.filter((o) => UNRESOLVED_STATES.has(o.state)).map(describeOrder),
+        stillWorking: ours.filter((o) => !UNRESOLVED_STATES.has(o.state)).map(describeOrder),
+        unresolved: ours.filter((o) => UNRESOLVED_STATES.has(o.state)).map(describeOrder),
+        mayStillAppear: after.filter((o) => o.mode === 'live' && isRecovering(o, nowMs)).map(describeOrder),
         listedOurs,
         readsFailed,
         filled,

@@ -116,6 +116,8 @@ function progressLine(p: CancelOwnOrdersProgress): string {
   if (p.failed > 0) parts.push(`${p.failed} failed`);
   if (p.stillWorking.length > 0) parts.push(`still working: ${p.stillWorking.join(', ')}`);
   if (p.unresolved.length > 0) parts.push(`unresolved: ${p.unresolved.join(', ')}`);
+  if ((p.mayStillAppear ?? []).length > 0) parts.push(`closed by inference, may still appear: ${p.mayStillAppear!.join(', ')}`);
+  if ((p.readsFailed ?? []).length > 0) parts.push(`open orders unreadable: ${p.readsFailed!.join(', ')}`);
   if (p.filled.length > 0) parts.push(`filled meanwhile: ${p.filled.join(', ')}`);
   return `  ${parts.join('; ')}`;
 }
@@ -170,13 +172,19 @@ async function cancelOwnOpenOrders(client: Client, taskQueue: string, reason: st
     lines.push(['filled', `${result.filled.length} order(s) filled while cancels were in flight: ${result.filled.join(', ')}; ${result.fillsApplied} fill(s) ingested`]);
   }
   if (result.done) {
-    lines.push(['open orders', result.simulatedOnly ? 'none of ours left working' : 'none of ours: the exchange lists none and none is working or unresolved']);
+    lines.push(['open orders', result.simulatedOnly ? 'none of ours left working' : 'none of ours: the exchange lists none and none is working, unresolved or may still appear']);
     return { lines, exit: EXIT.ok };
   }
   lines.push(['open orders', `NOT DONE after ${result.round} round(s)`]);
   if (result.stillWorking.length > 0) lines.push(['still working', result.stillWorking.join(', ')]);
   if (result.unresolved.length > 0) {
     lines.push(['unresolved', `${result.unresolved.join(', ')} (not found on the exchange yet; such an order may still appear: run halt --cancel-open again)`]);
+  }
+  if ((result.mayStillAppear ?? []).length > 0) {
+    lines.push(['may still appear', `${result.mayStillAppear!.join(', ')} (closed only by inference: never seen over the absence window, but an accepted order can stay hidden longer; run halt --cancel-open again later, or check the exchange's UI)`]);
+  }
+  if ((result.readsFailed ?? []).length > 0) {
+    lines.push(['reads failed', `open orders of ${result.readsFailed!.join(', ')} could not be read in the last round: what works there is not known`]);
   }
   if (result.simulatedOnly && result.stillWorking.length > 0) lines.push(['note', 'real orders are cancelled only when all four gates allow live writes']);
   return { lines, exit: EXIT.failed };

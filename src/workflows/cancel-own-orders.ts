@@ -3,8 +3,8 @@
 // id first, final states of orders that left the book, fills ingested) and plans the cancels; the
 // cancels run; then, BTCTurk cancels being asynchronous (an order may stay listed, and fill, after
 // its cancel was acknowledged), the next round looks again. Done when the exchange lists none of our
-// orders and none of ours is working or unresolved; otherwise, after the wait, it reports exactly
-// which still work. Real orders are cancelled only when both the starter's and the worker's gates
+// orders and none of ours is working, unresolved, or closed only by inference and still in its
+// recovery window (such an order may still appear); otherwise it reports exactly which. Real orders are cancelled only when both the starter's and the worker's gates
 // allow live writes; simulated rows always are.
 import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
@@ -16,6 +16,7 @@ type Activities = ReturnType<typeof createActivities>;
 
 const { haltSweep, executeAction } = wf.proxyActivities<Activities>({
   startToCloseTimeout: '30s',
+  cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED, // a write is never abandoned mid-flight
   heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '2m',
   retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
@@ -43,6 +44,8 @@ export async function cancelOwnOpenOrders(input: CancelOwnOrdersInput): Promise<
     progress.fillsApplied += sweep.fillsApplied;
     progress.stillWorking = sweep.stillWorking;
     progress.unresolved = sweep.unresolved;
+    progress.mayStillAppear = sweep.mayStillAppear ?? [];
+    progress.readsFailed = sweep.readsFailed;
     for (const action of sweep.cancels) {
       const id = action.kind === 'cancel' ? action.exchangeOrderId : action.clientOrderId;
       try {
@@ -56,11 +59,14 @@ export async function cancelOwnOpenOrders(input: CancelOwnOrdersInput): Promise<
     }
     progress.requested = requested.size;
     progress.failed = failed.size;
-    const clear = sweep.cancels.length === 0 && sweep.listedOurs === 0 && sweep.readsFailed.length === 0 &&
+    const nothingToCancel = sweep.cancels.length === 0 && sweep.listedOurs === 0 && sweep.readsFailed.length === 0 &&
       sweep.stillWorking.length === 0 && sweep.unresolved.length === 0;
-    // Only real cancels need the exchange to catch up: simulated rows are settled at once.
+    const clear = nothingToCancel && progress.mayStillAppear.length === 0;
+    // Only real cancels need the exchange to catch up: simulated rows are settled at once. Orders
+    // closed by inference were looked up by this sweep; waiting longer cannot cancel them.
     const waitForExchange = mode === 'live' || sweep.listedOurs > 0;
-    if (clear || Date.now() >= deadline || (!waitForExchange && sweep.cancels.length === 0)) {
+    const onlyMayStillAppear = nothingToCancel && progress.round >= 2;
+    if (clear || onlyMayStillAppear || Date.now() >= deadline || (!waitForExchange && sweep.cancels.length === 0)) {
       return { ...progress, simulatedOnly: mode !== 'live', done: clear };
     }
     if (waitForExchange) await wf.sleep(ROUND_PAUSE);

@@ -37,6 +37,10 @@ export interface CancelOwnOrdersProgress {
   stillWorking: string[];
   /** Submits whose outcome is still unknown: not found yet, they may still appear. */
   unresolved: string[];
+  /** Orders closed only by inference, still in their recovery window: not found, but they may still appear. */
+  mayStillAppear?: string[];
+  /** Symbols whose open orders could not be read in the last round. */
+  readsFailed?: string[];
   /** Orders that filled (in part or in full) while their cancel was in flight. */
   filled: string[];
   fillsApplied: number;
@@ -48,6 +52,9 @@ export const cancelProgressQuery = wf.defineQuery<CancelOwnOrdersProgress>('canc
 export interface CancelOwnOrdersResult extends CancelOwnOrdersProgress {
   /** True when gates allowed no exchange writes: only dry-run rows were cancelled. */
   simulatedOnly: boolean;
-  /** True when the exchange lists none of our orders and none of ours is working or unresolved. */
+  /**
+   * True when the exchange lists none of our orders (every symbol read), none of ours is working or
+   * unresolved, and none closed only by inference may still appear.
+   */
   done: boolean;
 }

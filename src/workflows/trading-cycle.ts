@@ -26,8 +26,12 @@ const { prepareCycle, fetchMarket, reconcileOrders, syncFillsAndPnl } = wf.proxy
 
 // Retries are safe: a retried submit finds its pending row and resolves by client id, never resends.
 // Each attempt sends nothing after its own deadline (this start-to-close, see activities/execution.ts).
+// A halt cancels a submit, and the cycle waits for the attempt to finish (WAIT_CANCELLATION_COMPLETED):
+// one still waiting on the limiter stops unsent, one already past its final check is answered and
+// recorded (or looked up), so the cycle never moves on while a write may still leave or its ack is lost.
 const { executeAction } = wf.proxyActivities<Activities>({
   startToCloseTimeout: '30s',
+  cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '2m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
@@ -47,7 +51,8 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
   const report = new CycleReport();
   let step = 'gate';
   let halt: HaltRequest | null = null;
-  // A halt also cancels a submit in flight: its rate-limit wait ends at once, nothing is sent.
+  // A halt also cancels a submit in flight: its rate-limit wait ends at once, nothing is sent (a
+  // send already past its final check finishes and is recorded).
   const submits = new wf.CancellationScope();
   wf.setHandler(progressQuery, () => step);
   wf.setHandler(haltSignal, (req) => {

@@ -33,8 +33,8 @@ afterEach(async () => {
   await Promise.all(fixtures.splice(0).map((f) => f.close()));
 });
 
-async function liveFixture(): Promise<Fixture> {
-  const live = await startLiveFixture(temporal, { seed: 12, timeoutMs: 2_000 });
+async function liveFixture(timeoutMs = 2_000): Promise<Fixture> {
+  const live = await startLiveFixture(temporal, { seed: 12, timeoutMs });
   const f: Fixture = {
     ...live,
     cliEnv: () => ({
@@ -59,8 +59,19 @@ async function untracked(f: Fixture): Promise<string[]> {
 }
 
 async function backdateOrders(f: Fixture, seconds: number): Promise<void> {
-  // Time passing for the bot (its grace and windows read these columns), while the exchange keeps the order hidden.
-  await f.db.pool.query(`UPDATE stage4_orders SET created_at = created_at - make_interval(secs => $1), updated_at = updated_at - make_interval(secs => $1)`, [seconds]);
+  // Time passing for the bot (its windows read these columns), while the exchange keeps the order hidden.
+  await f.db.pool.query(
+    `UPDATE stage4_orders SET created_at = created_at - make_interval(secs => $1), updated_at = updated_at - make_interval(secs => $1),
+       submit_ended_at = submit_ended_at - make_interval(secs => $1), send_deadline_at = send_deadline_at - make_interval(secs => $1),
+       last_seen_at = last_seen_at - make_interval(secs => $1), last_not_found_at = last_not_found_at - make_interval(secs => $1)`,
+    [seconds],
+  );
+}
+
+/** The audit's decisions of the cycles so far, oldest first. */
+async function auditDecisions(f: Fixture): Promise<string[]> {
+  const res = await f.db.pool.query<{ decisions: string[] }>('SELECT decisions FROM cycle_audit ORDER BY started_at, cycle_id');
+  return res.rows.flatMap((r) => r.decisions);
 }
 
 describe('failure 1: an own order that becomes visible late never turns into an untracked order and a second buy', () => {
@@ -90,6 +101,36 @@ describe('failure 1: an own order that becomes visible late never turns into an 
     expect(liveOnExchange(f.simulator, 'BTCTRY')).toHaveLength(1);
     expect(await untracked(f)).toEqual([]);
     expect(await listOrders(f.db.pool)).toMatchObject([{ clientOrderId: hidden!.clientId, exchangeOrderId: hidden!.id, state: 'open' }]);
+  });
+
+  test('an order hidden longer than the absence window: closed by inference, yet no second buy beside it, and halt --cancel-open says it may still appear (not done)', async () => {
+    const f = await liveFixture();
+    f.simulator.faults.add({ route: SUBMIT, kind: 'emptyAfterCommit', times: 1 });
+    f.simulator.faults.add({ route: SUBMIT, kind: 'orderInvisible', hiddenMs: 3_600_000, times: 1 });
+    await f.cycle({ symbols: ['BTCTRY'] });
+    expect((await listOrders(f.db.pool)).map((o) => o.state)).toEqual(['unknown']);
+
+    // Past the 180 s window, three "not found" lookups a minute or more apart: closed by inference.
+    for (const seconds of [200, 70, 70]) {
+      await backdateOrders(f, seconds);
+      expect((await f.cycle({ symbols: ['BTCTRY'] })).result?.outcome).toBe('ok');
+    }
+    expect((await listOrders(f.db.pool)).map((o) => o.state)).toEqual(['unknown_closed']);
+    await f.cycle({ symbols: ['BTCTRY'] }); // one more cycle after the inference: still no buy beside it
+    expect(liveOnExchange(f.simulator, 'BTCTRY'), 'a second buy was placed next to the hidden one').toHaveLength(1);
+    expect(await auditDecisions(f)).toContainEqual(expect.stringMatching(/^canary_skip:BTCTRY:open_buy_exists.*unknown_closed/));
+
+    const halt = await btcbot(['halt', '--cancel-open', '--reason', 'hidden order'], f.cliEnv()).exited;
+    expect(halt.code, halt.stdout).not.toBe(0);
+    expect(halt.stdout).toMatch(/may still appear\s+BTCTRY s4-\S+\(no exchange id\) unknown_closed/);
+    expect(halt.stdout).not.toMatch(/none of ours/);
+
+    // It appears: it comes home, and the next halt --cancel-open cancels it and is done.
+    f.simulator.engine.advanceClock(3_600_000);
+    const again = await btcbot(['halt', '--cancel-open', '--reason', 'hidden order appeared'], f.cliEnv()).exited;
+    expect(again.code, again.stdout).toBe(0);
+    expect(liveOnExchange(f.simulator)).toEqual([]);
+    expect((await listOrders(f.db.pool)).map((o) => [o.state, o.exchangeOrderId])).toEqual([['canceled', f.simulator.engine.groundTruth().orders[0]!.id]]);
   });
 
   test('an invisible order that fills at once comes home from its fills (never listed open)', async () => {
@@ -202,6 +243,22 @@ describe('failure 2: no order write reaches the exchange after a halt, or after 
     expect(await listOrders(f.db.pool, { symbol: 'ETHTRY' as never })).toMatchObject([{ state: 'rejected', lastError: expect.stringMatching(/^not_sent:(canceled|halted)$/) }]);
     expect(run.result?.counts.halted_submits).toBe(1);
   });
+
+  test('a halt while a POST that reached the exchange awaits its answer: the send is not aborted, its ack is recorded (the row is open, not unknown)', async () => {
+    const f = await liveFixture(10_000);
+    // The exchange creates the order at once and answers 6 s later (inside the 10 s client timeout),
+    // long enough for `btcbot halt` to start and signal while the answer is on the way.
+    f.simulator.faults.add({ route: SUBMIT, kind: 'delayAfterCommit', latencyMs: 6_000, times: 1 });
+    const pending = f.cycle({ symbols: ['BTCTRY'] });
+    await expect.poll(() => f.simulator.engine.groundTruth().orders.length, { timeout: 30_000, interval: 20 }).toBe(1);
+    const halted = await btcbot(['halt', '--reason', 'halt while an ack is on the way'], f.cliEnv()).exited;
+    expect(halted.code, halted.stdout + halted.stderr).toBe(0);
+    const run = await pending;
+    // The cycle waited for the attempt (WAIT_CANCELLATION_COMPLETED): when it returns, the row holds the ack.
+    expect(run.result?.outcome).toBe('halted');
+    expect((await listOrders(f.db.pool)).map((o) => [o.state, o.exchangeOrderId])).toEqual([['open', f.simulator.engine.groundTruth().orders[0]!.id]]);
+    expect(f.worker.getStatus().numInFlightActivities).toBe(0);
+  });
 });
 
 describe('failure 3: `halt --cancel-open` finishes the job', () => {
@@ -233,5 +290,18 @@ describe('failure 3: `halt --cancel-open` finishes the job', () => {
     expect(rows.map((o) => [o.symbol, o.state])).toEqual([['BTCTRY', 'filled'], ['ETHTRY', 'canceled']]);
     // The halt path ingested the fill itself: the position holds the filled buy.
     expect((await listPositions(f.db.pool)).find((p) => p.symbol === 'BTCTRY')?.qty.toString()).toBe(btc.qty);
+  });
+
+  test('a leftover dry-run row does not keep a live halt from finishing: it is cancelled (in the database only) and the halt is done', async () => {
+    const f = await liveFixture();
+    await f.cycle({ symbols: ['BTCTRY'], dryRunRequested: true });
+    expect((await listOrders(f.db.pool)).map((o) => [o.mode, o.state])).toEqual([['dry_run', 'open']]);
+    expect(liveOnExchange(f.simulator)).toEqual([]);
+
+    const halt = await btcbot(['halt', '--cancel-open', '--reason', 'dry-run leftovers'], f.cliEnv()).exited;
+    expect(halt.code, halt.stdout).toBe(0);
+    expect(halt.stdout).toMatch(/open orders\s+none of ours/);
+    expect((await listOrders(f.db.pool)).map((o) => [o.mode, o.state])).toEqual([['dry_run', 'canceled']]);
+    expect(f.simulator.requests.filter((r) => r.route === 'DELETE /api/v1/order')).toEqual([]);
   });
 });
