@@ -15,6 +15,7 @@ import { Client, Connection } from '@temporalio/client';
 import { runCycle, type CycleRun } from '../src/cli/cycles.js';
 import { Decimal } from '../src/domain/decimal.js';
 import type { GateSettings } from '../src/domain/gates.js';
+import { RECOVERY_WINDOW_MS } from '../src/domain/lifecycle.js';
 import { DEFAULT_BALANCES, startSimulator, type RunningSimulator } from '../src/simulator/server.js';
 import type { FaultKind, FaultRule } from '../src/simulator/faults.js';
 import { Prng } from '../src/simulator/prng.js';
@@ -63,7 +64,7 @@ export interface ChaosReport {
   durationMs: number;
   cycles: { chaos: number; settle: number; byOutcome: Record<string, number> };
   faults: Record<string, number>;
-  halts: { total: number; cancelOpen: number; whileLimiterWait: number; exitCodes: Record<string, number> };
+  halts: { total: number; cancelOpen: number; whileLimiterWait: number; whileInFlight: number; exitCodes: Record<string, number> };
   samples: number;
   kills: { total: number; byPoint: Record<string, number> };
   worker: { starts: number; unexpectedExits: number };
@@ -104,6 +105,15 @@ const AFTER_COMMIT: FaultKind[] = ['dropAfterCommit', 'emptyAfterCommit', 'htmlA
 /** The worker's client timeout (BtcturkExchange default): a POST held longer is given up on. */
 const CLIENT_TIMEOUT_MS = 10_000;
 
+/** The weather while `btcbot halt` runs: its reads and cancels meet the exchange's misbehaviour too. */
+const HALT_WEATHER = (rng: Random): FaultRule[] => [
+  { route: 'GET /api/v1/openOrders', kind: 'http500', probability: 0.15, times: null },
+  { route: 'GET /api/v1/allOrders', kind: 'http503', probability: 0.15, times: null },
+  { route: 'GET /api/v1/order/{id}', kind: 'http500', probability: 0.15, times: null },
+  { route: 'DELETE /api/v1/order', kind: rng.pick(AFTER_COMMIT), times: 1 },
+  { route: 'DELETE /api/v1/order', kind: 'cancelThenFill', latencyMs: rng.int(500, 3_000), times: 1 },
+];
+
 export const FAULT_MIX: readonly FaultWeather[] = [
   { name: 'transient 5xx and 429 anywhere', chance: 0.5, rules: () => [
     { route: '*', kind: 'http500', probability: 0.04, times: null },
@@ -123,8 +133,14 @@ export const FAULT_MIX: readonly FaultWeather[] = [
     { route: 'POST /api/v1/order', kind: 'orderInvisible', hiddenMs: rng.int(1_000, Math.max(1_500, Math.floor(windowMs / 3))), times: 1 },
     ...(rng.chance(0.5) ? [{ route: 'POST /api/v1/order', kind: rng.pick<FaultKind>(['emptyAfterCommit', 'proxy4xxAfterCommit']), httpStatus: 409, times: 1 }] : []),
   ] },
+  // Longer than the absence window: the row is closed by inference while the order works; nothing new
+  // may be placed on that symbol and side until it shows (the sampled over-planned check).
+  { name: 'accepted order invisible for longer than the absence window (Q13)', chance: 0.03, rules: (rng, windowMs) => [
+    { route: 'POST /api/v1/order', kind: 'emptyAfterCommit', times: 1 },
+    { route: 'POST /api/v1/order', kind: 'orderInvisible', hiddenMs: rng.int(windowMs + 10_000, 2 * windowMs + 10_000), times: 1 },
+  ] },
   { name: 'proxy 4xx or HTML page to a processed POST', chance: 0.1, rules: (rng) => [
-    { route: 'POST /api/v1/order', kind: 'proxy4xxAfterCommit', httpStatus: rng.pick([408, 409, 425]), times: 1 },
+    { route: 'POST /api/v1/order', kind: 'proxy4xxAfterCommit', httpStatus: rng.pick([408, 409, 425, 401, 403, 429]), times: 1 },
   ] },
   { name: 'Retry-After longer than an activity attempt', chance: 0.02, rules: () => [
     { route: 'POST /api/v1/order', kind: 'http429', retryAfterSec: 45, times: 1 },
@@ -238,7 +254,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const killsByPoint: Record<string, number> = {};
   const halts: HaltRecord[] = [];
   const resumedAt: number[] = [];
-  const samples: SampleLog = { samples: 0, untracked: [], overPlanned: [] };
+  const samples: SampleLog = { samples: 0, untracked: [], recovering: [], overPlanned: [] };
   const activity: Record<string, number> = {
     fill_moves: 0, forced_partial_fills: 0, external_sells: 0, submitted: 0, canceled: 0, unknown_submits: 0, fills_applied: 0,
   };
@@ -386,11 +402,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   async function sampleOnce(): Promise<void> {
     try {
       const before = sim.engine.groundTruth();
-      const rows = (await pool.query<DbOrderRow>(`SELECT client_order_id, exchange_order_id, symbol, status, mode FROM stage4_orders WHERE mode = 'live'`)).rows;
+      // `recovering`: closed by inference and still inside its recovery window (RECOVERY_WINDOW_MS).
+      const rows = (await pool.query<DbOrderRow & { recovering: boolean }>(
+        `SELECT client_order_id, exchange_order_id, symbol, status, mode,
+           (status = 'unknown_closed' AND updated_at > now() - make_interval(secs => $1)) AS recovering
+         FROM stage4_orders WHERE mode = 'live'`,
+        [RECOVERY_WINDOW_MS / 1000],
+      )).rows;
       const after = sim.engine.groundTruth();
       const r = sampleOrders(before, rows, after);
       samples.samples += 1;
       for (const u of r.untracked) if (!samples.untracked.includes(u) && samples.untracked.length < 50) samples.untracked.push(u);
+      for (const u of r.recovering) if (!samples.recovering.includes(u) && samples.recovering.length < 50) samples.recovering.push(u);
       for (const o of r.overPlanned) if (!samples.overPlanned.includes(o) && samples.overPlanned.length < 50) samples.overPlanned.push(o);
     } catch {
       // Postgres restarting: no sample this time
@@ -419,27 +442,46 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
    * is answered 429), then `btcbot resume`. A cycle that never gets there (it had nothing to
    * submit) is let go, and the halt stays armed for the next one, unless `anyway`.
    */
-  async function haltDuring(i: number, cancelOpen: boolean, running: Promise<CycleRun>, from: number, anyway: boolean): Promise<boolean> {
+  /** A POST of this cycle reached the exchange and still awaits its answer (a send past its final check). */
+  function writeInFlight(from: number): boolean {
+    return sim.requests.slice(from).some((r) => r.route === 'POST /api/v1/order' && r.status === null && Date.now() - r.wallMs > 200);
+  }
+
+  async function haltDuring(
+    i: number, cancelOpen: boolean, inFlight: boolean, running: Promise<CycleRun>, from: number, anyway: boolean,
+  ): Promise<boolean> {
     let finished = false;
     void running.then(() => (finished = true), () => (finished = true));
     const until = Date.now() + 20_000;
     let waiting = false;
-    while (!finished && Date.now() < until && !(waiting = await writeWaitsOnLimiter(from))) await delay(20);
+    const ready = async (): Promise<boolean> => (inFlight ? writeInFlight(from) : writeWaitsOnLimiter(from));
+    while (!finished && Date.now() < until && !(waiting = await ready())) await delay(20);
     if (!waiting && !anyway) return false;
-    if (waiting) await delay(rng.int(50, 1_500));
-    waiting = waiting && (await writeWaitsOnLimiter(from));
+    if (waiting && !inFlight) await delay(rng.int(50, 1_500));
+    waiting = waiting && (await ready());
+    // The halt's own reads and cancels meet the exchange's misbehaviour too.
+    for (const rule of HALT_WEATHER(rng)) sim.faults.add(rule);
     const out = await runBtcbot(['halt', '--reason', `chaos halt at cycle ${i}`, ...(cancelOpen ? ['--cancel-open'] : [])], cliEnv);
     const stored = await pool.query<{ at: Date }>(`SELECT updated_at AS at FROM runtime_state WHERE key = 'halt'`);
     const liveAfter = sim.engine.groundTruth().orders
       .filter((o) => !o.clientId.startsWith(EXTERNAL_PREFIX) && (o.status === 'Untouched' || o.status === 'Partial'))
       .map((o) => ({ id: o.id, clientId: o.clientId, symbol: o.symbol }));
-    halts.push({
-      cycle: i, cancelOpen, whileLimiterWait: waiting, storedAtMs: stored.rows[0]?.at.getTime() ?? Date.now(),
-      exitCode: out.code, stdout: out.stdout, liveAfter: cancelOpen ? liveAfter : [],
-    });
-    log(`cycle ${i}: btcbot halt${cancelOpen ? ' --cancel-open' : ''}${waiting ? ' while a submit waited on the limiter' : ''}: exit ${out.code}`);
+    const record: HaltRecord = {
+      cycle: i, cancelOpen, whileLimiterWait: waiting && !inFlight, whileInFlight: waiting && inFlight,
+      storedAtMs: stored.rows[0]?.at.getTime() ?? Date.now(), exitCode: out.code, stdout: out.stdout, liveAfter: cancelOpen ? liveAfter : [],
+    };
+    halts.push(record);
+    log(`cycle ${i}: btcbot halt${cancelOpen ? ' --cancel-open' : ''}${waiting ? (inFlight ? ' while a POST awaited its answer' : ' while a submit waited on the limiter') : ''}: exit ${out.code}`);
     if (out.code !== 0) log(out.stdout.split('\n').slice(-8).join('\n'));
     await running;
+    if (record.whileInFlight) {
+      // The cycle waited for the attempt: the answered POST's row must hold its outcome now.
+      const left = await pool.query<{ client_order_id: string }>(
+        `SELECT client_order_id FROM stage4_orders WHERE cycle_id = $1 AND status IN ('pending_submit', 'unknown')`, [`chaos-${options.seed}-${i}`],
+      );
+      record.leftUnresolved = left.rows.map((r) => r.client_order_id);
+    }
+    sim.faults.clear();
     const resumed = await runBtcbot(['resume'], cliEnv);
     if (resumed.code !== 0) throw new Error(`btcbot resume failed (${resumed.code}): ${resumed.stderr}`);
     resumedAt.push(Date.now());
@@ -504,10 +546,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
       const cycleStart = Date.now();
       const from = sim.requests.length;
-      if (halting) sim.faults.add({ route: 'POST /api/v1/order', kind: 'http429', retryAfterSec: rng.int(4, 10), times: 1 });
+      // Every third halt (the 2nd, 5th, ...) comes while a POST that reached the exchange awaits its answer (held 4 s,
+      // inside the client timeout); the others while a submit waits on the limiter after a 429.
+      const inFlight = haltsDone % 3 === 1;
+      if (halting) {
+        sim.faults.add(inFlight
+          ? { route: 'POST /api/v1/order', kind: 'delayAfterCommit', latencyMs: 4_000, times: 1 }
+          : { route: 'POST /api/v1/order', kind: 'http429', retryAfterSec: rng.int(4, 10), times: 1 });
+      }
       const running = cycle(`chaos-${options.seed}-${i}`, { gates: ARMED, dryRunRequested: false, symbols, trigger: 'chaos' });
       if (halting) {
-        if (await haltDuring(i, haltsDone % 2 === 0, running, from, haltTries >= 29)) {
+        if (await haltDuring(i, haltsDone % 2 === 0, inFlight, running, from, haltTries >= 29)) {
           haltsDone += 1;
           haltTries = 0;
         } else {
@@ -543,7 +592,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const unresolved = await pool.query<{ n: string }>(
         `SELECT count(*) AS n FROM stage4_orders WHERE mode = 'live' AND status IN ('pending_submit', 'unknown', 'cancel_requested')`,
       );
-      const quiet = run.result?.outcome === 'ok' && Number(unresolved.rows[0]!.n) === 0 && (run.result.counts['fills_applied'] ?? 0) === 0;
+      // An order of ours still hidden (longer than the absence window) has not come home yet either.
+      const hidden = sim.engine.groundTruth().orders.filter((o) => !o.visible && (o.status === 'Untouched' || o.status === 'Partial')).length;
+      const quiet = run.result?.outcome === 'ok' && Number(unresolved.rows[0]!.n) === 0 && hidden === 0 && (run.result.counts['fills_applied'] ?? 0) === 0;
       quietStreak = quiet ? quietStreak + 1 : 0;
       if (quietStreak >= 2) break;
       if (Date.now() > settleDeadline) {
@@ -625,6 +676,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         total: halts.length,
         cancelOpen: halts.filter((h) => h.cancelOpen).length,
         whileLimiterWait: halts.filter((h) => h.whileLimiterWait).length,
+        whileInFlight: halts.filter((h) => h.whileInFlight === true).length,
         exitCodes: halts.reduce<Record<string, number>>((m, h) => ({ ...m, [String(h.exitCode)]: (m[String(h.exitCode)] ?? 0) + 1 }), {}),
       },
       samples: samples.samples,
@@ -654,7 +706,7 @@ export function formatReport(r: ChaosReport): string {
   lines.push(`  cycles      ${r.cycles.chaos} chaos + ${r.cycles.settle} settle; outcomes ${kv(r.cycles.byOutcome)}`);
   lines.push(`  faults      ${kv(r.faults)}`);
   lines.push(`  kills       ${r.kills.total} worker SIGKILLs: ${kv(r.kills.byPoint)}`);
-  lines.push(`  halts       ${r.halts.total} (${r.halts.cancelOpen} with --cancel-open, ${r.halts.whileLimiterWait} while a submit waited on the limiter); exit codes ${kv(r.halts.exitCodes)}`);
+  lines.push(`  halts       ${r.halts.total} (${r.halts.cancelOpen} with --cancel-open, ${r.halts.whileLimiterWait} while a submit waited on the limiter, ${r.halts.whileInFlight} while a POST awaited its answer); exit codes ${kv(r.halts.exitCodes)}`);
   lines.push(`  sampled     ${r.samples} instants (exchange truth vs working rows)`);
   lines.push(`  worker      starts=${r.worker.starts} unexpected_exits=${r.worker.unexpectedExits}`);
   lines.push(`  restarts    postgres=${r.restarts.postgres} temporal=${r.restarts.temporal}`);

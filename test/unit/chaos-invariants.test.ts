@@ -18,6 +18,14 @@ describe('chaos invariants: sampled instants', () => {
     expect(sampleOrders(t, [], t).untracked).toHaveLength(1);
   });
 
+  it('an order hidden past the absence window whose row is closed by inference but still recovering is counted apart, not untracked; a second order beside it is over-planned', () => {
+    const t = truth(order('1', 's4-a'));
+    const r = sampleOrders(t, [{ ...row('s4-a', null, 'unknown_closed'), recovering: true }], t);
+    expect(r).toMatchObject({ untracked: [], recovering: ['BTCTRY s4-a(1) Untouched'] });
+    const two = truth({ ...order('1', 's4-a'), visible: false }, order('2', 's4-b'));
+    expect(sampleOrders(two, [{ ...row('s4-a', null, 'unknown_closed'), recovering: true }, row('s4-b', '2', 'open')], two).overPlanned).toEqual(['BTCTRY: s4-a(1), s4-b(2)']);
+  });
+
   it('tracked by exchange id, or by client id while the row has no exchange id yet', () => {
     const t = truth(order('1', 's4-a'), order('2', 's4-b'));
     expect(sampleOrders(t, [row('s4-a', '1', 'open'), row('s4-b', null, 'pending_submit')], t).untracked).toEqual([]);
@@ -42,6 +50,18 @@ describe('chaos invariants: halts', () => {
     const [writes] = checkHalts([halt({})], [{ wallMs: 990 }, { wallMs: 1_050 }, { wallMs: 1_400 }, { wallMs: 9_000 }], [5_000], 100);
     expect(writes).toMatchObject({ pass: false, detail: expect.stringContaining('late_writes=1') });
     expect(writes!.examples).toEqual(['halt at cycle 1: a POST arrived 400 ms after the halt was stored']);
+  });
+
+  it('the write check cannot pass vacuously: no halt that coincided with a waiting submit fails it', () => {
+    expect(checkHalts([halt({ whileLimiterWait: false })], [], [5_000], 100)[0]).toMatchObject({ pass: false, detail: expect.stringContaining('while_limiter_wait=0') });
+    expect(checkHalts([halt({})], [], [5_000], 100)[0]!.pass).toBe(true);
+  });
+
+  it('a halt while a POST awaited its answer must leave nothing of that cycle unresolved, and at least one such halt must have happened', () => {
+    const results = (hs: HaltRecord[]) => checkHalts(hs, [], [5_000, 5_000], 100)[2]!;
+    expect(results([halt({})]).pass).toBe(false);
+    expect(results([halt({}), halt({ whileLimiterWait: false, whileInFlight: true, leftUnresolved: [] })]).pass).toBe(true);
+    expect(results([halt({}), halt({ whileLimiterWait: false, whileInFlight: true, leftUnresolved: ['s4-x'] })])).toMatchObject({ pass: false, examples: ['halt at cycle 1: s4-x left unresolved although its POST was answered'] });
   });
 
   it('halt --cancel-open that exits 0 with an order of ours still live fails; exiting 1 naming it passes', () => {
