@@ -15,7 +15,6 @@ import { Client, Connection } from '@temporalio/client';
 import { runCycle, type CycleRun } from '../src/cli/cycles.js';
 import { Decimal } from '../src/domain/decimal.js';
 import type { GateSettings } from '../src/domain/gates.js';
-import { RECOVERY_WINDOW_MS } from '../src/domain/lifecycle.js';
 import { DEFAULT_BALANCES, startSimulator, type RunningSimulator } from '../src/simulator/server.js';
 import type { FaultKind, FaultRule } from '../src/simulator/faults.js';
 import { Prng } from '../src/simulator/prng.js';
@@ -137,7 +136,7 @@ export const FAULT_MIX: readonly FaultWeather[] = [
   // may be placed on that symbol and side until it shows (the sampled over-planned check).
   { name: 'accepted order invisible for longer than the absence window (Q13)', chance: 0.03, rules: (rng, windowMs) => [
     { route: 'POST /api/v1/order', kind: 'emptyAfterCommit', times: 1 },
-    { route: 'POST /api/v1/order', kind: 'orderInvisible', hiddenMs: rng.int(windowMs + 10_000, 2 * windowMs + 10_000), times: 1 },
+    { route: 'POST /api/v1/order', kind: 'orderInvisible', hiddenMs: rng.int(windowMs + 10_000, Math.floor(1.5 * windowMs) + 10_000), times: 1 },
   ] },
   { name: 'proxy 4xx or HTML page to a processed POST', chance: 0.1, rules: (rng) => [
     { route: 'POST /api/v1/order', kind: 'proxy4xxAfterCommit', httpStatus: rng.pick([408, 409, 425, 401, 403, 429]), times: 1 },
@@ -201,6 +200,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const taskQueue = `chaos-${options.seed}`;
   const symbols = options.symbols;
   const absenceWindowMs = (options.absenceWindowSec ?? 60) * 1000;
+  const recoveryWindowMs = 2 * absenceWindowMs;
   const haltAllowanceMs = options.haltAllowanceMs ?? 100;
 
   log(`starting Temporal (persistent db), Postgres and the simulator in ${dir}`);
@@ -243,6 +243,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       MAX_DRAWDOWN_PCT: '100',
       STAGE4_BOOTSTRAP_BUDGET_TRY: '150',
       ORDER_ABSENCE_WINDOW_SEC: String(absenceWindowMs / 1000),
+      // Twice the absence window (production: 2 h), so a symbol blocked by an inferred close frees up within the run.
+      ORDER_RECOVERY_WINDOW_SEC: String(recoveryWindowMs / 1000),
     },
     join(dir, 'worker.log'),
     log,
@@ -407,7 +409,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         `SELECT client_order_id, exchange_order_id, symbol, status, mode,
            (status = 'unknown_closed' AND updated_at > now() - make_interval(secs => $1)) AS recovering
          FROM stage4_orders WHERE mode = 'live'`,
-        [RECOVERY_WINDOW_MS / 1000],
+        [recoveryWindowMs / 1000],
       )).rows;
       const after = sim.engine.groundTruth();
       const r = sampleOrders(before, rows, after);

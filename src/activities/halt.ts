@@ -17,7 +17,7 @@ import { beat } from '../progress.js';
 import { getCursorMs, ingestFills } from '../store/fills.js';
 import { listOrders, listOrdersByExchangeIds } from '../store/orders.js';
 import type { ActivityDeps } from './deps.js';
-import { reconcileAgainst } from './reconcile.js';
+import { absencePolicy, reconcileAgainst } from './reconcile.js';
 
 export interface HaltSweepInput {
   /** `live` only when the starter's gates allow live writes; the worker's are checked per cancel. */
@@ -85,9 +85,10 @@ export function haltActivities(deps: ActivityDeps) {
     async haltSweep(input: HaltSweepInput): Promise<HaltSweepResult> {
       const nowMs = wall();
       const config = parseTradingConfig(deps.env ?? {});
+      const { recoveryWindowMs } = absencePolicy(deps);
       // Real rows that may be on the book: working, or closed by inference and still recovering.
       const working = (await listOrders(deps.pool, { modes: ['live'], states: [...LIVE_STATES, 'unknown_closed'] }))
-        .filter((o) => mayBeWorking(o, nowMs));
+        .filter((o) => mayBeWorking(o, nowMs, recoveryWindowMs));
       const notes: string[] = [];
       const filled: string[] = [];
       let fillsApplied = 0;
@@ -125,7 +126,7 @@ export function haltActivities(deps: ActivityDeps) {
         cancels: planHaltCancels(cancellable.filter((o) => !UNRESOLVED_STATES.has(o.state))).map(plannedActionToWire),
         stillWorking: ours.filter((o) => !UNRESOLVED_STATES.has(o.state)).map(describeOrder),
         unresolved: ours.filter((o) => UNRESOLVED_STATES.has(o.state)).map(describeOrder),
-        mayStillAppear: after.filter((o) => o.mode === 'live' && isRecovering(o, nowMs)).map(describeOrder),
+        mayStillAppear: after.filter((o) => o.mode === 'live' && isRecovering(o, nowMs, recoveryWindowMs)).map(describeOrder),
         listedOurs,
         readsFailed,
         filled,

@@ -24,7 +24,8 @@ import type { ActivityDeps } from './deps.js';
 /** How far back a client-id lookup searches all orders for an order we never got an id for. */
 const CLIENT_ID_LOOKBACK_MS = 24 * 60 * 60_000;
 export function absencePolicy(deps: ActivityDeps): AbsencePolicy {
-  return { ...DEFAULT_ABSENCE_POLICY, windowMs: parseTradingConfig(deps.env ?? {}).orderAbsenceWindowSec * 1000 };
+  const config = parseTradingConfig(deps.env ?? {});
+  return { ...DEFAULT_ABSENCE_POLICY, windowMs: config.orderAbsenceWindowSec * 1000, recoveryWindowMs: config.orderRecoveryWindowSec * 1000 };
 }
 
 export interface ReconcileOutcome {
@@ -47,7 +48,7 @@ export async function reconcileAgainst(
     // Closed rows (by inference or otherwise) stay in view for the recovery window (lifecycle.ts): their
     // late fills still bring them home. An order listed later than that still comes home: rows are
     // also loaded by the client ids and exchange ids the exchange lists, whatever their age.
-    closedSinceMs: nowMs - RECOVERY_WINDOW_MS,
+    closedSinceMs: nowMs - Math.max(RECOVERY_WINDOW_MS, absencePolicy(deps).recoveryWindowMs),
     clientOrderIds: listed.flatMap((r) => (r.clientOrderId === null ? [] : [r.clientOrderId])),
     exchangeOrderIds: listed.map((r) => r.exchangeOrderId),
   });
@@ -165,7 +166,7 @@ export function reconcileActivities(deps: ActivityDeps) {
       );
       const r = await reconcileAgainst(deps, openOrders, input.nowMs);
       const summary = summarizeReconcile(r.decisions);
-      const planning = await listPlanningOrders(deps.pool, [input.mode, 'external'], input.cycleId, input.nowMs);
+      const planning = await listPlanningOrders(deps.pool, [input.mode, 'external'], input.cycleId, input.nowMs - absencePolicy(deps).recoveryWindowMs);
       return {
         counts: {
           exchange_open: input.openOrders.reduce((n, s) => n + (s.status === 'ok' ? s.orders.length : 0), 0),

@@ -135,7 +135,8 @@ export const UNRESOLVED_STATES: ReadonlySet<OrderState> = new Set<OrderState>(['
  * ours" while it lasts. An accepted order may stay invisible longer than the absence window (Q13;
  * Q11 reports POSTs that hung for over a minute while placing the order), so closing by inference is
  * a guess; two hours is far past any delay the reference reports and past the fills lookback
- * (30 min), so late fills still bring the row home. Closed rows stay in reconcile's view as long.
+ * (30 min), so late fills still bring the row home. Closed rows stay in reconcile's view at least
+ * as long. The default of ORDER_RECOVERY_WINDOW_SEC.
  */
 export const RECOVERY_WINDOW_MS = 2 * 60 * 60_000;
 
@@ -233,13 +234,14 @@ export interface LifecycleParams {
   readonly recoveryWindowMs: number;
 }
 
-export function lifecycleParams(config: { readonly ttlSeconds: number; readonly staleDriftBps: Decimal }): LifecycleParams {
+export function lifecycleParams(config: { readonly ttlSeconds: number; readonly staleDriftBps: Decimal; readonly orderRecoveryWindowSec?: number }): LifecycleParams {
   return {
     staleAfterMs: config.ttlSeconds * 1000,
     staleDriftBps: config.staleDriftBps,
     dedupePriceBps: new Decimal(5),
     dedupeQtyRatio: new Decimal('0.01'),
-    recoveryWindowMs: RECOVERY_WINDOW_MS,
+    // Absent in configs recorded before the setting existed (workflow replay).
+    recoveryWindowMs: config.orderRecoveryWindowSec === undefined ? RECOVERY_WINDOW_MS : config.orderRecoveryWindowSec * 1000,
   };
 }
 

@@ -4,7 +4,7 @@
 // among our own rows, and an exchange order id among all rows (one row per exchange order: never
 // tracked twice, never merged into another row).
 import { parseDecimal, toDecimalString, type Decimal } from '../domain/decimal.js';
-import { LIVE_STATES, RECOVERY_WINDOW_MS, transition, type OrderEvent, type OrderMode, type OrderState, type TrackedOrder } from '../domain/lifecycle.js';
+import { LIVE_STATES, transition, type OrderEvent, type OrderMode, type OrderState, type TrackedOrder } from '../domain/lifecycle.js';
 import type { FillEvidence, ReconcileOrder, RowRef } from '../domain/reconcile.js';
 import {
   asClientOrderId,
@@ -383,16 +383,17 @@ export async function enrichExchangeOrderId(
 }
 
 /**
- * Rows a cycle plans with: working rows of the given modes, rows closed only by inference that are
- * still in their recovery window (they may still work: lifecycle.ts), and every row the cycle itself wrote.
+ * Rows a cycle plans with: working rows of the given modes, rows closed only by inference after
+ * `closedSinceMs` (in their recovery window they may still work: lifecycle.ts), and every row the
+ * cycle itself wrote.
  */
-export async function listPlanningOrders(pool: Pool, modes: readonly OrderMode[], cycleId: string, nowMs: number): Promise<TrackedOrder[]> {
+export async function listPlanningOrders(pool: Pool, modes: readonly OrderMode[], cycleId: string, closedSinceMs: number): Promise<TrackedOrder[]> {
   const res = await pool.query<OrderRow>(
     `SELECT * FROM stage4_orders
      WHERE mode = ANY($1) AND (status = ANY($2) OR cycle_id = $3
        OR (status = 'unknown_closed' AND updated_at > to_timestamp($4 / 1000.0)))
      ORDER BY symbol, side, created_at, id`,
-    [modes, [...LIVE_STATES], cycleId, nowMs - RECOVERY_WINDOW_MS],
+    [modes, [...LIVE_STATES], cycleId, closedSinceMs],
   );
   return res.rows.map(orderFromRow);
 }

@@ -29,13 +29,17 @@ const { prepareCycle, fetchMarket, reconcileOrders, syncFillsAndPnl } = wf.proxy
 // A halt cancels a submit, and the cycle waits for the attempt to finish (WAIT_CANCELLATION_COMPLETED):
 // one still waiting on the limiter stops unsent, one already past its final check is answered and
 // recorded (or looked up), so the cycle never moves on while a write may still leave or its ack is lost.
-const { executeAction } = wf.proxyActivities<Activities>({
+const EXECUTE_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '30s',
   cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '2m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
-});
+};
+const { executeAction: executeActionWaitingOnCancel } = wf.proxyActivities<Activities>(EXECUTE_OPTIONS);
+// Cycles started before that change abandoned a cancelled submit (TRY_CANCEL); they replay as they ran.
+const { executeAction: executeActionBeforeWaitPatch } = wf.proxyActivities<Activities>({ ...EXECUTE_OPTIONS, cancellationType: wf.ActivityCancellationType.TRY_CANCEL });
+const WAIT_FOR_CANCELLED_WRITES = 'wait-for-cancelled-writes';
 
 // The audit must land even when everything else failed: retried generously, idempotent.
 const { recordAudit } = wf.proxyActivities<Activities>({
@@ -166,6 +170,7 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
 
     // 7. Execute, one activity per action. A halt stops every further submit at once.
     step = 'execute';
+    const executeAction = wf.patched(WAIT_FOR_CANCELLED_WRITES) ? executeActionWaitingOnCancel : executeActionBeforeWaitPatch;
     for (const action of plan.accepted) {
       const execute = () => executeAction({ cycleId, mode, nowMs, action: plannedActionToWire(action) });
       if (action.kind === 'cancel') {
