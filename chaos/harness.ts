@@ -104,6 +104,9 @@ const AFTER_COMMIT: FaultKind[] = ['dropAfterCommit', 'emptyAfterCommit', 'htmlA
 /** The worker's client timeout (BtcturkExchange default): a POST held longer is given up on. */
 const CLIENT_TIMEOUT_MS = 10_000;
 
+/** How long the exchange holds the answer to a POST it committed, for a halt to come while it is on its way (inside the client timeout). */
+const HALT_HOLD_MS = 8_000;
+
 /** The weather while `btcbot halt` runs: its reads and cancels meet the exchange's misbehaviour too. */
 const HALT_WEATHER = (rng: Random): FaultRule[] => [
   { route: 'GET /api/v1/openOrders', kind: 'http500', probability: 0.15, times: null },
@@ -448,6 +451,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   function writeInFlight(from: number): boolean {
     return sim.requests.slice(from).some((r) => r.route === 'POST /api/v1/order' && r.status === null && Date.now() - r.wallMs > 200);
   }
+  /** The held POST of this cycle was still unanswered when the halt was stored (it really coincided). */
+  function heldAtMs(from: number, atMs: number): boolean {
+    const held = sim.requests.slice(from).find((r) => r.route === 'POST /api/v1/order' && r.faults.includes('delayAfterCommit'));
+    return held !== undefined && held.wallMs < atMs && atMs < held.wallMs + HALT_HOLD_MS;
+  }
 
   async function haltDuring(
     i: number, cancelOpen: boolean, inFlight: boolean, running: Promise<CycleRun>, from: number, anyway: boolean,
@@ -469,7 +477,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       .filter((o) => !o.clientId.startsWith(EXTERNAL_PREFIX) && (o.status === 'Untouched' || o.status === 'Partial'))
       .map((o) => ({ id: o.id, clientId: o.clientId, symbol: o.symbol }));
     const record: HaltRecord = {
-      cycle: i, cancelOpen, whileLimiterWait: waiting && !inFlight, whileInFlight: waiting && inFlight,
+      cycle: i, cancelOpen, whileLimiterWait: waiting && !inFlight,
+      whileInFlight: waiting && inFlight && heldAtMs(from, stored.rows[0]?.at.getTime() ?? Date.now()),
       storedAtMs: stored.rows[0]?.at.getTime() ?? Date.now(), exitCode: out.code, stdout: out.stdout, liveAfter: cancelOpen ? liveAfter : [],
     };
     halts.push(record);
@@ -548,12 +557,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
       const cycleStart = Date.now();
       const from = sim.requests.length;
-      // Every third halt (the 2nd, 5th, ...) comes while a POST that reached the exchange awaits its answer (held 4 s,
+      // Every third halt (the 2nd, 5th, ...) comes while a POST that reached the exchange awaits its answer (held HALT_HOLD_MS,
       // inside the client timeout); the others while a submit waits on the limiter after a 429.
       const inFlight = haltsDone % 3 === 1;
       if (halting) {
         sim.faults.add(inFlight
-          ? { route: 'POST /api/v1/order', kind: 'delayAfterCommit', latencyMs: 4_000, times: 1 }
+          ? { route: 'POST /api/v1/order', kind: 'delayAfterCommit', latencyMs: HALT_HOLD_MS, times: 1 }
           : { route: 'POST /api/v1/order', kind: 'http429', retryAfterSec: rng.int(4, 10), times: 1 });
       }
       const running = cycle(`chaos-${options.seed}-${i}`, { gates: ARMED, dryRunRequested: false, symbols, trigger: 'chaos' });
