@@ -4,8 +4,9 @@
 // cancels run; then, BTCTurk cancels being asynchronous (an order may stay listed, and fill, after
 // its cancel was acknowledged), the next round looks again. Done when the exchange lists none of our
 // orders and none of ours is working, unresolved, or closed only by inference and still in its
-// recovery window (such an order may still appear); otherwise it reports exactly which. Real orders are cancelled only when both the starter's and the worker's gates
-// allow live writes; simulated rows always are.
+// recovery window (such an order may still appear); otherwise it reports exactly which. Real
+// orders are cancelled only when both the starter's and the worker's gates allow live writes;
+// simulated rows always are (a live halt cancels leftover dry-run rows too, in the database only).
 import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { liveWritesAllowed } from '../domain/gates.js';
