@@ -1,6 +1,10 @@
-// The chaos run: many live-armed cycles against the simulator while the exchange misbehaves, the
-// worker is SIGKILLed mid-activity, Postgres and the Temporal dev server restart; then a clean
-// settle, and the bot's books compared with the exchange's ground truth (chaos/invariants.ts).
+// The chaos run: many live-armed cycles against the simulator while the exchange misbehaves (as the
+// reference documents it: lost and garbled answers, orders invisible for a while, POSTs held and
+// committed late, long Retry-Afters, cancels that fill), the worker is SIGKILLed mid-activity,
+// Postgres and the Temporal dev server restart, and the operator runs `btcbot halt` (with and
+// without --cancel-open) while writes wait on the rate limiter; the exchange's ground truth and the
+// database are sampled all along; then a clean settle, and the bot's books compared with the
+// exchange's ground truth (chaos/invariants.ts).
 //
 // Everything runs on loopback: the simulator in this process (so its ground truth is at hand and it
 // outlives every kill), Temporal and Postgres as child services, the worker as `btcbot worker`.
@@ -18,10 +22,10 @@ import { createPool, type Pool } from '../src/store/db.js';
 import { migrate } from '../src/store/migrations.js';
 import type { CycleInput } from '../src/workflows/types.js';
 import {
-  checkFills, checkGates, checkOrders, checkPositions, EXTERNAL_PREFIX,
-  type DbFillRow, type DbOrderRow, type DbPositionRow, type InvariantResult,
+  checkFills, checkGates, checkHalts, checkNoOrphan, checkOrders, checkPositions, checkSamples, EXTERNAL_PREFIX, sampleOrders,
+  type DbFillRow, type DbOrderRow, type DbPositionRow, type HaltRecord, type InvariantResult, type SampleLog,
 } from './invariants.js';
-import { PostgresService, TemporalService, WorkerSupervisor } from './processes.js';
+import { PostgresService, runBtcbot, TemporalService, WorkerSupervisor } from './processes.js';
 import { loadOpenings, prepareChaosAccount } from './account.js';
 
 export interface ChaosOptions {
@@ -32,6 +36,15 @@ export interface ChaosOptions {
   symbols: string[];
   pgRestarts: number;
   temporalRestarts: number;
+  /** `btcbot halt` runs, alternately with and without --cancel-open, each followed by `btcbot resume`. */
+  halts: number;
+  /**
+   * The worker's ORDER_ABSENCE_WINDOW_SEC (default 60; production default 180). Orders are made
+   * invisible for at most a third of it, as the window is chosen to exceed how long they can hide.
+   */
+  absenceWindowSec?: number;
+  /** A POST may reach the exchange this long after the halt was stored: a send already past its final check (default 100 ms). */
+  haltAllowanceMs?: number;
   /** Extra cycles started with a closed gate, interleaved (default max(2, cycles / 25)). */
   closedGateCycles?: number;
   /** Give up settling after this long (default 180 s). */
@@ -51,6 +64,8 @@ export interface ChaosReport {
   durationMs: number;
   cycles: { chaos: number; settle: number; byOutcome: Record<string, number> };
   faults: Record<string, number>;
+  halts: { total: number; cancelOpen: number; whileLimiterWait: number; whileInFlight: number; exitCodes: Record<string, number> };
+  samples: number;
   kills: { total: number; byPoint: Record<string, number> };
   worker: { starts: number; unexpectedExits: number };
   restarts: { postgres: number; temporal: number };
@@ -76,7 +91,72 @@ const ORDER_WRITES = new Set(['POST /api/v1/order', 'DELETE /api/v1/order']);
 /** Fault kinds used only to hold a request so the worker can be killed during it. */
 const HOOK_TAG = 'kill_hook';
 
-class Random {
+/**
+ * The exchange's misbehaviour, one entry per kind of weather: with `chance` per cycle it adds its
+ * rules. Kept as a table so further kinds (other suites' faults) are one entry each.
+ */
+export interface FaultWeather {
+  readonly name: string;
+  readonly chance: number;
+  rules(rng: Random, absenceWindowMs: number): FaultRule[];
+}
+
+const AFTER_COMMIT: FaultKind[] = ['dropAfterCommit', 'emptyAfterCommit', 'htmlAfterCommit'];
+/** The worker's client timeout (BtcturkExchange default): a POST held longer is given up on. */
+const CLIENT_TIMEOUT_MS = 10_000;
+
+/** How long the exchange holds the answer to a POST it committed, for a halt to come while it is on its way (inside the client timeout). */
+const HALT_HOLD_MS = 8_000;
+
+/** The weather while `btcbot halt` runs: its reads and cancels meet the exchange's misbehaviour too. */
+const HALT_WEATHER = (rng: Random): FaultRule[] => [
+  { route: 'GET /api/v1/openOrders', kind: 'http500', probability: 0.15, times: null },
+  { route: 'GET /api/v1/allOrders', kind: 'http503', probability: 0.15, times: null },
+  { route: 'GET /api/v1/order/{id}', kind: 'http500', probability: 0.15, times: null },
+  { route: 'DELETE /api/v1/order', kind: rng.pick(AFTER_COMMIT), times: 1 },
+  { route: 'DELETE /api/v1/order', kind: 'cancelThenFill', latencyMs: rng.int(500, 3_000), times: 1 },
+];
+
+export const FAULT_MIX: readonly FaultWeather[] = [
+  { name: 'transient 5xx and 429 anywhere', chance: 0.5, rules: () => [
+    { route: '*', kind: 'http500', probability: 0.04, times: null },
+    { route: '*', kind: 'http503', probability: 0.02, times: null },
+    { route: '*', kind: 'http429', probability: 0.04, retryAfterSec: 1, times: null },
+  ] },
+  { name: 'submit answer lost after commit', chance: 0.3, rules: (rng) => [{ route: 'POST /api/v1/order', kind: rng.pick(AFTER_COMMIT), times: 1 }] },
+  { name: 'cancel answer lost after commit', chance: 0.25, rules: (rng) => [{ route: 'DELETE /api/v1/order', kind: rng.pick(AFTER_COMMIT), times: 1 }] },
+  { name: 'submit answer held past the client timeout, order created at the start', chance: 0.02, rules: () => [
+    { route: 'POST /api/v1/order', kind: 'delayAfterCommit', latencyMs: CLIENT_TIMEOUT_MS + 1_000, times: 1 },
+  ] },
+  // Issue 12: the exchange as the reference documents it.
+  { name: 'submit held past the client timeout, order created at the end (Q11)', chance: 0.03, rules: (rng) => [
+    { route: 'POST /api/v1/order', kind: 'holdThenCommit', latencyMs: CLIENT_TIMEOUT_MS + rng.int(500, 3_000), times: 1 },
+  ] },
+  { name: 'accepted order invisible to every read for a while (Q13)', chance: 0.12, rules: (rng, windowMs) => [
+    { route: 'POST /api/v1/order', kind: 'orderInvisible', hiddenMs: rng.int(1_000, Math.max(1_500, Math.floor(windowMs / 3))), times: 1 },
+    ...(rng.chance(0.5) ? [{ route: 'POST /api/v1/order', kind: rng.pick<FaultKind>(['emptyAfterCommit', 'proxy4xxAfterCommit']), httpStatus: 409, times: 1 }] : []),
+  ] },
+  // Longer than the absence window: the row is closed by inference while the order works; nothing new
+  // may be placed on that symbol and side until it shows (the sampled over-planned check).
+  { name: 'accepted order invisible for longer than the absence window (Q13)', chance: 0.03, rules: (rng, windowMs) => [
+    { route: 'POST /api/v1/order', kind: 'emptyAfterCommit', times: 1 },
+    { route: 'POST /api/v1/order', kind: 'orderInvisible', hiddenMs: rng.int(windowMs + 10_000, Math.floor(1.5 * windowMs) + 10_000), times: 1 },
+  ] },
+  { name: 'proxy 4xx or HTML page to a processed POST', chance: 0.1, rules: (rng) => [
+    { route: 'POST /api/v1/order', kind: 'proxy4xxAfterCommit', httpStatus: rng.pick([408, 409, 425, 401, 403, 429]), times: 1 },
+  ] },
+  { name: 'Retry-After longer than an activity attempt', chance: 0.02, rules: () => [
+    { route: 'POST /api/v1/order', kind: 'http429', retryAfterSec: 45, times: 1 },
+  ] },
+  { name: 'cancel acknowledged, order stays open, then fills (§6.6)', chance: 0.15, rules: (rng) => [
+    { route: 'DELETE /api/v1/order', kind: 'cancelThenFill', latencyMs: rng.int(500, 4_000), times: 1 },
+  ] },
+  { name: 'duplicate trade rows', chance: 0.35, rules: () => [{ route: 'GET /api/v1/users/transactions/trade', kind: 'duplicateTradeRows', probability: 0.7, times: null }] },
+  { name: 'trade rows without ids', chance: 0.25, rules: () => [{ route: 'GET /api/v1/users/transactions/trade', kind: 'missingTradeIds', probability: 0.6, times: null }] },
+  { name: 'open-order read fails', chance: 0.05, rules: (rng) => [{ route: 'GET /api/v1/openOrders', kind: 'http500', skip: rng.int(0, 1), times: 1 }] },
+];
+
+export class Random {
   private readonly prng: Prng;
   constructor(seed: number) {
     this.prng = new Prng(seed ^ 0xc4a05);
@@ -123,6 +203,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   mkdirSync(join(dir, 'temporal'));
   const taskQueue = `chaos-${options.seed}`;
   const symbols = options.symbols;
+  const absenceWindowMs = (options.absenceWindowSec ?? 60) * 1000;
+  const recoveryWindowMs = 2 * absenceWindowMs;
+  const haltAllowanceMs = options.haltAllowanceMs ?? 100;
 
   log(`starting Temporal (persistent db), Postgres and the simulator in ${dir}`);
   const [temporal, postgres, sim] = await Promise.all([
@@ -135,21 +218,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: 'default' });
+  /** What an operator's shell on this deployment holds: the stack's addresses, gates armed. */
+  const operatorEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/root',
+    TEMPORAL_ADDRESS: temporal.address,
+    DATABASE_URL: postgres.url,
+    BTCBOT_TASK_QUEUE: taskQueue,
+    SYMBOLS: symbols.join(','),
+    KILL_SWITCH: 'false',
+    DRY_RUN: 'false',
+    LIVE_TRADING: 'true',
+    LIVE_TRADING_ACK: 'I_UNDERSTAND',
+    LOG_LEVEL: 'warn',
+  };
   const worker = new WorkerSupervisor(
     {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/root',
-      TEMPORAL_ADDRESS: temporal.address,
-      DATABASE_URL: postgres.url,
+      ...operatorEnv,
       BTCTURK_BASE_URL: sim.url,
       BTCTURK_API_KEY: sim.credentials.apiKey,
       BTCTURK_API_SECRET: sim.credentials.apiSecret,
-      BTCBOT_TASK_QUEUE: taskQueue,
-      SYMBOLS: symbols.join(','),
-      KILL_SWITCH: 'false',
-      DRY_RUN: 'false',
-      LIVE_TRADING: 'true',
-      LIVE_TRADING_ACK: 'I_UNDERSTAND',
       // Limits wide enough that a buy is placed whenever a symbol has none working.
       TRY_CASH_TARGET: '0',
       TRY_CASH_MAX: '100000000',
@@ -158,14 +246,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       MAX_DAILY_LOSS_TRY: '100000000',
       MAX_DRAWDOWN_PCT: '100',
       STAGE4_BOOTSTRAP_BUDGET_TRY: '150',
-      LOG_LEVEL: 'warn',
+      ORDER_ABSENCE_WINDOW_SEC: String(absenceWindowMs / 1000),
+      // Twice the absence window (production: 2 h), so a symbol blocked by an inferred close frees up within the run.
+      ORDER_RECOVERY_WINDOW_SEC: String(recoveryWindowMs / 1000),
     },
     join(dir, 'worker.log'),
     log,
   );
+  /** `btcbot halt` / `resume` run as the operator would run them. */
+  const cliEnv = operatorEnv;
 
   const byOutcome: Record<string, number> = {};
   const killsByPoint: Record<string, number> = {};
+  const halts: HaltRecord[] = [];
+  const resumedAt: number[] = [];
+  const samples: SampleLog = { samples: 0, untracked: [], recovering: [], overPlanned: [] };
   const activity: Record<string, number> = {
     fill_moves: 0, forced_partial_fills: 0, external_sells: 0, submitted: 0, canceled: 0, unknown_submits: 0, fills_applied: 0,
   };
@@ -213,14 +308,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     while (sim.engine.now() <= last) await delay(1);
   }
 
-  async function moveMarket(): Promise<void> {
+  /** `fillResting`: trade through every resting buy of ours (a halt cycle then has buys to place). */
+  async function moveMarket(fillResting = false): Promise<void> {
     for (const symbol of symbols) {
       const pair = sim.engine.pair(symbol)!;
       const truth = sim.engine.groundTruth();
       const open = truth.orders.filter((o) => o.symbol === symbol && (o.status === 'Untouched' || o.status === 'Partial') && !o.clientId.startsWith(EXTERNAL_PREFIX));
       const r = rng.next();
       await distinctMillisecond();
-      if (r < 0.35 && open.length > 0) {
+      if ((fillResting || r < 0.35) && open.length > 0) {
         // The market trades down through our resting buys: they fill in full, as maker.
         const lowest = open.reduce((m, o) => Decimal.min(m, new Decimal(o.price)), new Decimal(Infinity));
         sim.engine.setMid(symbol, lowest.mul('0.997').toDecimalPlaces(pair.denominatorScale));
@@ -261,22 +357,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     bump('external_sells');
   }
 
-  /** This cycle's weather: seeded, per-cycle fault rules. */
+  /** This cycle's weather: each entry of FAULT_MIX, by its chance, adds its rules. */
   function injectFaults(): void {
     sim.faults.clear();
-    const add = (rule: FaultRule): void => void sim.faults.add(rule);
-    if (rng.chance(0.5)) {
-      add({ route: '*', kind: 'http500', probability: 0.04, times: null });
-      add({ route: '*', kind: 'http503', probability: 0.02, times: null });
-      add({ route: '*', kind: 'http429', probability: 0.04, retryAfterSec: 1, times: null });
+    for (const entry of FAULT_MIX) {
+      if (rng.chance(entry.chance)) for (const rule of entry.rules(rng, absenceWindowMs)) sim.faults.add(rule);
     }
-    const afterCommit: FaultKind[] = ['dropAfterCommit', 'emptyAfterCommit', 'htmlAfterCommit'];
-    if (rng.chance(0.3)) add({ route: 'POST /api/v1/order', kind: rng.pick(afterCommit), times: 1 });
-    if (rng.chance(0.25)) add({ route: 'DELETE /api/v1/order', kind: rng.pick(afterCommit), times: 1 });
-    if (rng.chance(0.02)) add({ route: 'POST /api/v1/order', kind: 'delayAfterCommit', latencyMs: 11_000, times: 1 });
-    if (rng.chance(0.35)) add({ route: 'GET /api/v1/users/transactions/trade', kind: 'duplicateTradeRows', probability: 0.7, times: null });
-    if (rng.chance(0.25)) add({ route: 'GET /api/v1/users/transactions/trade', kind: 'missingTradeIds', probability: 0.6, times: null });
-    if (rng.chance(0.05)) add({ route: 'GET /api/v1/openOrders', kind: 'http500', skip: rng.int(0, 1), times: 1 });
   }
 
   /**
@@ -317,6 +403,103 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     })();
   }
 
+  // ---- sampling: at every instant, each live order of ours is a working row; never two per symbol --
+  let sampling = true;
+  async function sampleOnce(): Promise<void> {
+    try {
+      const before = sim.engine.groundTruth();
+      // `recovering`: closed by inference and still inside its recovery window (RECOVERY_WINDOW_MS).
+      const rows = (await pool.query<DbOrderRow & { recovering: boolean }>(
+        `SELECT client_order_id, exchange_order_id, symbol, status, mode,
+           (status = 'unknown_closed' AND updated_at > now() - make_interval(secs => $1)) AS recovering
+         FROM stage4_orders WHERE mode = 'live'`,
+        [recoveryWindowMs / 1000],
+      )).rows;
+      const after = sim.engine.groundTruth();
+      const r = sampleOrders(before, rows, after);
+      samples.samples += 1;
+      for (const u of r.untracked) if (!samples.untracked.includes(u) && samples.untracked.length < 50) samples.untracked.push(u);
+      for (const u of r.recovering) if (!samples.recovering.includes(u) && samples.recovering.length < 50) samples.recovering.push(u);
+      for (const o of r.overPlanned) if (!samples.overPlanned.includes(o) && samples.overPlanned.length < 50) samples.overPlanned.push(o);
+    } catch {
+      // Postgres restarting: no sample this time
+    }
+  }
+  const sampler = (async () => {
+    while (sampling) {
+      await sampleOnce();
+      await delay(200);
+    }
+  })();
+
+  /**
+   * A POST answered 429 in this cycle a moment ago (its own row is closed as not sent within
+   * milliseconds), and a submit recorded and not sent yet: it waits on the limiter.
+   */
+  async function writeWaitsOnLimiter(from: number): Promise<boolean> {
+    const limited = sim.requests.slice(from).find((r) => r.route === 'POST /api/v1/order' && r.status === 429);
+    if (limited === undefined || Date.now() - limited.wallMs < 300) return false;
+    const pending = await pool.query(`SELECT 1 FROM stage4_orders WHERE mode = 'live' AND status = 'pending_submit' LIMIT 1`);
+    return pending.rowCount === 1;
+  }
+
+  /**
+   * `btcbot halt` during cycle `i` while a submit waits on the rate limiter (the cycle's first POST
+   * is answered 429), then `btcbot resume`. A cycle that never gets there (it had nothing to
+   * submit) is let go, and the halt stays armed for the next one, unless `anyway`.
+   */
+  /** A POST of this cycle reached the exchange and still awaits its answer (a send past its final check). */
+  function writeInFlight(from: number): boolean {
+    return sim.requests.slice(from).some((r) => r.route === 'POST /api/v1/order' && r.status === null && Date.now() - r.wallMs > 200);
+  }
+  /** The held POST of this cycle was still unanswered when the halt was stored (it really coincided). */
+  function heldAtMs(from: number, atMs: number): boolean {
+    const held = sim.requests.slice(from).find((r) => r.route === 'POST /api/v1/order' && r.faults.includes('delayAfterCommit'));
+    return held !== undefined && held.wallMs < atMs && atMs < held.wallMs + HALT_HOLD_MS;
+  }
+
+  async function haltDuring(
+    i: number, cancelOpen: boolean, inFlight: boolean, running: Promise<CycleRun>, from: number, anyway: boolean,
+  ): Promise<boolean> {
+    let finished = false;
+    void running.then(() => (finished = true), () => (finished = true));
+    const until = Date.now() + 20_000;
+    let waiting = false;
+    const ready = async (): Promise<boolean> => (inFlight ? writeInFlight(from) : writeWaitsOnLimiter(from));
+    while (!finished && Date.now() < until && !(waiting = await ready())) await delay(20);
+    if (!waiting && !anyway) return false;
+    if (waiting && !inFlight) await delay(rng.int(50, 1_500));
+    waiting = waiting && (await ready());
+    // The halt's own reads and cancels meet the exchange's misbehaviour too.
+    for (const rule of HALT_WEATHER(rng)) sim.faults.add(rule);
+    const out = await runBtcbot(['halt', '--reason', `chaos halt at cycle ${i}`, ...(cancelOpen ? ['--cancel-open'] : [])], cliEnv);
+    const stored = await pool.query<{ at: Date }>(`SELECT updated_at AS at FROM runtime_state WHERE key = 'halt'`);
+    const liveAfter = sim.engine.groundTruth().orders
+      .filter((o) => !o.clientId.startsWith(EXTERNAL_PREFIX) && (o.status === 'Untouched' || o.status === 'Partial'))
+      .map((o) => ({ id: o.id, clientId: o.clientId, symbol: o.symbol }));
+    const record: HaltRecord = {
+      cycle: i, cancelOpen, whileLimiterWait: waiting && !inFlight,
+      whileInFlight: waiting && inFlight && heldAtMs(from, stored.rows[0]?.at.getTime() ?? Date.now()),
+      storedAtMs: stored.rows[0]?.at.getTime() ?? Date.now(), exitCode: out.code, stdout: out.stdout, liveAfter: cancelOpen ? liveAfter : [],
+    };
+    halts.push(record);
+    log(`cycle ${i}: btcbot halt${cancelOpen ? ' --cancel-open' : ''}${waiting ? (inFlight ? ' while a POST awaited its answer' : ' while a submit waited on the limiter') : ''}: exit ${out.code}`);
+    if (out.code !== 0) log(out.stdout.split('\n').slice(-8).join('\n'));
+    await running;
+    if (record.whileInFlight) {
+      // The cycle waited for the attempt: the answered POST's row must hold its outcome now.
+      const left = await pool.query<{ client_order_id: string }>(
+        `SELECT client_order_id FROM stage4_orders WHERE cycle_id = $1 AND status IN ('pending_submit', 'unknown')`, [`chaos-${options.seed}-${i}`],
+      );
+      record.leftUnresolved = left.rows.map((r) => r.client_order_id);
+    }
+    sim.faults.clear();
+    const resumed = await runBtcbot(['resume'], cliEnv);
+    if (resumed.code !== 0) throw new Error(`btcbot resume failed (${resumed.code}): ${resumed.stderr}`);
+    resumedAt.push(Date.now());
+    return true;
+  }
+
   try {
     // Issue 13: holdings and trades from before the bot, manual trades, a malformed pair, old-style rows.
     const account = await prepareChaosAccount(sim, symbols, options.seed);
@@ -330,15 +513,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // that cycle) stays armed for the next cycle.
     const killAt = [...spread(rng, options.kills, 0, Math.max(1, Math.floor(options.cycles * 0.85)))].sort((a, b) => a - b);
     let killsDone = 0;
+    // Halts are spread over the same span, and armed like kills: one that finds no submit waiting on
+    // the limiter stays armed (up to 30 cycles, then it halts anyway); armed cycles run in clean
+    // weather, so a symbol blocked by an unresolved submit frees up. A kill waits while one is armed.
+    const haltAt = [...spread(rng, options.halts, 1, Math.max(2, Math.floor(options.cycles * 0.85)))].sort((a, b) => a - b);
+    let haltsDone = 0;
+    let haltTries = 0;
     const killWeights = options.killPoints ? KILL_WEIGHTS.filter(([p]) => options.killPoints!.includes(p)) : KILL_WEIGHTS;
 
     // A kill still owed at the end (its request kind never came up) gets a few extra cycles.
     const maxCycles = options.cycles + Math.max(10, Math.ceil(options.cycles / 2));
     let i = 0;
-    for (; i < options.cycles || (killsDone < options.kills && i < maxCycles); i++) {
-      await moveMarket();
+    for (; i < options.cycles || ((killsDone < options.kills || haltsDone < options.halts) && i < maxCycles); i++) {
+      const halting = haltsDone < options.halts && haltAt[haltsDone]! <= i;
+      await moveMarket(halting);
       await account.weather();
-      injectFaults();
+      if (halting) sim.faults.clear();
+      else injectFaults();
 
       if (closedAt.has(i)) {
         const before = sim.requests.length;
@@ -351,7 +542,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
 
       const stop = { done: false };
-      const killArmed = killsDone < options.kills && killAt[killsDone]! <= i;
+      const killArmed = !halting && killsDone < options.kills && killAt[killsDone]! <= i;
       const point = killArmed ? rng.weighted(killWeights) : null;
       const killing = point ? armKill(point, stop) : Promise.resolve(false);
       const disruptions: Array<Promise<void>> = [];
@@ -369,7 +560,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
 
       const cycleStart = Date.now();
-      const run = await cycle(`chaos-${options.seed}-${i}`, { gates: ARMED, dryRunRequested: false, symbols, trigger: 'chaos' });
+      const from = sim.requests.length;
+      // Every third halt (the 2nd, 5th, ...) comes while a POST that reached the exchange awaits its answer (held HALT_HOLD_MS,
+      // inside the client timeout); the others while a submit waits on the limiter after a 429.
+      const inFlight = haltsDone % 3 === 1;
+      if (halting) {
+        sim.faults.add(inFlight
+          ? { route: 'POST /api/v1/order', kind: 'delayAfterCommit', latencyMs: HALT_HOLD_MS, times: 1 }
+          : { route: 'POST /api/v1/order', kind: 'http429', retryAfterSec: rng.int(4, 10), times: 1 });
+      }
+      const running = cycle(`chaos-${options.seed}-${i}`, { gates: ARMED, dryRunRequested: false, symbols, trigger: 'chaos' });
+      if (halting) {
+        if (await haltDuring(i, haltsDone % 2 === 0, inFlight, running, from, haltTries >= 29)) {
+          haltsDone += 1;
+          haltTries = 0;
+        } else {
+          haltTries += 1;
+        }
+      }
+      const run = await running;
       const took = Date.now() - cycleStart;
       stop.done = true;
       if (await killing) {
@@ -399,20 +608,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const unresolved = await pool.query<{ n: string }>(
         `SELECT count(*) AS n FROM stage4_orders WHERE mode = 'live' AND status IN ('pending_submit', 'unknown', 'cancel_requested')`,
       );
-      const quiet = run.result?.outcome === 'ok' && Number(unresolved.rows[0]!.n) === 0 && (run.result.counts['fills_applied'] ?? 0) === 0;
+      // An order of ours still hidden (longer than the absence window) has not come home yet either.
+      const hidden = sim.engine.groundTruth().orders.filter((o) => !o.visible && (o.status === 'Untouched' || o.status === 'Partial')).length;
+      const quiet = run.result?.outcome === 'ok' && Number(unresolved.rows[0]!.n) === 0 && hidden === 0 && (run.result.counts['fills_applied'] ?? 0) === 0;
       quietStreak = quiet ? quietStreak + 1 : 0;
       if (quietStreak >= 2) break;
       if (Date.now() > settleDeadline) {
         log(`settle: gave up after ${settleCycles} cycles with ${unresolved.rows[0]!.n} unresolved orders`);
         break;
       }
-      // Unresolved submits are only closed once older than the product's visibility grace (30 s).
+      // Unresolved submits are only closed after the absence window (ORDER_ABSENCE_WINDOW_SEC).
       if (!quiet) await delay(2_000);
     }
+    sampling = false;
+    await sampler;
 
     // ---- compare with the exchange's truth ------------------------------------------------------
     const truth = sim.engine.groundTruth();
-    const orders = (await pool.query<DbOrderRow>('SELECT client_order_id, exchange_order_id, symbol, status, mode FROM stage4_orders')).rows;
+    const orders = (await pool.query<DbOrderRow>('SELECT client_order_id, exchange_order_id, symbol, status, mode, duplicate_of FROM stage4_orders')).rows;
     const fills = (await pool.query<DbFillRow>(
       'SELECT fill_id, exchange_order_id, symbol, side, price::text, qty::text, fee::text, tax::text, ts_ms::text FROM stage4_fills',
     )).rows;
@@ -434,6 +647,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ...checkPositions(account.withOpenings(truth, openings), positions),
       ...(await account.invariants(truth, pool, openings)),
       ...checkGates(gate),
+      ...checkSamples(samples),
+      ...checkNoOrphan(truth, orders, new Set(fills.map((f) => f.exchange_order_id))),
+      ...checkHalts(halts, sim.requests.filter((e) => e.route === 'POST /api/v1/order'), resumedAt, haltAllowanceMs),
+      {
+        name: `halts: at least ${options.halts} \`btcbot halt\` runs, with and without --cancel-open`,
+        pass: halts.length >= options.halts && (options.halts < 2 || (halts.some((h) => h.cancelOpen) && halts.some((h) => !h.cancelOpen))),
+        detail: `halts=${halts.length} cancel_open=${halts.filter((h) => h.cancelOpen).length} while_limiter_wait=${halts.filter((h) => h.whileLimiterWait).length}`,
+        examples: [],
+      },
       {
         name: 'audit: exactly one cycle_audit row per cycle started',
         pass: audits.length === startedCycles && new Set(audits.map((a) => a.cycle_id)).size === audits.length,
@@ -469,6 +691,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       durationMs: Date.now() - started,
       cycles: { chaos: i, settle: settleCycles, byOutcome },
       faults,
+      halts: {
+        total: halts.length,
+        cancelOpen: halts.filter((h) => h.cancelOpen).length,
+        whileLimiterWait: halts.filter((h) => h.whileLimiterWait).length,
+        whileInFlight: halts.filter((h) => h.whileInFlight === true).length,
+        exitCodes: halts.reduce<Record<string, number>>((m, h) => ({ ...m, [String(h.exitCode)]: (m[String(h.exitCode)] ?? 0) + 1 }), {}),
+      },
+      samples: samples.samples,
       kills: { total: worker.kills, byPoint: killsByPoint },
       worker: { starts: worker.starts, unexpectedExits: worker.unexpectedExits },
       restarts: { postgres: postgres.restarts, temporal: temporal.restarts },
@@ -477,6 +707,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       pass: invariants.every((r) => r.pass),
     };
   } finally {
+    sampling = false;
+    await sampler;
     await worker.stop().catch(() => {});
     await connection.close().catch(() => {});
     await pool.end().catch(() => {});
@@ -493,6 +725,8 @@ export function formatReport(r: ChaosReport): string {
   lines.push(`  cycles      ${r.cycles.chaos} chaos + ${r.cycles.settle} settle; outcomes ${kv(r.cycles.byOutcome)}`);
   lines.push(`  faults      ${kv(r.faults)}`);
   lines.push(`  kills       ${r.kills.total} worker SIGKILLs: ${kv(r.kills.byPoint)}`);
+  lines.push(`  halts       ${r.halts.total} (${r.halts.cancelOpen} with --cancel-open, ${r.halts.whileLimiterWait} while a submit waited on the limiter, ${r.halts.whileInFlight} while a POST awaited its answer); exit codes ${kv(r.halts.exitCodes)}`);
+  lines.push(`  sampled     ${r.samples} instants (exchange truth vs working rows)`);
   lines.push(`  worker      starts=${r.worker.starts} unexpected_exits=${r.worker.unexpectedExits}`);
   lines.push(`  restarts    postgres=${r.restarts.postgres} temporal=${r.restarts.temporal}`);
   lines.push(`  activity    ${kv(r.activity)}`);

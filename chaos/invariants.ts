@@ -15,6 +15,7 @@ export interface DbOrderRow {
   symbol: string;
   status: string;
   mode: string;
+  duplicate_of?: string | null;
 }
 
 export interface DbFillRow {
@@ -226,5 +227,149 @@ export function checkGates(blocked: { cycles: number; notBlocked: number; writes
     result('gates: closed-gate cycles blocked, zero exchange writes', blocked.notBlocked === 0 && blocked.writes === 0 && blocked.cycles > 0, {
       closed_gate_cycles: blocked.cycles, not_blocked: blocked.notBlocked, exchange_writes: blocked.writes,
     }),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sampled while the run goes on, and around halts (issue 12)
+
+const WORKING = new Set(['pending_submit', 'unknown', 'open', 'partial', 'cancel_requested']);
+const isLive = (o: GroundTruth['orders'][number]): boolean => o.status === 'Untouched' || o.status === 'Partial';
+const ours = (o: GroundTruth['orders'][number]): boolean => !o.clientId.startsWith(EXTERNAL_PREFIX);
+
+/**
+ * One instant: the exchange's truth, the database's working rows, the truth again. An order of ours
+ * live in both truths was live throughout (orders do not reopen), so it must be a working row at the
+ * database read: by exchange id, or by client id while the row has none yet. An order hidden longer
+ * than the absence window (Q13) has a row closed by inference; while that row is in its recovery
+ * window (`recovering`: it blocks its symbol and side, is looked up every cycle, and a halt reports
+ * it) the order is counted apart as `recovering`, not as untracked. `planned`: the most live bot
+ * orders a symbol may have at once (the canary plans one buy per symbol; a replace submits only
+ * once the cancel is confirmed) — hidden ones included, so a second buy beside a hidden one fails.
+ */
+export function sampleOrders(
+  before: GroundTruth,
+  rows: readonly (Pick<DbOrderRow, 'client_order_id' | 'exchange_order_id' | 'status'> & { recovering?: boolean })[],
+  after: GroundTruth,
+  planned = 1,
+): { untracked: string[]; recovering: string[]; overPlanned: string[] } {
+  const working = rows.filter((r) => WORKING.has(r.status));
+  const byId = new Set(working.map((r) => r.exchange_order_id).filter((x): x is string => x !== null));
+  const idless = new Set(working.filter((r) => r.exchange_order_id === null).map((r) => r.client_order_id));
+  const recoveringRows = rows.filter((r) => r.status === 'unknown_closed' && r.recovering === true);
+  const stillLive = new Set(after.orders.filter(isLive).map((o) => o.id));
+  const describe = (o: GroundTruth['orders'][number]): string => `${o.symbol} ${o.clientId}(${o.id}) ${o.status}${o.visible ? '' : ' hidden'}`;
+  const notWorking = before.orders
+    .filter((o) => ours(o) && isLive(o) && stillLive.has(o.id))
+    .filter((o) => !byId.has(o.id) && !idless.has(o.clientId));
+  const isRecovering = (o: GroundTruth['orders'][number]): boolean =>
+    recoveringRows.some((r) => r.exchange_order_id === o.id || (r.exchange_order_id === null && r.client_order_id === o.clientId));
+  const untracked = notWorking.filter((o) => !isRecovering(o)).map(describe);
+  const recovering = notWorking.filter(isRecovering).map(describe);
+  const perSymbol = new Map<string, string[]>();
+  for (const o of after.orders.filter((x) => ours(x) && isLive(x))) perSymbol.set(o.symbol, [...(perSymbol.get(o.symbol) ?? []), `${o.clientId}(${o.id})`]);
+  const overPlanned = [...perSymbol].filter(([, list]) => list.length > planned).map(([symbol, list]) => `${symbol}: ${list.join(', ')}`);
+  return { untracked, recovering, overPlanned };
+}
+
+export interface SampleLog {
+  samples: number;
+  untracked: string[];
+  /** Live orders of ours whose row is closed by inference and still in its recovery window (counted, not failed). */
+  recovering: string[];
+  overPlanned: string[];
+}
+
+export function checkSamples(log: SampleLog): InvariantResult[] {
+  return [
+    result('orders: no untracked order at any sampled instant (every live order of ours is a working row)', log.samples > 0 && log.untracked.length === 0, {
+      samples: log.samples, untracked: log.untracked.length, hidden_past_window_recovering: log.recovering.length,
+    }, log.untracked),
+    result('orders: never more live bot orders per symbol than planned (no duplicate)', log.samples > 0 && log.overPlanned.length === 0, {
+      samples: log.samples, over_planned: log.overPlanned.length,
+    }, log.overPlanned),
+  ];
+}
+
+/** What one `btcbot halt` did, and what the exchange saw around it. */
+export interface HaltRecord {
+  cycle: number;
+  cancelOpen: boolean;
+  /** A submit was waiting on the rate limiter when the halt was issued. */
+  whileLimiterWait: boolean;
+  /** A POST had reached the exchange and awaited its answer when the halt was issued (a send past its final check). */
+  whileInFlight?: boolean;
+  /** For an in-flight halt: rows of that cycle left pending_submit or unknown when the cycle returned (its ack lost). */
+  leftUnresolved?: string[];
+  /** Wall time at which the halt row was stored (Postgres clock, same machine). */
+  storedAtMs: number;
+  exitCode: number | null;
+  stdout: string;
+  /** Orders of ours live on the exchange right after `halt --cancel-open` returned. */
+  liveAfter: Array<{ id: string; clientId: string; symbol: string }>;
+}
+
+/**
+ * Halts: no POST /api/v1/order reached the exchange after a halt was stored, beyond a send already
+ * past its final check (`allowanceMs`) — and at least one halt really coincided with a submit
+ * waiting on the limiter, else the check proved nothing; a halt while a POST awaited its answer
+ * leaves no row of that cycle unresolved (the ack is recorded, not thrown away); and when
+ * `halt --cancel-open` said it was done, nothing of ours was left working — when it said it was
+ * not, it named every order of ours still working.
+ */
+export function checkHalts(
+  halts: readonly HaltRecord[],
+  submits: ReadonlyArray<{ wallMs: number }>,
+  resumedAtMs: readonly number[],
+  allowanceMs: number,
+): InvariantResult[] {
+  const late: string[] = [];
+  let maxLagMs = 0;
+  halts.forEach((h, i) => {
+    const until = resumedAtMs[i] ?? Infinity;
+    for (const r of submits) {
+      if (r.wallMs <= h.storedAtMs || r.wallMs >= until) continue;
+      const lag = r.wallMs - h.storedAtMs;
+      maxLagMs = Math.max(maxLagMs, lag);
+      if (lag > allowanceMs) late.push(`halt at cycle ${h.cycle}: a POST arrived ${lag} ms after the halt was stored`);
+    }
+  });
+  const cancelOpen = halts.filter((h) => h.cancelOpen);
+  const leftWorking: string[] = [];
+  for (const h of cancelOpen) {
+    if (h.exitCode === 0) {
+      for (const o of h.liveAfter) leftWorking.push(`halt at cycle ${h.cycle} exited 0 but ${o.symbol} ${o.clientId}(${o.id}) works`);
+    } else {
+      for (const o of h.liveAfter) {
+        if (!h.stdout.includes(o.clientId) && !h.stdout.includes(o.id)) leftWorking.push(`halt at cycle ${h.cycle} exited ${h.exitCode} without naming ${o.clientId}(${o.id})`);
+      }
+    }
+  }
+  const waited = halts.filter((h) => h.whileLimiterWait).length;
+  const inFlight = halts.filter((h) => h.whileInFlight === true);
+  const lost = inFlight.flatMap((h) => (h.leftUnresolved ?? []).map((cid) => `halt at cycle ${h.cycle}: ${cid} left unresolved although its POST was answered`));
+  return [
+    result(`halts: no order write received after the halt was stored (allowance ${allowanceMs} ms)`, waited > 0 && late.length === 0, {
+      halts: halts.length, while_limiter_wait: halts.filter((h) => h.whileLimiterWait).length, late_writes: late.length, max_post_lag_ms: maxLagMs,
+    }, late),
+    result('halts: after halt --cancel-open, no open order of ours (or each one named)', cancelOpen.length > 0 && leftWorking.length === 0, {
+      cancel_open_halts: cancelOpen.length, done: cancelOpen.filter((h) => h.exitCode === 0).length, left_working: leftWorking.length,
+    }, leftWorking),
+    result('halts: a send past its final check finishes and is recorded (no ack thrown away)', inFlight.length > 0 && lost.length === 0, {
+      in_flight_halts: inFlight.length, left_unresolved: lost.length,
+    }, lost),
+  ];
+}
+
+/** No orphan: every order the exchange ever created is known to the database with its exchange id (an order row, or, for someone else's order that never rested, its fills). */
+export function checkNoOrphan(truth: GroundTruth, rows: readonly DbOrderRow[], fillOrderIds: ReadonlySet<string>): InvariantResult[] {
+  const rowIds = new Set(rows.map((r) => r.exchange_order_id).filter((x): x is string => x !== null));
+  const orphansOfOurs = truth.orders.filter((o) => ours(o) && !rowIds.has(o.id));
+  const orphansExternal = truth.orders.filter((o) => !ours(o) && !rowIds.has(o.id) && !fillOrderIds.has(o.id));
+  const duplicates = rows.filter((r) => (r.duplicate_of ?? null) !== null).length;
+  return [
+    result('orders: no orphan (every exchange order is known to the database by its exchange id)', orphansOfOurs.length === 0 && orphansExternal.length === 0, {
+      exchange_orders: truth.orders.length, orphans_of_ours: orphansOfOurs.length, orphans_external: orphansExternal.length, duplicate_rows: duplicates,
+    }, [...orphansOfOurs, ...orphansExternal].map((o) => `${o.symbol} ${o.clientId}(${o.id}) ${o.status}`)),
   ];
 }

@@ -220,3 +220,23 @@ export class WorkerSupervisor {
     clearTimeout(timer);
   }
 }
+
+/** `btcbot <args>` as a process, the way an operator runs it: exit code and output. */
+export function runBtcbot(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'src/cli/main.ts'), ...args], {
+      cwd: projectRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    onExit(child, () => child.kill('SIGKILL'));
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('close', (code) => {
+      onExit(child, null);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

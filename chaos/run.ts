@@ -1,10 +1,11 @@
-// `npm run chaos`: the chaos suite (issue 8). Many live-armed cycles against the simulator with
-// injected exchange faults, worker SIGKILLs mid-activity, Postgres and Temporal restarts; then the
-// bot's orders, fills and positions are compared with the simulator's ground truth. Prints a
-// report and exits 1 if any invariant fails.
+// `npm run chaos`: the chaos suite (issues 8 and 12). Many live-armed cycles against the simulator
+// with injected exchange faults, worker SIGKILLs mid-activity, Postgres and Temporal restarts, and
+// `btcbot halt` runs while writes wait on the rate limiter; the exchange and the database are
+// sampled all along, then the bot's orders, fills and positions are compared with the simulator's
+// ground truth. Prints a report and exits 1 if any invariant fails.
 //
 //   npm run chaos -- [--cycles 200] [--kills 20] [--seed 1] [--symbols BTCTRY,ETHTRY]
-//                    [--pg-restarts 4] [--temporal-restarts 2] [--keep]
+//                    [--pg-restarts 4] [--temporal-restarts 2] [--halts 6] [--absence-window-sec 60] [--keep]
 import { parseArgs } from 'node:util';
 import { toPairSymbol } from '../src/domain/types.js';
 import { formatReport, runChaos } from './harness.js';
@@ -26,6 +27,8 @@ async function main(): Promise<number> {
       symbols: { type: 'string' },
       'pg-restarts': { type: 'string' },
       'temporal-restarts': { type: 'string' },
+      halts: { type: 'string' },
+      'absence-window-sec': { type: 'string' },
       keep: { type: 'boolean' },
     },
     strict: true,
@@ -38,6 +41,8 @@ async function main(): Promise<number> {
     symbols: (values.symbols ?? 'BTCTRY,ETHTRY').split(',').map((s) => toPairSymbol(s.trim()) as string),
     pgRestarts: positiveInt('pg-restarts', values['pg-restarts'], 4),
     temporalRestarts: positiveInt('temporal-restarts', values['temporal-restarts'], 2),
+    halts: positiveInt('halts', values.halts, 6),
+    absenceWindowSec: positiveInt('absence-window-sec', values['absence-window-sec'], 60, 5),
     keepDir: values.keep ?? false,
   });
   console.log(formatReport(report));

@@ -194,6 +194,26 @@ const SCENARIOS: Record<string, (stack: Stack, id: string) => Promise<void>> = {
       await f.close();
     }
   },
+  // A halt while a submit waits on the rate limiter (the first POST got Retry-After: 8): the halt
+  // cancels the waiting submit (RequestCancelActivityTask), nothing is sent.
+  'halted-submit-in-flight': async (stack, id) => {
+    const f = await fixture(stack);
+    try {
+      f.simulator.faults.add({ route: 'POST /api/v1/order', kind: 'http429', retryAfterSec: 8, times: 1 });
+      const pending = f.cycle(id);
+      const handle = stack.client.workflow.getHandle(id);
+      await pollUntil('a submit waiting on the limiter', async () =>
+        f.simulator.requests.some((r) => r.route === 'POST /api/v1/order' && r.status === 429) &&
+        (await f.pool.query(`SELECT count(*)::int AS n FROM stage4_orders WHERE status = 'pending_submit'`)).rows[0].n === 1, (ready) => ready);
+      await setHalt(f.pool, { reason: 'replay recording', haltedAt: '2026-01-01T00:00:00.000Z', by: 'record-histories' });
+      await handle.signal(haltSignal, { reason: 'replay recording', by: 'record-histories' });
+      const run = await pending;
+      expectThat(run.result?.outcome === 'halted' && (run.result.counts.halted_submits ?? 0) === 1 && f.simulator.engine.groundTruth().orders.length === 0,
+        'halted-submit-in-flight', run);
+    } finally {
+      await f.close();
+    }
+  },
   // A persisted halt (`btcbot halt`) stops the cycle right after prepare.
   'halted-persisted': async (stack, id) => {
     const f = await fixture(stack);
@@ -269,7 +289,7 @@ const SCENARIOS: Record<string, (stack: Stack, id: string) => Promise<void>> = {
       const result = (await stack.client.workflow.execute(CANCEL_OWN_ORDERS_WORKFLOW, {
         workflowId: id, taskQueue: f.taskQueue, args: [input], workflowExecutionTimeout: '2m',
       })) as CancelOwnOrdersResult;
-      expectThat(result.requested === 2 && result.failed === 0 && !result.simulatedOnly, 'cancel-own-open-orders', result);
+      expectThat(result.requested === 2 && result.failed === 0 && !result.simulatedOnly && result.done, 'cancel-own-open-orders', result);
     } finally {
       await f.close();
     }

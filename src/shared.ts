@@ -29,5 +29,6 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'ConstraintViolationError', 'DuplicateClientOrderIdError', 'ExchangeConfigError', 'AuthenticationError',
 ];
 
-/** Workers heartbeat every second (src/worker.ts): a dead worker's activity moves on after this. */
+/** Activities heartbeat from their work, at least every second while they wait (src/progress.ts): a
+ *  dead worker's activity moves on after this. */
 export const ACTIVITY_HEARTBEAT_TIMEOUT = '10s';

@@ -5,6 +5,7 @@ import type { Context as ActivityContext } from '@temporalio/activity';
 import { NativeConnection, Worker, type ActivityInterceptors, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities/index.js';
 import type { ActivityTracker } from './observability/health.js';
+import { withProgress } from './progress.js';
 
 const compiled = !import.meta.url.endsWith('.ts');
 
@@ -46,28 +47,32 @@ export interface CycleWorkerOptions {
 export const SHUTDOWN_GRACE_TIME = '10s';
 export const SHUTDOWN_FORCE_TIME = '30s';
 
-/** How often every activity reports liveness; the workflow's heartbeat timeout is a few of these. */
-export const HEARTBEAT_INTERVAL_MS = 1_000;
-
 /**
- * Every activity heartbeats while it runs, so when a worker dies mid-activity Temporal notices
- * within the heartbeat timeout (seconds) and retries on a live worker, instead of waiting out the
- * whole start-to-close timeout. Retries are safe by construction (see src/activities/execution.ts).
+ * Heartbeats come from the work (src/progress.ts): each activity reports the steps it reaches, and
+ * the bounded waits inside it (rate-limit sleeps, HTTP requests) keep reporting while they last,
+ * with what they wait for. So a killed worker's activity moves to a live worker within the
+ * heartbeat timeout (seconds), an activity stuck outside a known wait is timed out, and a
+ * cancellation (a halt, a timeout) reaches a waiting write: heartbeats are the only way it can.
+ * Retries are safe by construction (see src/activities/execution.ts).
  */
 function heartbeating(ctx: ActivityContext): ActivityInterceptors {
   return {
     inbound: {
-      async execute(input, next) {
-        const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
-        try {
-          return await next(input);
-        } finally {
-          clearInterval(timer);
-        }
+      execute(input, next) {
+        return withProgress({ beat: (details) => ctx.heartbeat(details) }, () => {
+          ctx.heartbeat({ step: 'started', activity: ctx.info.activityType, attempt: ctx.info.attempt });
+          return next(input);
+        });
       },
     },
   };
 }
+
+/**
+ * Heartbeats leave at most this often (the SDK's default is 80 % of the heartbeat timeout, 8 s): a
+ * halt's cancellation reaches a waiting write within about a second.
+ */
+export const HEARTBEAT_THROTTLE = '1s';
 
 export function createCycleWorker(opts: CycleWorkerOptions): Promise<Worker> {
   return Worker.create({
@@ -77,6 +82,7 @@ export function createCycleWorker(opts: CycleWorkerOptions): Promise<Worker> {
     ...workflowCode(opts.workflowBundle),
     activities: opts.activityTracker ? opts.activityTracker.track(createActivities(opts.deps)) : createActivities(opts.deps),
     interceptors: { activity: [heartbeating] },
+    maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.identity ? { identity: opts.identity } : {}),
     maxCachedWorkflows: 100,

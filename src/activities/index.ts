@@ -4,6 +4,7 @@ import { accountingActivities } from './accounting.js';
 import { auditActivities } from './audit.js';
 import type { ActivityDeps } from './deps.js';
 import { executionActivities } from './execution.js';
+import { haltActivities } from './halt.js';
 import { marketActivities } from './market.js';
 import { prepareActivities } from './prepare.js';
 import { reconcileActivities } from './reconcile.js';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...reconcileActivities(deps),
     ...accountingActivities(deps),
     ...executionActivities(deps),
+    ...haltActivities(deps),
     ...auditActivities(deps),
   }, deps);
 }

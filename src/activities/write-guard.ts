@@ -9,7 +9,7 @@ import { plannedActionFromWire } from '../domain/wire.js';
 import { refuseCancel, refuseSubmit, type WriteRefusal } from '../domain/write-guard.js';
 import type { PlannedAction } from '../domain/lifecycle.js';
 import { listPositions } from '../store/fills.js';
-import { getOrderByClientId } from '../store/orders.js';
+import { getOrderByRef } from '../store/orders.js';
 import type { ExecuteInput, ExecuteResult } from '../workflows/types.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -28,7 +28,8 @@ export function guardWrites<T extends WriteActivities>(activities: T, deps: Acti
       return { action: null, refusal: { code: 'malformed_action', detail: { error: (err as Error).name } } };
     }
     if (action.kind === 'cancel') {
-      const own = action.clientOrderId === null ? null : await getOrderByClientId(deps.pool, action.clientOrderId);
+      // By exchange id first: a duplicate order under one of our client ids is our row without a client id.
+      const own = await getOrderByRef(deps.pool, { clientOrderId: action.clientOrderId, exchangeOrderId: action.exchangeOrderId });
       return { action, refusal: refuseCancel(action, own) };
     }
     const config = parseTradingConfig(deps.env ?? {});

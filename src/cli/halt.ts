@@ -2,19 +2,22 @@
 //
 // Halt works in the order that matters most when something is wrong: first the persisted halt
 // (every later cycle is blocked, even if Temporal is down), then the halt signal to every running
-// cycle on our task queue (no new submits from that moment), then, when asked, a
-// `cancelOwnOpenOrders` workflow for the bot's own open orders. Only the last needs the trading
-// configuration, so a bad variable can never stop an operator from halting. It prints where each
-// step went, and skips (loudly, exit 2) a step whose variables a malformed .env leaves in doubt.
+// cycle on our task queue (no new submits from that moment; a submit waiting to be sent is
+// cancelled), then, when asked, a `cancelOwnOpenOrders` workflow that resolves unknown submits,
+// cancels every working order of ours and waits until the exchange lists none, showing its
+// progress, or says exactly which still work. Only the last needs the trading configuration, so a
+// bad variable can never stop an operator from halting.
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { clearHalt, setHalt, type HaltState } from '../store/runtime.js';
 import {
   CANCEL_OWN_ORDERS_WORKFLOW,
+  cancelProgressQuery,
   haltSignal,
   TRADING_CYCLE_WORKFLOW,
   type CancelOwnOrdersInput,
+  type CancelOwnOrdersProgress,
   type CancelOwnOrdersResult,
 } from '../workflows/definitions.js';
 import { localDataDir } from '../devenv/stack.js';
@@ -26,8 +29,10 @@ import { loadCycleSettings } from './cycle-settings.js';
 import { EXIT } from './errors.js';
 import { printable } from './printable.js';
 
-/** How long `--cancel-open` waits for the cancel workflow (a worker must be running). */
-const CANCEL_TIMEOUT = '2m';
+/** How long `--cancel-open` waits for the exchange to list none of our orders. */
+const CANCEL_WAIT_SECONDS = 90;
+/** And for the whole workflow (a worker must be running): the wait plus time to start and report. */
+const CANCEL_TIMEOUT = `${CANCEL_WAIT_SECONDS + 60}s`;
 
 function operator(): string {
   try {
@@ -163,47 +168,92 @@ export async function halt(
       print(true);
       return EXIT.blocked;
     }
-    const cancel = await cancelOwnOpenOrders(temporal.client, infra.taskQueue, reason);
-    rows.push(['cancelled', cancel.line]);
     print(true);
+    const cancel = await cancelOwnOpenOrders(temporal.client, infra.taskQueue, reason);
+    console.log(formatTable(cancel.lines));
     return cancel.exit === EXIT.ok ? done : cancel.exit;
   } finally {
     await temporal.close();
   }
 }
 
-async function cancelOwnOpenOrders(client: Client, taskQueue: string, reason: string): Promise<{ line: string; exit: number }> {
+function progressLine(p: CancelOwnOrdersProgress): string {
+  const parts = [`round ${p.round}: ${p.requested} cancel(s) requested`];
+  if (p.failed > 0) parts.push(`${p.failed} failed`);
+  if (p.stillWorking.length > 0) parts.push(`still working: ${p.stillWorking.join(', ')}`);
+  if (p.unresolved.length > 0) parts.push(`unresolved: ${p.unresolved.join(', ')}`);
+  if ((p.mayStillAppear ?? []).length > 0) parts.push(`closed by inference, may still appear: ${p.mayStillAppear!.join(', ')}`);
+  if ((p.readsFailed ?? []).length > 0) parts.push(`open orders unreadable: ${p.readsFailed!.join(', ')}`);
+  if (p.filled.length > 0) parts.push(`filled meanwhile: ${p.filled.join(', ')}`);
+  return `  ${parts.join('; ')}`;
+}
+
+async function cancelOwnOpenOrders(client: Client, taskQueue: string, reason: string): Promise<{ lines: Array<[string, string]>; exit: number }> {
   let gates: CancelOwnOrdersInput['gates'];
   try {
     gates = loadCycleSettings().gates;
   } catch (err) {
-    return { line: `NOT DONE: ${(err as Error).name}: ${(err as Error).message}`, exit: EXIT.blocked };
+    return { lines: [['cancelled', `NOT DONE: ${(err as Error).name}: ${(err as Error).message}`]], exit: EXIT.blocked };
   }
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.(\d+)Z$/, '$1Z');
   const workflowId = `halt-cancel-${stamp}`;
-  const input: CancelOwnOrdersInput = { reason, gates };
+  const input: CancelOwnOrdersInput = { reason, gates, waitSeconds: CANCEL_WAIT_SECONDS };
+  let result: CancelOwnOrdersResult;
   try {
-    const result = (await client.workflow.execute(CANCEL_OWN_ORDERS_WORKFLOW, {
+    const handle = await client.workflow.start(CANCEL_OWN_ORDERS_WORKFLOW, {
       workflowId,
       taskQueue,
       args: [input],
       workflowExecutionTimeout: CANCEL_TIMEOUT,
       staticSummary: `btcbot halt --cancel-open: ${reason}`.slice(0, 200),
-    })) as CancelOwnOrdersResult;
-    const what = result.simulatedOnly ? 'dry-run order row(s) cancelled (gates allow no exchange writes)' : 'cancel(s) sent to the exchange';
-    return {
-      line: `${result.requested} ${what}, ${result.failed} failed (${workflowId})` +
-        (result.failed > 0 ? '; failed ones stay tracked and are retried by later cycles' : ''),
-      exit: result.failed > 0 ? EXIT.failed : EXIT.ok,
-    };
+    });
+    console.log(`cancelling the bot's own orders (${workflowId}); waiting up to ${CANCEL_WAIT_SECONDS} s for the exchange to list none`);
+    // Show progress while it runs: one line whenever something changed.
+    let shown = '';
+    const outcome = handle.result() as Promise<CancelOwnOrdersResult>;
+    let finished = false;
+    void outcome.then(() => (finished = true), () => (finished = true));
+    while (!finished) {
+      const p = await handle.query(cancelProgressQuery).catch(() => null);
+      const line = p !== null && p.round > 0 ? progressLine(p) : '';
+      if (line !== '' && line !== shown) console.log((shown = line));
+      await Promise.race([outcome.catch(() => undefined), new Promise((r) => setTimeout(r, 1_000))]);
+    }
+    result = await outcome;
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) throw err;
     const cause = err.cause?.message ?? err.message;
     return {
-      line: `FAILED (${workflowId}): ${cause}; is a worker running on task queue ${taskQueue}?`,
+      lines: [['cancelled', `FAILED (${workflowId}): ${cause}; is a worker running on task queue ${taskQueue}?`]],
       exit: EXIT.failed,
     };
   }
+  const lines: Array<[string, string]> = [];
+  if (result.simulatedOnly) {
+    lines.push(['cancelled', `${result.requested} dry-run order row(s) cancelled (gates allow no exchange writes), ${result.failed} failed (${workflowId})`]);
+  } else {
+    lines.push(['cancelled', `${result.requested} cancel(s) sent to the exchange, ${result.failed} failed (${workflowId})`]);
+  }
+  if (result.filled.length > 0) {
+    lines.push(['filled', `${result.filled.length} order(s) filled while cancels were in flight: ${result.filled.join(', ')}; ${result.fillsApplied} fill(s) ingested`]);
+  }
+  if (result.done) {
+    lines.push(['open orders', result.simulatedOnly ? 'none of ours left working' : 'none of ours: the exchange lists none and none is working, unresolved or may still appear']);
+    return { lines, exit: EXIT.ok };
+  }
+  lines.push(['open orders', `NOT DONE after ${result.round} round(s)`]);
+  if (result.stillWorking.length > 0) lines.push(['still working', result.stillWorking.join(', ')]);
+  if (result.unresolved.length > 0) {
+    lines.push(['unresolved', `${result.unresolved.join(', ')} (not found on the exchange yet; such an order may still appear: run halt --cancel-open again)`]);
+  }
+  if ((result.mayStillAppear ?? []).length > 0) {
+    lines.push(['may still appear', `${result.mayStillAppear!.join(', ')} (closed only by inference: never seen over the absence window, but an accepted order can stay hidden longer; run halt --cancel-open again later, or check the exchange's UI)`]);
+  }
+  if ((result.readsFailed ?? []).length > 0) {
+    lines.push(['reads failed', `open orders of ${result.readsFailed!.join(', ')} could not be read in the last round: what works there is not known`]);
+  }
+  if (result.simulatedOnly && result.stillWorking.length > 0) lines.push(['note', 'real orders are cancelled only when all four gates allow live writes']);
+  return { lines, exit: EXIT.failed };
 }
 
 export async function resume(): Promise<number> {

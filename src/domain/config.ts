@@ -30,6 +30,8 @@ export interface TradingConfig {
   readonly fillsPollLookbackMinutes: number; // FILLS_POLL_LOOKBACK_MINUTES
   readonly ttlSeconds: number; // TTL_SECONDS: an open order this old is stale
   readonly staleDriftBps: Decimal; // STALE_DRIFT_BPS: this far from its symbol's mid is stale
+  readonly orderAbsenceWindowSec: number; // ORDER_ABSENCE_WINDOW_SEC: "not found" closes an order only after this (reconcile.ts)
+  readonly orderRecoveryWindowSec: number; // ORDER_RECOVERY_WINDOW_SEC: a row closed by inference may still work this long (lifecycle.ts)
   readonly bootstrapIntents: boolean; // STAGE4_BOOTSTRAP_INTENTS
   readonly bootstrapBudgetTry: Decimal; // STAGE4_BOOTSTRAP_BUDGET_TRY, sized up to the exchange minimum
   readonly dryRunTryBalance: Decimal; // DRY_RUN_TRY_BALANCE: the simulated balance, dry-run only
@@ -182,6 +184,10 @@ export function parseTradingConfig(env: Env): TradingConfig {
     fillsPollLookbackMinutes: int(env, 'FILLS_POLL_LOOKBACK_MINUTES', 30, 1, 43_200),
     ttlSeconds: int(env, 'TTL_SECONDS', 120, 1, 86_400),
     staleDriftBps: dec(env, 'STALE_DRIFT_BPS', '25', { min: 0, minExclusive: true, max: 10_000 }),
+    // Default: DEFAULT_ABSENCE_POLICY (why 180 s: reconcile.ts). Lower values are for test rigs.
+    orderAbsenceWindowSec: int(env, 'ORDER_ABSENCE_WINDOW_SEC', 180, 5, 86_400),
+    // Default: RECOVERY_WINDOW_MS (why 2 h: lifecycle.ts). Lower values are for test rigs.
+    orderRecoveryWindowSec: int(env, 'ORDER_RECOVERY_WINDOW_SEC', 7_200, 10, 86_400),
     bootstrapIntents: bool(env, 'STAGE4_BOOTSTRAP_INTENTS', true),
     bootstrapBudgetTry: dec(env, 'STAGE4_BOOTSTRAP_BUDGET_TRY', '50', { min: 0, minExclusive: true }),
     dryRunTryBalance: dec(env, 'DRY_RUN_TRY_BALANCE', '1000', { min: 0 }),
@@ -213,9 +219,9 @@ export const TRADING_CONFIG_VARIABLES = [
   'KILL_SWITCH', 'DRY_RUN', 'LIVE_TRADING', 'LIVE_TRADING_ACK', 'SYMBOLS', 'MAX_OPEN_ORDERS',
   'MAX_POSITION_NOTIONAL_TRY', 'MAX_DAILY_LOSS_TRY', 'MAX_DRAWDOWN_PCT', 'FEE_BPS_MAKER', 'FEE_BPS_TAKER',
   'SLIPPAGE_BPS_BUFFER', 'MIN_PROFIT_BPS', 'TRY_CASH_TARGET', 'TRY_CASH_MAX', 'RULES_CACHE_TTL_SEC',
-  'FILLS_POLL_LOOKBACK_MINUTES', 'TTL_SECONDS', 'STALE_DRIFT_BPS', 'STAGE4_BOOTSTRAP_INTENTS',
-  'STAGE4_BOOTSTRAP_BUDGET_TRY', 'DRY_RUN_TRY_BALANCE', 'DAY_BOUNDARY_TZ', 'INFER_OPENING_POSITIONS', 'BALANCE_DRIFT_CYCLES',
-  'FILLS_SETTLE_SECONDS',
+  'FILLS_POLL_LOOKBACK_MINUTES', 'TTL_SECONDS', 'STALE_DRIFT_BPS', 'ORDER_ABSENCE_WINDOW_SEC', 'ORDER_RECOVERY_WINDOW_SEC',
+  'STAGE4_BOOTSTRAP_INTENTS', 'STAGE4_BOOTSTRAP_BUDGET_TRY', 'DRY_RUN_TRY_BALANCE', 'DAY_BOUNDARY_TZ', 'INFER_OPENING_POSITIONS',
+  'BALANCE_DRIFT_CYCLES', 'FILLS_SETTLE_SECONDS',
 ] as const;
 
 export type TradingConfigVariable = (typeof TRADING_CONFIG_VARIABLES)[number];
@@ -242,6 +248,8 @@ const SHOWN: Record<TradingConfigVariable, (c: TradingConfig) => string> = {
   FILLS_POLL_LOOKBACK_MINUTES: (c) => String(c.fillsPollLookbackMinutes),
   TTL_SECONDS: (c) => String(c.ttlSeconds),
   STALE_DRIFT_BPS: (c) => plain(c.staleDriftBps),
+  ORDER_ABSENCE_WINDOW_SEC: (c) => String(c.orderAbsenceWindowSec),
+  ORDER_RECOVERY_WINDOW_SEC: (c) => String(c.orderRecoveryWindowSec),
   STAGE4_BOOTSTRAP_INTENTS: (c) => String(c.bootstrapIntents),
   STAGE4_BOOTSTRAP_BUDGET_TRY: (c) => plain(c.bootstrapBudgetTry),
   DRY_RUN_TRY_BALANCE: (c) => plain(c.dryRunTryBalance),

@@ -13,7 +13,7 @@ export type OrderState =
   | 'canceled'
   | 'rejected'
   | 'unknown' // submit outcome ambiguous: resolved from evidence, never by resending
-  | 'unknown_closed'; // gone from the exchange and an explicit lookup found nothing
+  | 'unknown_closed'; // absent from the exchange over the whole absence window (reconcile.ts): closed by inference, may come home
 
 export type OrderEvent =
   | 'submit_acknowledged' // exchange returned an order id
@@ -27,7 +27,12 @@ export type OrderEvent =
   | 'filled'
   | 'not_found'; // an explicit lookup says the exchange does not know it
 
-/** state → event → next state. Late evidence may still resolve `unknown_closed`. */
+/**
+ * state → event → next state. Late evidence may still resolve `unknown_closed`, and `rejected`: a row
+ * that never got an exchange order can still have one (a rejection we could only infer, e.g. an
+ * answer the reference allows after the order was placed): an exchange order carrying its client
+ * id is evidence, and the order becomes the row's (reconcile.ts, "comes home").
+ */
 const TRANSITIONS: Readonly<Record<OrderState, Partial<Record<OrderEvent, OrderState>>>> = {
   pending_submit: {
     submit_acknowledged: 'open',
@@ -83,7 +88,13 @@ const TRANSITIONS: Readonly<Record<OrderState, Partial<Record<OrderEvent, OrderS
   },
   filled: { filled: 'filled' },
   canceled: { canceled: 'canceled' },
-  rejected: { submit_rejected: 'rejected' },
+  rejected: {
+    submit_rejected: 'rejected',
+    seen_open: 'open',
+    seen_partial: 'partial',
+    filled: 'filled',
+    canceled: 'canceled',
+  },
 };
 
 /** The event a venue report of the order's status amounts to. */
@@ -117,11 +128,33 @@ export const TERMINAL_STATES: ReadonlySet<OrderState> = new Set<OrderState>(['fi
 /** Submit outcome not known yet: nothing new may be sent for that symbol and side (defect 13). */
 export const UNRESOLVED_STATES: ReadonlySet<OrderState> = new Set<OrderState>(['pending_submit', 'unknown']);
 
+/**
+ * How long a row closed only by inference (`unknown_closed`) is still treated as an order that may
+ * be working, counted from when it was closed (its `updatedAtMs`, our own clock): it is looked up
+ * every cycle, nothing new is placed on its symbol and side, and a halt does not report "none of
+ * ours" while it lasts. An accepted order may stay invisible longer than the absence window (Q13;
+ * Q11 reports POSTs that hung for over a minute while placing the order), so closing by inference is
+ * a guess; two hours is far past any delay the reference reports and past the fills lookback
+ * (30 min), so late fills still bring the row home. Closed rows stay in reconcile's view at least
+ * as long. The default of ORDER_RECOVERY_WINDOW_SEC.
+ */
+export const RECOVERY_WINDOW_MS = 2 * 60 * 60_000;
+
+/** Closed only by inference, and still inside its recovery window: it may still appear, and work. */
+export function isRecovering(o: Pick<TrackedOrder, 'state' | 'updatedAtMs'>, nowMs: number, recoveryWindowMs = RECOVERY_WINDOW_MS): boolean {
+  return o.state === 'unknown_closed' && nowMs - o.updatedAtMs < recoveryWindowMs;
+}
+
+/** Working, unresolved, or closed by inference and still recovering: it may be an order on the book. */
+export function mayBeWorking(o: Pick<TrackedOrder, 'state' | 'updatedAtMs'>, nowMs: number, recoveryWindowMs = RECOVERY_WINDOW_MS): boolean {
+  return LIVE_STATES.has(o.state) || isRecovering(o, nowMs, recoveryWindowMs);
+}
+
 export type OrderMode = 'live' | 'dry_run' | 'external';
 
 /** One of our order rows (or an imported external one), as the store keeps it. */
 export interface TrackedOrder {
-  readonly clientOrderId: ClientOrderId | null; // null only for external orders placed without one
+  readonly clientOrderId: ClientOrderId | null; // null for external orders placed without one, and for duplicates
   readonly exchangeOrderId: ExchangeOrderId | null;
   readonly symbol: PairSymbol;
   readonly side: Side;
@@ -133,6 +166,12 @@ export interface TrackedOrder {
   readonly createdAtMs: number;
   readonly updatedAtMs: number;
   readonly lastError: string | null;
+  /**
+   * Set on a second exchange order that carries the client id of one of our rows (BTCTurk does not
+   * keep client ids unique, api Q10): it is ours and working, tracked by its exchange id, never
+   * merged into that row, and cancelled.
+   */
+  readonly duplicateOf: ClientOrderId | null;
 }
 
 /** What the strategy wants on the book. */
@@ -164,7 +203,7 @@ export interface CancelAction {
   readonly side: Side;
   readonly price: Decimal;
   readonly qty: Decimal; // remaining quantity
-  readonly reason: 'stale' | 'replace_cancel' | 'halt_cancel';
+  readonly reason: 'stale' | 'replace_cancel' | 'halt_cancel' | 'duplicate';
   readonly detail: Detail;
 }
 
@@ -179,9 +218,10 @@ export interface LifecycleDecision {
   readonly detail: Detail;
 }
 
-/** `deduped:<cid>` etc., the original's audit strings. */
+/** `deduped:<cid>` etc., the original's audit strings; a blocked submit also says why (`unresolved_order:<cid>:inferred_closed_recovering`). */
 export function formatLifecycleDecision(d: LifecycleDecision): string {
-  return `${d.kind}:${d.clientOrderId ?? 'missing'}`;
+  const why = d.kind === 'unresolved_order' && typeof d.detail['why'] === 'string' ? `:${d.detail['why']}` : '';
+  return `${d.kind}:${d.clientOrderId ?? 'missing'}${why}`;
 }
 
 export interface LifecycleParams {
@@ -190,14 +230,18 @@ export interface LifecycleParams {
   /** An open order within this many bps of the intent's price (and within the qty ratio) is the same order. */
   readonly dedupePriceBps: Decimal;
   readonly dedupeQtyRatio: Decimal;
+  /** A row closed only by inference blocks its symbol and side this long (RECOVERY_WINDOW_MS). */
+  readonly recoveryWindowMs: number;
 }
 
-export function lifecycleParams(config: { readonly ttlSeconds: number; readonly staleDriftBps: Decimal }): LifecycleParams {
+export function lifecycleParams(config: { readonly ttlSeconds: number; readonly staleDriftBps: Decimal; readonly orderRecoveryWindowSec?: number }): LifecycleParams {
   return {
     staleAfterMs: config.ttlSeconds * 1000,
     staleDriftBps: config.staleDriftBps,
     dedupePriceBps: new Decimal(5),
     dedupeQtyRatio: new Decimal('0.01'),
+    // Absent in configs recorded before the setting existed (workflow replay).
+    recoveryWindowMs: config.orderRecoveryWindowSec === undefined ? RECOVERY_WINDOW_MS : config.orderRecoveryWindowSec * 1000,
   };
 }
 
@@ -276,10 +320,24 @@ export function planLifecycle(input: LifecycleInput): LifecyclePlan {
 
   const staleByKey = new Map<string, { order: TrackedOrder & { exchangeOrderId: ExchangeOrderId }; detail: Detail }[]>();
   const fresh: TrackedOrder[] = [];
-  const unresolvedKeys = new Set<string>();
+  /** symbol|side → why nothing new may be sent there (an order of ours may be working, unseen). */
+  const unresolvedKeys = new Map<string, string>();
+  for (const o of own) {
+    // Closed only by inference, but it may still appear (hidden longer than the absence window, Q13).
+    if (o.duplicateOf === null && isRecovering(o, nowMs, params.recoveryWindowMs) && !unresolvedKeys.has(key(o.symbol, o.side))) {
+      unresolvedKeys.set(key(o.symbol, o.side), 'inferred_closed_recovering');
+    }
+  }
   for (const o of working) {
+    if (o.duplicateOf !== null) {
+      // A second order under one of our client ids: never a twin for dedupe, always cancelled.
+      if (o.exchangeOrderId !== null) {
+        actions.push(cancelOf({ ...o, exchangeOrderId: o.exchangeOrderId }, 'duplicate', { duplicate_of: o.duplicateOf }));
+      }
+      continue;
+    }
     if (UNRESOLVED_STATES.has(o.state)) {
-      unresolvedKeys.add(key(o.symbol, o.side));
+      unresolvedKeys.set(key(o.symbol, o.side), 'submit_unresolved');
       fresh.push(o); // may be live: it still dedupes intents
       continue;
     }
@@ -315,8 +373,9 @@ export function planLifecycle(input: LifecycleInput): LifecyclePlan {
       continue;
     }
     const k = key(i.symbol, i.side);
-    if (unresolvedKeys.has(k)) {
-      decisions.push({ kind: 'unresolved_order', clientOrderId: i.clientOrderId, symbol: i.symbol, detail: { side: i.side } });
+    const blocked = unresolvedKeys.get(k);
+    if (blocked !== undefined) {
+      decisions.push({ kind: 'unresolved_order', clientOrderId: i.clientOrderId, symbol: i.symbol, detail: { side: i.side, why: blocked } });
       continue;
     }
     const stale = staleByKey.get(k);

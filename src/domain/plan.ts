@@ -23,7 +23,7 @@ export interface CyclePlanInput {
   excludedSymbols: readonly PairSymbol[];
   rules: ReadonlyMap<PairSymbol, ExchangeRules>;
   marks: ReadonlyMap<PairSymbol, Decimal>;
-  /** Our rows of this mode plus external rows, after reconcile. */
+  /** Our rows of this mode plus external rows, after reconcile (closed-by-inference rows still recovering included). */
   orders: readonly TrackedOrder[];
   positions: readonly Position[];
   pnl: { realizedTodayTry: Decimal; drawdownPct: Decimal };
@@ -60,6 +60,7 @@ export function planCycle(input: CyclePlanInput): CyclePlan {
   const own = input.orders.filter((o) => o.mode === input.mode);
   const working = input.orders.filter((o) => LIVE_STATES.has(o.state));
 
+  const params = lifecycleParams(input.config);
   const tryBalance = input.tryBalance;
   const canary = input.config.bootstrapIntents && tryBalance !== null
     ? buildCanaryIntents({
@@ -71,6 +72,8 @@ export function planCycle(input: CyclePlanInput): CyclePlan {
         tryBalance,
         limits,
         budgetTry: input.config.bootstrapBudgetTry,
+        nowMs: input.nowMs,
+        recoveryWindowMs: params.recoveryWindowMs,
         excludedSymbols: input.excludedSymbols,
       })
     : { intents: [], skipped: [] };
@@ -80,7 +83,7 @@ export function planCycle(input: CyclePlanInput): CyclePlan {
     orders: own,
     mids: input.marks,
     nowMs: input.nowMs,
-    params: lifecycleParams(input.config),
+    params,
   });
   const planned = lifecycle.actions.filter((a) => a.kind === 'cancel' || !excluded.has(a.symbol));
 

@@ -3,7 +3,7 @@
 import { Decimal } from './decimal.js';
 import type { Detail } from './errors.js';
 import { clientOrderIdFor } from './ids.js';
-import { LIVE_STATES, type OrderIntent, type TrackedOrder } from './lifecycle.js';
+import { mayBeWorking, type OrderIntent, type TrackedOrder } from './lifecycle.js';
 import { buyCost, sizeBuy, type RuleRejectReason } from './rules.js';
 import { feeHeadroomBps, spendableTry, type RiskLimits, type TradingState } from './risk.js';
 import { compareSymbols } from './symbols.js';
@@ -28,11 +28,14 @@ export interface CanaryInput {
   readonly symbols: readonly PairSymbol[];
   readonly marks: ReadonlyMap<PairSymbol, Decimal>;
   readonly rules: ReadonlyMap<PairSymbol, ExchangeRules>;
-  /** Our order rows; a working or unresolved buy on a symbol means no new buy there. */
+  /** Our order rows; a working, unresolved or recovering (closed by inference) buy on a symbol means no new buy there. */
   readonly orders: readonly TrackedOrder[];
   readonly tryBalance: { readonly free: Decimal; readonly locked: Decimal };
   readonly limits: RiskLimits;
   readonly budgetTry: Decimal; // STAGE4_BOOTSTRAP_BUDGET_TRY
+  /** A buy closed only by inference counts as working for this long after it was closed (lifecycle.ts). */
+  readonly nowMs: number;
+  readonly recoveryWindowMs: number;
   /** Symbols whose market, orders or fills failed this cycle: no intents there. */
   readonly excludedSymbols?: readonly PairSymbol[];
   readonly tradingState?: TradingState;
@@ -80,7 +83,7 @@ export function buildCanaryIntents(input: CanaryInput): CanaryPlan {
       skip('no_rules');
       continue;
     }
-    const working = input.orders.find((o) => o.symbol === symbol && o.side === 'buy' && o.mode !== 'external' && LIVE_STATES.has(o.state));
+    const working = input.orders.find((o) => o.symbol === symbol && o.side === 'buy' && o.mode !== 'external' && mayBeWorking(o, input.nowMs, input.recoveryWindowMs));
     if (working !== undefined) {
       skip('open_buy_exists', { client_order_id: working.clientOrderId ?? 'missing', state: working.state });
       continue;

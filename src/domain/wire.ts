@@ -222,6 +222,8 @@ export interface TrackedOrderWire {
   createdAtMs: number;
   updatedAtMs: number;
   lastError: string | null;
+  /** Absent in payloads recorded before duplicates were tracked. */
+  duplicateOf?: string | null;
 }
 
 export function trackedOrderToWire(o: TrackedOrder): TrackedOrderWire {
@@ -233,6 +235,7 @@ export function trackedOrderFromWire(w: TrackedOrderWire): TrackedOrder {
     ...w,
     clientOrderId: w.clientOrderId === null ? null : asClientOrderId(w.clientOrderId),
     exchangeOrderId: w.exchangeOrderId === null ? null : asExchangeOrderId(w.exchangeOrderId),
+    duplicateOf: w.duplicateOf == null ? null : asClientOrderId(w.duplicateOf),
     symbol: toPairSymbol(w.symbol),
     price: dec(w.price, 'order.price'),
     qty: dec(w.qty, 'order.qty'),

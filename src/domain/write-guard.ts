@@ -63,7 +63,7 @@ export function refuseSubmit(a: SubmitAction, config: WriteGuardConfig, position
   return a.price.lt(floor) ? { code: 'sell_below_floor', detail: { price: s(a.price), min_price: s(floor) } } : null;
 }
 
-/** Why the worker refuses this cancel, or null. `own` is our row for the action's client order id. */
+/** Why the worker refuses this cancel, or null. `own` is our row for the action's exchange order id (else its client order id). */
 export function refuseCancel(a: CancelAction, own: TrackedOrder | null): WriteRefusal | null {
   const ours =
     own !== null &&

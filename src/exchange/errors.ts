@@ -72,6 +72,15 @@ export class OrderNotFoundError extends ExchangeError {
   readonly disposition = 'definitive';
 }
 
+/**
+ * A lookup could not read everything it had to (allOrders returned full pages up to the lookup's
+ * page limit): it cannot tell whether the order exists. Never a "not found".
+ */
+export class LookupIncompleteError extends ExchangeError {
+  override readonly name = 'LookupIncompleteError';
+  readonly disposition = 'retryable';
+}
+
 /** Cancel refused: the order is closed (usually filled) or the pair is blocked. Check its status. */
 export class OrderNotCancelableError extends ExchangeError {
   override readonly name = 'OrderNotCancelableError';
@@ -140,6 +149,27 @@ export class AmbiguousWriteError extends ExchangeError {
   }
 }
 
+/** Why a write stopped before it left (see WriteNotSentError). */
+export type NotSentReason = 'deadline' | 'rate_limit_wait_exceeds_deadline' | 'canceled' | 'halted' | 'gate_closed';
+
+/**
+ * A submit or cancel that was stopped before it left: its attempt's deadline, a rate-limit wait
+ * longer than the time left, a cancellation, or a halt or closed gate seen right before the send.
+ * Nothing reached the exchange, so this is definitive. (An abort after the request started is an
+ * AmbiguousWriteError instead.)
+ */
+export class WriteNotSentError extends ExchangeError {
+  override readonly name = 'WriteNotSentError';
+  readonly disposition = 'definitive';
+  constructor(
+    message: string,
+    readonly reason: NotSentReason,
+    details: ExchangeErrorDetails = {},
+  ) {
+    super(message, details);
+  }
+}
+
 /**
  * Retry policy by class, in one place.
  * - `clientRetriesReads`: the HTTP client retries a read itself (backoff, Retry-After).
@@ -155,6 +185,7 @@ export const RETRY_POLICY: Readonly<Record<string, { clientRetriesReads: boolean
   OrderNotCancelableError: { clientRetriesReads: false, temporalRetryable: false },
   BadRequestError: { clientRetriesReads: false, temporalRetryable: false },
   AmbiguousWriteError: { clientRetriesReads: false, temporalRetryable: false },
+  WriteNotSentError: { clientRetriesReads: false, temporalRetryable: false },
   RateLimitedError: { clientRetriesReads: true, temporalRetryable: true },
   ExchangeUnavailableError: { clientRetriesReads: true, temporalRetryable: true },
   MalformedResponseError: { clientRetriesReads: false, temporalRetryable: true },

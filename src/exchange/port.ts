@@ -41,6 +41,22 @@ export interface SubmitLimitOrderRequest {
   readonly clientOrderId: ClientOrderId;
 }
 
+/**
+ * How one write attempt bounds itself (activities pass their own): the request leaves only while its
+ * answer can still arrive before `notAfterMs` (the client's response budget), never once `signal`
+ * aborted, and `beforeSend` runs right before it leaves (after any rate-limit wait), to re-check what
+ * may have changed meanwhile (a halt, the gates). Any of these stopping it is a WriteNotSentError.
+ * Once it has left, `signal` no longer stops it: its answer is read (until `notAfterMs` at most, then
+ * the outcome is an AmbiguousWriteError), so an order placed is known.
+ */
+export interface WriteControl {
+  readonly signal?: AbortSignal;
+  /** Epoch ms (the client's clock): the attempt is done with the exchange by then. */
+  readonly notAfterMs?: number;
+  /** Throw (typically a WriteNotSentError) to stop the send. */
+  readonly beforeSend?: () => Promise<void>;
+}
+
 export interface SubmitAck {
   readonly exchangeOrderId: ExchangeOrderId;
   readonly clientOrderId: ClientOrderId;
@@ -86,6 +102,8 @@ export interface TimeWindow {
 export interface AllOrdersQuery extends Partial<TimeWindow> {
   /** Rows per page (BTCTurk default 100, max 1000). */
   readonly limit?: number;
+  /** Page number, from 1. */
+  readonly page?: number;
 }
 
 export interface Exchange {
@@ -125,9 +143,9 @@ export interface Exchange {
    * Submit a limit order. Sent exactly once: a timeout, 5xx, empty/HTML body or connection reset
    * after sending raises AmbiguousWriteError; resolve it with findOrderByClientId, never resend.
    */
-  submitLimitOrder(request: SubmitLimitOrderRequest): Promise<SubmitAck>;
+  submitLimitOrder(request: SubmitLimitOrderRequest, control?: WriteControl): Promise<SubmitAck>;
   /** Cancel by exchange id (`DELETE /api/v1/order?id=`). Cancelling a canceled order succeeds. */
-  cancelOrder(exchangeOrderId: ExchangeOrderId): Promise<CancelAck>;
+  cancelOrder(exchangeOrderId: ExchangeOrderId, control?: WriteControl): Promise<CancelAck>;
 
   /**
    * Resolve an ambiguous submit: every order of `symbol` carrying `clientOrderId`, looked up in open

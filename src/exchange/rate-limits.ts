@@ -15,16 +15,50 @@ export interface RateLimiterOptions {
   /** Extra time added to every period (default 50 ms). */
   readonly marginMs?: number;
   readonly now?: () => number;
-  readonly sleep?: (ms: number) => Promise<void>;
+  readonly sleep?: Sleep;
 }
 
-export const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Sleep `ms`; with a signal, reject as soon as it aborts. */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+export const realSleep: Sleep = (ms, signal) =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+export interface AcquireOptions {
+  /** Abort the wait (activity cancellation). */
+  readonly signal?: AbortSignal;
+  /** Epoch ms (limiter clock) the request must leave by; a longer wait is refused at once. */
+  readonly notAfterMs?: number;
+}
+
+/** The limiter did not release the request: it would have had to wait past the caller's deadline, or the caller aborted. */
+export class LimiterWaitRefused extends Error {
+  override name = 'LimiterWaitRefused';
+  constructor(
+    readonly reason: 'deadline' | 'aborted',
+    readonly key: string,
+    readonly waitMs: number,
+  ) {
+    super(reason === 'deadline' ? `${key}: rate limit wait of ${waitMs} ms exceeds the time left` : `${key}: rate limit wait aborted`);
+  }
+}
 
 export class RateLimiter {
   private readonly rules: Readonly<Record<string, readonly LimiterRule[]>>;
   private readonly marginMs: number;
   private readonly now: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly sleep: Sleep;
   private readonly sent = new Map<string, number[]>();
   private readonly pausedUntil = new Map<string, number>();
   private readonly queues = new Map<string, Promise<void>>();
@@ -36,15 +70,48 @@ export class RateLimiter {
     this.sleep = options.sleep ?? realSleep;
   }
 
-  /** Wait until a request to `key` may be sent, then record it. Requests to one key are FIFO. */
-  acquire(key: string): Promise<void> {
+  /**
+   * Wait until a request to `key` may be sent, then record it. Requests to one key are FIFO. With
+   * options, the wait ends early (LimiterWaitRefused) on abort or once it cannot end in time; the
+   * queue keeps its order (a caller that gave up is skipped when its turn comes).
+   */
+  acquire(key: string, options: AcquireOptions = {}): Promise<void> {
+    const { signal, notAfterMs } = options;
+    if (signal?.aborted) return Promise.reject(new LimiterWaitRefused('aborted', key, 0));
+    if (notAfterMs !== undefined) {
+      const wait = this.delayFor(key);
+      if (wait > 0 && this.now() + wait > notAfterMs) return Promise.reject(new LimiterWaitRefused('deadline', key, wait));
+    }
     const previous = this.queues.get(key) ?? Promise.resolve();
-    const next = previous.then(() => this.acquireNow(key));
+    const turn = previous.then(() => this.acquireNow(key, options));
     this.queues.set(
       key,
-      next.catch(() => undefined),
+      turn.catch(() => undefined),
     );
-    return next;
+    if (signal === undefined && notAfterMs === undefined) return turn;
+    return new Promise<void>((resolve, reject) => {
+      const giveUp = (reason: 'deadline' | 'aborted'): void => {
+        cleanup();
+        reject(new LimiterWaitRefused(reason, key, 0));
+      };
+      const onAbort = (): void => giveUp('aborted');
+      const timer = notAfterMs === undefined ? null : setTimeout(() => giveUp('deadline'), Math.max(0, notAfterMs - this.now()));
+      const cleanup = (): void => {
+        if (timer !== null) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      turn.then(
+        () => {
+          cleanup();
+          resolve();
+        },
+        (err: unknown) => {
+          cleanup();
+          reject(err);
+        },
+      );
+    });
   }
 
   /** Block `key` for `ms` (after a 429 with Retry-After). */
@@ -70,11 +137,18 @@ export class RateLimiter {
     return wait;
   }
 
-  private async acquireNow(key: string): Promise<void> {
+  private async acquireNow(key: string, { signal, notAfterMs }: AcquireOptions = {}): Promise<void> {
     for (;;) {
+      if (signal?.aborted) throw new LimiterWaitRefused('aborted', key, 0);
       const wait = this.delayFor(key);
       if (wait <= 0) break;
-      await this.sleep(wait);
+      if (notAfterMs !== undefined && this.now() + wait > notAfterMs) throw new LimiterWaitRefused('deadline', key, wait);
+      try {
+        await this.sleep(wait, signal);
+      } catch (err) {
+        if (signal?.aborted) throw new LimiterWaitRefused('aborted', key, wait);
+        throw err;
+      }
     }
     const now = this.now();
     const log = this.sent.get(key) ?? [];

@@ -22,8 +22,19 @@ export type FaultKind =
   | 'emptyAfterCommit'
   /** Process, then answer 502 with an HTML page. */
   | 'htmlAfterCommit'
-  /** Process, then hold the answer for `latencyMs` (beyond the client's timeout). */
+  /** Process, then hold the answer for `latencyMs` (beyond the client's timeout): the order exists from the start. */
   | 'delayAfterCommit'
+  /** Hold the request for `latencyMs`, then process and answer: the order is created at the end of the hold,
+   *  typically after the client gave up (reference Q11: POSTs that hung for over a minute, order placed). */
+  | 'holdThenCommit'
+  /** Process, then answer with a proxy's 4xx (`httpStatus`, default 409) and an HTML page, no BTCTurk envelope. */
+  | 'proxy4xxAfterCommit'
+  /** Accept the order normally, but keep it out of openOrders, allOrders and GET /order/{id} for `hiddenMs`
+   *  (reference Q13: nothing guarantees an accepted order is visible at once). It rests, matches and fills. */
+  | 'orderInvisible'
+  /** DELETE answered 200 SUCCESS (cancels are asynchronous, §6.6), but the order stays open for `latencyMs`
+   *  and then fills in full as maker instead of being canceled. */
+  | 'cancelThenFill'
   /** Trade lists carry every row twice. */
   | 'duplicateTradeRows'
   /** Trade rows come without `id`. */
@@ -41,6 +52,10 @@ export interface FaultRule {
   readonly probability?: number;
   readonly latencyMs?: number;
   readonly retryAfterSec?: number;
+  /** `orderInvisible`: how long (simulator clock) the accepted order stays invisible. */
+  readonly hiddenMs?: number;
+  /** `proxy4xxAfterCommit`: the status the proxy answers with (408, 409, 425, …). */
+  readonly httpStatus?: number;
 }
 
 interface ActiveRule {
@@ -99,7 +114,14 @@ export class FaultInjector {
 }
 
 export const PRE_PROCESSING_FAULTS: ReadonlySet<FaultKind> = new Set(['http500', 'http503', 'http429', 'emptyBody', 'htmlBody']);
-export const AFTER_COMMIT_FAULTS: ReadonlySet<FaultKind> = new Set(['dropAfterCommit', 'emptyAfterCommit', 'htmlAfterCommit', 'delayAfterCommit']);
+export const AFTER_COMMIT_FAULTS: ReadonlySet<FaultKind> = new Set([
+  'dropAfterCommit', 'emptyAfterCommit', 'htmlAfterCommit', 'delayAfterCommit', 'proxy4xxAfterCommit',
+]);
 
 export const CLOUDFLARE_HTML =
   '<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>cloudflare</center></body></html>\n';
+
+/** What a proxy in front of the exchange sends for a 4xx it makes up itself: no BTCTurk envelope. */
+export function proxyErrorHtml(status: number): string {
+  return `<!DOCTYPE html>\n<html><head><title>${status}</title></head><body><center><h1>${status}</h1></center><hr><center>proxy</center></body></html>\n`;
+}

@@ -7,7 +7,7 @@ import { Decimal } from '../domain/decimal.js';
 import { SimAuth, DEFAULT_SIM_CREDENTIALS, type Permission, type SimApiKey } from './auth.js';
 import type { ClockMode } from './clock.js';
 import { SimulatorControl } from './control.js';
-import { AFTER_COMMIT_FAULTS, CLOUDFLARE_HTML, FaultInjector, PRE_PROCESSING_FAULTS, type FaultRule } from './faults.js';
+import { AFTER_COMMIT_FAULTS, CLOUDFLARE_HTML, FaultInjector, PRE_PROCESSING_FAULTS, proxyErrorHtml, type FaultRule } from './faults.js';
 import { DEFAULT_PAIRS, currencyName, currencyPrecision, exchangeInfoPayload, pairName, type MalformedPairKind, type SimPairConfig } from './pairs.js';
 import { SimRateLimiter } from './rate-limits.js';
 import { DEFAULT_BALANCES, SimulatorEngine, isOpen, normaliseSymbol, type EngineConfig, type ManualTrade, type PricePath, type SimFill, type SimOrder } from './state.js';
@@ -197,7 +197,8 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
 
     const fired = faults.draw(route.key);
     entry.faults.push(...fired.map((f) => f.kind));
-    const latency = fired.filter((f) => f.kind === 'latency').reduce((s, f) => s + (f.latencyMs ?? 0), 0);
+    // `holdThenCommit` holds like latency; the request is processed only after the hold.
+    const latency = fired.filter((f) => f.kind === 'latency' || f.kind === 'holdThenCommit').reduce((s, f) => s + (f.latencyMs ?? 0), 0);
     if (latency > 0) await wait(latency);
     const pre = fired.find((f) => PRE_PROCESSING_FAULTS.has(f.kind));
     if (pre !== undefined) return reply(preFaultReply(pre));
@@ -212,6 +213,7 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
 
     let result: Reply;
     try {
+      engine.settle();
       result = api.handle(route.key, req, url, path, bodyText, fired);
     } catch (err) {
       if (err instanceof SimRejection) {
@@ -232,6 +234,10 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
         return reply({ status: 200, raw: '' });
       case 'htmlAfterCommit':
         return reply({ status: 502, raw: CLOUDFLARE_HTML, headers: { 'content-type': 'text/html' } });
+      case 'proxy4xxAfterCommit': {
+        const status = after.httpStatus ?? 409;
+        return reply({ status, raw: proxyErrorHtml(status), headers: { 'content-type': 'text/html' } });
+      }
       case 'delayAfterCommit':
         await wait(after.latencyMs ?? 30_000);
         if (!res.destroyed) reply(result);
@@ -393,13 +399,13 @@ class ApiHandlers {
       case 'GET /api/v1/order/{id}': {
         const idText = path.split('/').pop() ?? '';
         const order = /^\d{1,20}$/.test(idText) ? e.order(BigInt(idText)) : undefined;
-        if (order === undefined) throw new SimRejection('Order not found');
+        if (order === undefined || !e.isVisible(order)) throw new SimRejection('Order not found');
         return { status: 200, body: ok(this.orderRow(order, false)) };
       }
       case 'POST /api/v1/order':
-        return this.submit(req, bodyText);
+        return this.submit(req, bodyText, fired);
       case 'DELETE /api/v1/order':
-        return this.cancel(q, bodyText);
+        return this.cancel(q, bodyText, fired);
       case 'GET /api/v1/users/transactions/trade':
         return this.trades(q, fired);
       default:
@@ -494,6 +500,7 @@ class ApiHandlers {
       .filter(
         (o) =>
           o.symbol === pairName(pair) &&
+          this.engine.isVisible(o) &&
           (start === null || o.createdMs >= start) &&
           (end === null || o.createdMs <= end) &&
           (fromId === null || !/^\d+$/.test(fromId) || o.id >= BigInt(fromId)),
@@ -503,7 +510,7 @@ class ApiHandlers {
     return { status: 200, body: ok(rows.map((o) => this.orderRow(o, false))) };
   }
 
-  private submit(req: IncomingMessage, bodyText: string): Reply {
+  private submit(req: IncomingMessage, bodyText: string, fired: readonly FaultRule[]): Reply {
     const type = String(req.headers['content-type'] ?? '');
     if (!type.toLowerCase().startsWith('application/json')) return { status: 415, raw: '' };
     if (bodyText.trim() === '') return { status: 411, raw: '' };
@@ -523,7 +530,7 @@ class ApiHandlers {
       price: b['price'],
       stopPrice: b['stopPrice'],
       newOrderClientId: b['newOrderClientId'],
-    });
+    }, { hiddenMs: fired.find((f) => f.kind === 'orderInvisible')?.hiddenMs ?? 0 });
     const pair = this.engine.pair(order.symbol);
     const legacy = this.settings.legacyCasing;
     return {
@@ -546,7 +553,7 @@ class ApiHandlers {
     };
   }
 
-  private cancel(q: URLSearchParams, bodyText: string): Reply {
+  private cancel(q: URLSearchParams, bodyText: string, fired: readonly FaultRule[]): Reply {
     let idText = q.get('id');
     if (idText === null && this.settings.lenientDeleteBody && bodyText.trim() !== '') {
       try {
@@ -556,7 +563,11 @@ class ApiHandlers {
         // an unreadable body is the same as no id
       }
     }
-    this.engine.cancel(idText !== null && /^\d{1,20}$/.test(idText) ? BigInt(idText) : null);
+    const thenFill = fired.find((f) => f.kind === 'cancelThenFill');
+    this.engine.cancel(
+      idText !== null && /^\d{1,20}$/.test(idText) ? BigInt(idText) : null,
+      thenFill === undefined ? {} : { thenFillAfterMs: thenFill.latencyMs ?? 5_000 },
+    );
     return { status: 200, body: { success: true, message: 'SUCCESS', code: 0 } };
   }
 

@@ -27,6 +27,10 @@ export interface SimOrder {
   lockRemaining: Decimal;
   /** When an async cancel completes (cancelLatencyMs > 0). */
   cancelAtMs: number | null;
+  /** Until then (simulator clock) the order is missing from openOrders, allOrders and order lookups. */
+  hiddenUntilMs: number;
+  /** A cancel was acknowledged, but the order fills in full at this time instead (fault `cancelThenFill`). */
+  fillAtMs: number | null;
 }
 
 export interface SimFill {
@@ -199,6 +203,10 @@ export class SimulatorEngine {
       this.lastTickMs = now;
     }
     for (const order of this.orders.values()) {
+      if (order.fillAtMs !== null && order.fillAtMs <= now && isOpen(order)) {
+        order.fillAtMs = null;
+        this.applyFill(order, order.left, order.price, 'maker');
+      }
       if (order.cancelAtMs !== null && order.cancelAtMs <= now && isOpen(order)) this.finishCancel(order, order.cancelAtMs);
     }
   }
@@ -337,7 +345,7 @@ export class SimulatorEngine {
     price: unknown;
     stopPrice?: unknown;
     newOrderClientId?: unknown;
-  }): SimOrder {
+  }, options: { hiddenMs?: number } = {}): SimOrder {
     const pair = typeof body.pairSymbol === 'string' ? this.pair(body.pairSymbol) : undefined;
     if (pair === undefined || pair.status !== 'TRADING') throw new SimRejection('FAILED_ORDER_PARAMETER');
     const side = typeof body.orderType === 'string' ? body.orderType.toLowerCase() : '';
@@ -401,6 +409,8 @@ export class SimulatorEngine {
       lockAsset,
       lockRemaining: lock,
       cancelAtMs: null,
+      hiddenUntilMs: options.hiddenMs !== undefined && options.hiddenMs > 0 ? now + options.hiddenMs : 0,
+      fillAtMs: null,
     };
     funds.free = funds.free.minus(lock);
     funds.locked = funds.locked.plus(lock);
@@ -410,13 +420,23 @@ export class SimulatorEngine {
     return order;
   }
 
-  /** Cancel semantics of reference §10.8 (async when cancelLatencyMs > 0). */
-  cancel(id: bigint | null): void {
+  /**
+   * Cancel semantics of reference §10.8 (async when cancelLatencyMs > 0). `thenFillAfterMs`: the
+   * cancel is acknowledged, but the order matches in that time and fills instead (§6.6: orders can
+   * be matched while a cancel is in flight).
+   */
+  cancel(id: bigint | null, options: { thenFillAfterMs?: number } = {}): void {
     const order = id === null ? undefined : this.orders.get(id);
     if (order === undefined) throw new SimRejection('NO_ORDER_MATCHES_YOUR_REQUEST');
     if (order.status === 'Canceled') return;
     if (order.status === 'Closed' || order.method === 'market') throw new SimRejection('ORDER_COULD_NOT_BE_CANCELED');
     const now = this.clock.now();
+    if (order.fillAtMs !== null) return; // already bound to fill; a second cancel is acknowledged the same way
+    if (options.thenFillAfterMs !== undefined) {
+      order.fillAtMs = now + Math.max(0, options.thenFillAfterMs);
+      order.cancelAtMs = null;
+      return;
+    }
     if (this.config.cancelLatencyMs > 0) {
       if (order.cancelAtMs === null) order.cancelAtMs = now + this.config.cancelLatencyMs;
       return;
@@ -441,7 +461,13 @@ export class SimulatorEngine {
     return [...this.orders.values()];
   }
 
+  /** False while an accepted order is still invisible to every read (fault `orderInvisible`). */
+  isVisible(order: SimOrder): boolean {
+    return order.hiddenUntilMs <= this.clock.now();
+  }
+
   isListedOpen(order: SimOrder): boolean {
+    if (!this.isVisible(order)) return false;
     if (isOpen(order)) return true;
     return this.config.openOrdersLagMs > 0 && order.updatedMs + this.config.openOrdersLagMs > this.clock.now();
   }
@@ -454,6 +480,7 @@ export class SimulatorEngine {
 
   /** Every accepted order and every fill, as plain data (decimal strings, ids as strings). */
   groundTruth(): GroundTruth {
+    this.settle(); // what is due by now has happened (async cancels, cancels that turned into fills)
     return {
       clockMs: this.clock.now(),
       orders: this.allOrderList().map((o) => ({
@@ -468,7 +495,8 @@ export class SimulatorEngine {
         status: o.status,
         createdMs: o.createdMs,
         updatedMs: o.updatedMs,
-        cancelPending: o.cancelAtMs !== null && isOpen(o),
+        cancelPending: (o.cancelAtMs !== null || o.fillAtMs !== null) && isOpen(o),
+        visible: this.isVisible(o),
       })),
       fills: this.fills.map((f) => ({
         id: f.id.toString(),
@@ -527,6 +555,8 @@ export class SimulatorEngine {
       lockAsset,
       lockRemaining: lock,
       cancelAtMs: null,
+      hiddenUntilMs: 0,
+      fillAtMs: null,
     };
     this.orders.set(order.id, order);
     const fill = this.applyFill(order, qty, price, 'taker', atMs);
@@ -695,6 +725,8 @@ export interface GroundTruth {
     createdMs: number;
     updatedMs: number;
     cancelPending: boolean;
+    /** False while the order is hidden from every read (fault `orderInvisible`). */
+    visible: boolean;
   }>;
   readonly fills: ReadonlyArray<{
     id: string;

@@ -148,6 +148,44 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 4,
+    name: 'order sightings, send deadlines and duplicates; one row per exchange order',
+    sql: `
+      ALTER TABLE stage4_orders
+        -- No POST for this row leaves after this: the deadline of the attempt that recorded it.
+        ADD COLUMN send_deadline_at timestamptz,
+        -- When a submit attempt gave up without a definite answer (the absence window starts here).
+        ADD COLUMN submit_ended_at timestamptz,
+        -- Last time the exchange showed the order: listed, found by a lookup, or in fills.
+        ADD COLUMN last_seen_at timestamptz,
+        -- "Order not found" lookups since the last sighting.
+        ADD COLUMN not_found_count integer NOT NULL DEFAULT 0 CHECK (not_found_count >= 0),
+        -- When the last counted "not found" was: lookups count only when spread over the window.
+        ADD COLUMN last_not_found_at timestamptz,
+        -- A further exchange order under one of our client ids (BTCTurk does not keep them unique).
+        ADD COLUMN duplicate_of text CHECK (duplicate_of IS NULL OR length(duplicate_of) BETWEEN 1 AND 50);
+
+      ALTER TABLE stage4_orders DROP CONSTRAINT stage4_orders_check;
+      ALTER TABLE stage4_orders ADD CONSTRAINT stage4_orders_identity_check
+        CHECK (client_order_id IS NOT NULL OR mode = 'external' OR duplicate_of IS NOT NULL);
+      ALTER TABLE stage4_orders ADD CONSTRAINT stage4_orders_duplicate_check
+        CHECK (duplicate_of IS NULL OR (client_order_id IS NULL AND exchange_order_id IS NOT NULL AND mode = 'live'));
+
+      -- Client ids are unique among our own rows; external orders may share one ("advanced", Q10).
+      DROP INDEX stage4_orders_client_order_id_key;
+      CREATE UNIQUE INDEX stage4_orders_client_order_id_key ON stage4_orders (client_order_id)
+        WHERE client_order_id IS NOT NULL AND mode <> 'external';
+      -- One row per exchange order, whoever placed it: an order is never tracked twice or merged.
+      DROP INDEX stage4_orders_external_exchange_id_key;
+      DROP INDEX stage4_orders_exchange_order_id_idx;
+      CREATE UNIQUE INDEX stage4_orders_exchange_order_id_key ON stage4_orders (exchange_order_id)
+        WHERE exchange_order_id IS NOT NULL;
+      CREATE INDEX stage4_orders_updated_at_idx ON stage4_orders (updated_at);
+      -- Reconcile looks up fills by client id (fill evidence for orders it does not track yet).
+      CREATE INDEX stage4_fills_client_order_id_idx ON stage4_fills (client_order_id) WHERE client_order_id IS NOT NULL;
+    `,
+  },
+  {
     version: 5,
     name: 'account truth: fills without order id, position adjustments, quarantines, adoptions, balance drift and snapshots',
     sql: `

@@ -23,13 +23,38 @@ export interface CancelOwnOrdersInput {
   reason: string;
   /** Gate settings of the starter; live cancels also need the worker's own gates. */
   gates: import('../domain/gates.js').GateSettings;
+  /** How long to wait for the exchange to list none of our orders (default 90 s; absent in older runs). */
+  waitSeconds?: number;
 }
 
-export interface CancelOwnOrdersResult {
-  /** Cancels sent (live) or applied (dry-run rows). */
+/** Where `halt --cancel-open` is, for the CLI to show while it waits. */
+export interface CancelOwnOrdersProgress {
+  round: number;
+  /** Cancels sent (live) or applied (dry-run rows) so far. */
   requested: number;
-  /** Orders whose cancel failed; they stay tracked and are retried by later cycles. */
   failed: number;
+  /** Orders of ours still working on the exchange or in the database: `SYMBOL id state`. */
+  stillWorking: string[];
+  /** Submits whose outcome is still unknown: not found yet, they may still appear. */
+  unresolved: string[];
+  /** Orders closed only by inference, still in their recovery window: not found, but they may still appear. */
+  mayStillAppear?: string[];
+  /** Symbols whose open orders could not be read in the last round. */
+  readsFailed?: string[];
+  /** Orders that filled (in part or in full) while their cancel was in flight. */
+  filled: string[];
+  fillsApplied: number;
+}
+
+/** Progress of a running `cancelOwnOpenOrders`. */
+export const cancelProgressQuery = wf.defineQuery<CancelOwnOrdersProgress>('cancelProgress');
+
+export interface CancelOwnOrdersResult extends CancelOwnOrdersProgress {
   /** True when gates allowed no exchange writes: only dry-run rows were cancelled. */
   simulatedOnly: boolean;
+  /**
+   * True when the exchange lists none of our orders (every symbol read), none of ours is working or
+   * unresolved, and none closed only by inference may still appear.
+   */
+  done: boolean;
 }

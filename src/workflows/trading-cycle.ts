@@ -27,12 +27,21 @@ const { prepareCycle, fetchMarket, reconcileOrders, syncFillsAndPnl } = wf.proxy
 });
 
 // Retries are safe: a retried submit finds its pending row and resolves by client id, never resends.
-const { executeAction } = wf.proxyActivities<Activities>({
+// Each attempt sends nothing after its own deadline (this start-to-close, see activities/execution.ts).
+// A halt cancels a submit, and the cycle waits for the attempt to finish (WAIT_CANCELLATION_COMPLETED):
+// one still waiting on the limiter stops unsent, one already past its final check is answered and
+// recorded (or looked up), so the cycle never moves on while a write may still leave or its ack is lost.
+const EXECUTE_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '30s',
+  cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '2m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
-});
+};
+const { executeAction: executeActionWaitingOnCancel } = wf.proxyActivities<Activities>(EXECUTE_OPTIONS);
+// Cycles started before that change abandoned a cancelled submit (TRY_CANCEL); they replay as they ran.
+const { executeAction: executeActionBeforeWaitPatch } = wf.proxyActivities<Activities>({ ...EXECUTE_OPTIONS, cancellationType: wf.ActivityCancellationType.TRY_CANCEL });
+const WAIT_FOR_CANCELLED_WRITES = 'wait-for-cancelled-writes';
 
 // The audit must land even when everything else failed: retried generously, idempotent.
 const { recordAudit } = wf.proxyActivities<Activities>({
@@ -48,8 +57,14 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
   const report = new CycleReport();
   let step = 'gate';
   let halt: HaltRequest | null = null;
+  // A halt also cancels a submit in flight: its rate-limit wait ends at once, nothing is sent (a
+  // send already past its final check finishes and is recorded).
+  const submits = new wf.CancellationScope();
   wf.setHandler(progressQuery, () => step);
-  wf.setHandler(haltSignal, (req) => void (halt ??= req));
+  wf.setHandler(haltSignal, (req) => {
+    halt ??= req;
+    submits.cancel();
+  });
 
   const gate = evaluateGates(input.gates, input.dryRunRequested);
   const mode: TradingMode = gate.outcome === 'run' ? gate.mode : 'live';
@@ -141,6 +156,7 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
     const rec = await reconcileOrders({ cycleId, mode, nowMs, openOrders: market.openOrders });
     report.add(rec.counts);
     report.decisions.push(...rec.decisions);
+    report.alerts.push(...(rec.alerts ?? []));
 
     // 5. Fills → positions (openings, adoptions) → cursor, balance drift, the PnL snapshot. A
     // symbol whose fills fail or cannot be applied sits out or is quarantined; the cycle goes on.
@@ -175,12 +191,19 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
 
     // 7. Execute, one activity per action. A halt stops every further submit at once.
     step = 'execute';
+    const executeAction = wf.patched(WAIT_FOR_CANCELLED_WRITES) ? executeActionWaitingOnCancel : executeActionBeforeWaitPatch;
     for (const action of plan.accepted) {
-      if (halt !== null && action.kind === 'submit') {
+      const execute = () => executeAction({ cycleId, mode, nowMs, action: plannedActionToWire(action) });
+      if (action.kind === 'cancel') {
+        report.execution(await execute()); // cancels always run, halted or not
+      } else if (halt !== null) {
         report.execution({ outcome: 'halted', clientOrderId: action.clientOrderId, detail: 'halt_signal' });
-        continue;
+      } else {
+        report.execution(await submits.run(execute).catch((err: unknown) => {
+          if (!wf.isCancellation(err)) throw err;
+          return { outcome: 'halted', clientOrderId: action.clientOrderId, detail: 'halt_signal_in_flight' } as const;
+        }));
       }
-      report.execution(await executeAction({ cycleId, mode, nowMs, action: plannedActionToWire(action) }));
     }
 
     // 8. Audit.

@@ -105,6 +105,8 @@ export interface ReconcileInput {
 export interface ReconcileResult {
   counts: Record<string, number>;
   decisions: string[];
+  /** Duplicate or unplanned orders of ours found on the exchange (absent in payloads recorded before they were). */
+  alerts?: string[];
   /** Our rows of this mode plus external ones, after reconcile: live states and this cycle's rows. */
   orders: TrackedOrderWire[];
 }

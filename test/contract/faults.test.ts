@@ -217,3 +217,68 @@ async function placeCrossingBuy(h: Harness, id: string): Promise<void> {
   const ask = h.sim.engine.bookView('BTCTRY').asks[0]!.price.toString();
   await h.exchange.submitLimitOrder({ symbol: BTCTRY, side: 'buy', price: new Decimal(ask), qty: new Decimal('0.0001'), clientOrderId: asClientOrderId(id) });
 }
+
+describe('the exchange as it really behaves: scriptable faults modelled on the reference (all off by default)', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness({}, { timeoutMs: 400 });
+  });
+  afterEach(async () => h.close());
+
+  const buy = (cid: string) => ({ symbol: BTCTRY, side: 'buy' as const, price: new Decimal('3300000'), qty: new Decimal('0.001'), clientOrderId: asClientOrderId(cid) });
+
+  it('an accepted order can stay invisible to open orders, all orders and lookups for a while, then shows up', async () => {
+    await h.sim.control.addFault({ route: SUBMIT, kind: 'orderInvisible', hiddenMs: 20_000, times: 1 });
+    const ack = await h.exchange.submitLimitOrder(buy('bot-hidden'));
+    expect(h.sim.engine.groundTruth().orders).toMatchObject([{ id: ack.exchangeOrderId, status: 'Untouched', visible: false }]);
+    expect(await h.exchange.getOpenOrders(BTCTRY)).toEqual([]);
+    expect(await h.exchange.findOrdersByClientId(BTCTRY, asClientOrderId('bot-hidden'), 0)).toEqual([]);
+    await expect(h.exchange.getOrder(ack.exchangeOrderId)).rejects.toThrow(/order not found/);
+    h.sim.engine.advanceClock(20_000);
+    expect((await h.exchange.getOpenOrders(BTCTRY)).map((o) => o.exchangeOrderId)).toEqual([ack.exchangeOrderId]);
+    expect((await h.exchange.getOrder(ack.exchangeOrderId)).status).toBe('open');
+  });
+
+  it('a POST held past the client timeout with the order created at the END of the hold: nothing exists when the client gives up', async () => {
+    await h.sim.control.addFault({ route: SUBMIT, kind: 'holdThenCommit', latencyMs: 900, times: 1 });
+    await expect(h.exchange.submitLimitOrder(buy('bot-hold-end'))).rejects.toBeInstanceOf(AmbiguousWriteError);
+    expect(h.sim.engine.groundTruth().orders).toHaveLength(0);
+    await expect.poll(() => h.sim.engine.groundTruth().orders.length, { timeout: 5_000, interval: 20 }).toBe(1);
+    expect(h.sim.engine.groundTruth().orders[0]).toMatchObject({ clientId: 'bot-hold-end', status: 'Untouched' });
+  });
+
+  it('a POST held past the client timeout with the order created at the START of the hold: it exists already', async () => {
+    await h.sim.control.addFault({ route: SUBMIT, kind: 'delayAfterCommit', latencyMs: 900, times: 1 });
+    await expect(h.exchange.submitLimitOrder(buy('bot-hold-start'))).rejects.toBeInstanceOf(AmbiguousWriteError);
+    expect(h.sim.engine.groundTruth().orders).toMatchObject([{ clientId: 'bot-hold-start' }]);
+  });
+
+  it('a Retry-After longer than an activity attempt is reported as it is', async () => {
+    await h.sim.control.addFault({ route: SUBMIT, kind: 'http429', retryAfterSec: 45, times: 1 });
+    const err = await h.exchange.submitLimitOrder(buy('bot-429-long')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect((err as RateLimitedError).retryAfterMs).toBe(45_000);
+    expect(h.sim.engine.groundTruth().orders).toHaveLength(0);
+  });
+
+  it('a cancel acknowledged while the order stays open, and then fills', async () => {
+    const ack = await h.exchange.submitLimitOrder(buy('bot-cancel-fill'));
+    await h.sim.control.addFault({ route: 'DELETE /api/v1/order', kind: 'cancelThenFill', latencyMs: 10_000, times: 1 });
+    await expect(h.exchange.cancelOrder(ack.exchangeOrderId)).resolves.toMatchObject({ accepted: true });
+    expect((await h.exchange.getOpenOrders(BTCTRY)).map((o) => o.exchangeOrderId)).toEqual([ack.exchangeOrderId]);
+    await h.exchange.cancelOrder(ack.exchangeOrderId); // re-cancelling is acknowledged again (#595)
+    h.sim.engine.advanceClock(10_000);
+    expect((await h.exchange.getOrder(ack.exchangeOrderId)).status).toBe('filled');
+    expect((await h.exchange.getFills(BTCTRY, { startMs: 0 })).map((f) => f.exchangeOrderId)).toEqual([ack.exchangeOrderId]);
+  });
+
+  it.each([408, 409, 425, 401, 403, 429])('a proxy %i with an HTML page to a POST that was processed is ambiguous, and the POST is never sent again', async (httpStatus) => {
+    await h.sim.control.addFault({ route: SUBMIT, kind: 'proxy4xxAfterCommit', httpStatus, times: 1 });
+    const err = await h.exchange.submitLimitOrder(buy(`bot-proxy-${httpStatus}`)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AmbiguousWriteError);
+    // One POST reached the exchange, one order exists: no clock resync and resend after a 401/403,
+    // no "not sent" after a 429 (client ids are not unique, Q10: a resend would be a second order).
+    expect(countRoute(h.sim, SUBMIT)).toBe(1);
+    expect(h.sim.engine.groundTruth().orders).toHaveLength(1);
+  });
+});

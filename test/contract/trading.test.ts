@@ -168,3 +168,42 @@ async function fetchRawTrades(h: Harness): Promise<string> {
   });
   return res.text();
 }
+
+describe('a lookup by client id on a busy pair (allOrders is paged, its sort order undocumented)', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness({ balances: { TRY: '100000000', BTC: '1' } });
+  });
+  afterEach(async () => h.close());
+
+  /** Orders placed and cancelled on the account (someone else, the web UI): they fill allOrders' pages. */
+  function busy(n: number, prefix: string): void {
+    for (let i = 0; i < n; i++) {
+      const o = h.sim.engine.submit({ pairSymbol: 'BTCTRY', orderType: 'buy', orderMethod: 'limit', quantity: '0.001', price: '3000000', newOrderClientId: `${prefix}-${i}` });
+      h.sim.engine.cancel(o.id);
+    }
+  }
+
+  it('our closed order behind more than a page of newer orders is still found (pages are read until a short one)', async () => {
+    const ours = h.sim.engine.submit({ pairSymbol: 'BTCTRY', orderType: 'buy', orderMethod: 'limit', quantity: '0.001', price: '3000000', newOrderClientId: 'bot-busy-1' });
+    h.sim.engine.cancel(ours.id);
+    busy(1_100, 'ui');
+    const found = await h.exchange.findOrdersByClientId(BTCTRY, cid('bot-busy-1'), Date.now() - 60_000);
+    expect(found.map((o) => [o.exchangeOrderId, o.status])).toEqual([[ours.id.toString(), 'canceled']]);
+    expect(countRoute(h.sim, 'GET /api/v1/allOrders')).toBe(2);
+  });
+
+  it('more orders in the window than the lookup reads: it cannot tell, and says so (never "not found")', async () => {
+    const small = await startHarness({ balances: { TRY: '100000000', BTC: '1' } }, { lookupPages: 2 });
+    try {
+      for (let i = 0; i < 2_001; i++) {
+        const o = small.sim.engine.submit({ pairSymbol: 'BTCTRY', orderType: 'buy', orderMethod: 'limit', quantity: '0.001', price: '3000000', newOrderClientId: `ui-${i}` });
+        small.sim.engine.cancel(o.id);
+      }
+      const err = await small.exchange.findOrdersByClientId(BTCTRY, cid('bot-not-there'), Date.now() - 60_000).catch((e: unknown) => e);
+      expect(err).toMatchObject({ name: 'LookupIncompleteError' });
+    } finally {
+      await small.close();
+    }
+  });
+});

@@ -8,7 +8,7 @@ import { formatReport, runChaos, type ChaosReport } from '../../chaos/harness.js
 
 describe('chaos (small)', () => {
   test(
-    'under faults, kills and restarts: no duplicate order, no lost or double-applied fill, positions equal the exchange truth',
+    'under faults, kills, restarts and halts: no untracked, duplicate or orphan order, no write after a halt, no lost or double-applied fill, positions equal the exchange truth',
     async () => {
       const report: ChaosReport = await runChaos({
         // A new symbol trades only once its first balance read is settled (FILLS_SETTLE_SECONDS, 10 s
@@ -19,6 +19,9 @@ describe('chaos (small)', () => {
         symbols: ['BTCTRY', 'ETHTRY'],
         pgRestarts: 1,
         temporalRestarts: 1,
+        halts: 2,
+        // A short absence window keeps the settle short; orders hide for at most a third of it.
+        absenceWindowSec: 15,
         // Only submits are held for a kill here: executeAction's 30 s timeout is the shortest way
         // for Temporal to hand a killed worker's task to the restarted one.
         killPoints: ['submit_committed'],
@@ -28,7 +31,9 @@ describe('chaos (small)', () => {
       expect(failed, formatReport(report)).toEqual([]);
       // Each promise was checked, on a run that really was disturbed.
       const checked = report.invariants.map((i) => i.name.split(':')[0]);
-      for (const kind of ['orders', 'fills', 'positions', 'gates', 'kills']) expect(checked).toContain(kind);
+      for (const kind of ['orders', 'fills', 'positions', 'gates', 'kills', 'halts']) expect(checked).toContain(kind);
+      expect(report.halts.total).toBeGreaterThanOrEqual(2);
+      expect(report.samples).toBeGreaterThan(0);
       expect(report.kills.total).toBeGreaterThanOrEqual(3);
       expect(report.restarts).toEqual({ postgres: 1, temporal: 1 });
       const injected = Object.entries(report.faults).filter(([k]) => k !== 'kill_hook').reduce((n, [, v]) => n + v, 0);

@@ -11,6 +11,7 @@ import type { ActivityDeps } from '../../src/activities/index.js';
 import { runCycle } from '../../src/cli/cycles.js';
 import { createBtcturkExchange, type BtcturkExchangeOptions } from '../../src/exchange/btcturk/client.js';
 import type { Exchange } from '../../src/exchange/port.js';
+import type { GateSettings } from '../../src/domain/gates.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
 import { createCycleWorker, workflowsPath } from '../../src/worker.js';
 import type { CycleInput } from '../../src/workflows/types.js';

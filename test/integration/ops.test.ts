@@ -326,6 +326,7 @@ describe('btcbot halt / resume', () => {
       expect(await startInput(cancelId)).toEqual({
         reason: 'flatten',
         gates: { killSwitch: true, dryRun: true, liveTrading: false, liveTradingAck: null },
+        waitSeconds: 90,
       });
     } finally {
       await w.stop();

@@ -19,7 +19,11 @@ import { DuplicateClientOrderIdError } from '../../src/store/errors.js';
 import { listAdjustments, listQuarantines, quarantineSymbol, requestAdoption } from '../../src/store/account.js';
 import { countFills, ensureFillsCursor, getCursorMs, ingestFills, listPositions, type HoldingsRequest } from '../../src/store/fills.js';
 import { migrate, MIGRATIONS } from '../../src/store/migrations.js';
-import { applyOrderEvent, getOrderByClientId, insertOrder, listOrders, recordPendingSubmit, type NewOrder } from '../../src/store/orders.js';
+import {
+  applyOrderEvent, enrichExchangeOrderId, getOrderByClientId, insertOrder, listFillEvidence, listOrders, listReconcileOrders, markSeen,
+  noteAbsence, recordPendingSubmit, trackExchangeOrder, type NewOrder,
+} from '../../src/store/orders.js';
+import type { OrderStatusReport } from '../../src/domain/types.js';
 import { createTestDatabase } from './harness.js';
 
 const BTC = toPairSymbol('BTCTRY');
@@ -323,6 +327,90 @@ describe('orders', () => {
     await insertOrder(db.pool, { ...order('s4-filled'), state: 'filled' });
     await expect(applyOrderEvent(db.pool, cid, 'seen_open', { nowMs: Date.now() })).rejects.toBeInstanceOf(IllegalTransitionError);
     expect((await getOrderByClientId(db.pool, cid))?.state).toBe('filled');
+  });
+});
+
+describe('orders: one row per exchange order, our client ids ours, nothing dropped', () => {
+  const order = (cid: string): NewOrder => ({
+    clientOrderId: asClientOrderId(cid), symbol: BTC, side: 'buy', price: new Decimal('3400000'), qty: new Decimal('0.0001'),
+    mode: 'live', cycleId: 'c1', nowMs: Date.now(),
+  });
+  const report = (id: string, cid: string | null, status: OrderStatusReport['status'] = 'open'): OrderStatusReport => ({
+    exchangeOrderId: asExchangeOrderId(id), clientOrderId: cid === null ? null : asClientOrderId(cid), symbol: BTC, side: 'buy',
+    price: new Decimal('3400000'), qty: new Decimal('0.0001'), leftQty: new Decimal('0.0001'), status, createdAtMs: 0, updatedAtMs: 0,
+  });
+
+  test('external orders may share a client id (Q10: the web UI sends "advanced"): each one gets its row, none twice', async () => {
+    expect(await trackExchangeOrder(db.pool, report('1', 'advanced'), { kind: 'external' }, Date.now())).toBe('recorded');
+    expect(await trackExchangeOrder(db.pool, report('2', 'advanced'), { kind: 'external' }, Date.now())).toBe('recorded');
+    expect(await trackExchangeOrder(db.pool, report('2', 'advanced'), { kind: 'external' }, Date.now())).toBe('already_tracked');
+    expect((await listOrders(db.pool)).map((o) => [o.exchangeOrderId, o.mode])).toEqual([['1', 'external'], ['2', 'external']]);
+    // An external row never answers for one of ours.
+    expect(await getOrderByClientId(db.pool, asClientOrderId('advanced'))).toBeNull();
+  });
+
+  test('a duplicate is its own working row, tracked by exchange id, pointing at ours; ours is untouched', async () => {
+    await recordPendingSubmit(db.pool, order('s4-dup-home'));
+    await applyOrderEvent(db.pool, asClientOrderId('s4-dup-home'), 'submit_acknowledged', { exchangeOrderId: asExchangeOrderId('10'), nowMs: Date.now() });
+    expect(await trackExchangeOrder(db.pool, report('11', 's4-dup-home'), { kind: 'duplicate', of: asClientOrderId('s4-dup-home') }, Date.now())).toBe('recorded');
+    const rows = await listOrders(db.pool);
+    expect(rows.map((o) => [o.clientOrderId, o.exchangeOrderId, o.state, o.mode, o.duplicateOf])).toEqual([
+      ['s4-dup-home', '10', 'open', 'live', null],
+      [null, '11', 'open', 'live', 's4-dup-home'],
+    ]);
+    // "Ours, no row" that turns out to have a row after all is recorded as a duplicate, never dropped.
+    expect(await trackExchangeOrder(db.pool, report('12', 's4-dup-home'), { kind: 'own' }, Date.now())).toBe('recorded_as_duplicate');
+    expect(await trackExchangeOrder(db.pool, report('13', 's4-no-row'), { kind: 'own' }, Date.now())).toBe('recorded');
+    expect(await getOrderByClientId(db.pool, asClientOrderId('s4-no-row'))).toMatchObject({ exchangeOrderId: '13', mode: 'live', state: 'open' });
+  });
+
+  test('an event naming another exchange order than the row\'s never overwrites it: that order is recorded as a duplicate', async () => {
+    const cid = asClientOrderId('s4-two-acks');
+    await recordPendingSubmit(db.pool, order('s4-two-acks'));
+    await applyOrderEvent(db.pool, cid, 'seen_open', { exchangeOrderId: asExchangeOrderId('20'), nowMs: Date.now() });
+    await applyOrderEvent(db.pool, cid, 'submit_acknowledged', { exchangeOrderId: asExchangeOrderId('21'), nowMs: Date.now() });
+    expect((await listOrders(db.pool)).map((o) => [o.clientOrderId, o.exchangeOrderId, o.duplicateOf])).toEqual([
+      ['s4-two-acks', '20', null],
+      [null, '21', 's4-two-acks'],
+    ]);
+    // And a claim never takes an id another row tracks, nor replaces a known one.
+    await recordPendingSubmit(db.pool, order('s4-claimer'));
+    expect(await enrichExchangeOrderId(db.pool, asClientOrderId('s4-claimer'), asExchangeOrderId('21'), Date.now())).toBe('id_tracked_elsewhere');
+    expect(await enrichExchangeOrderId(db.pool, cid, asExchangeOrderId('22'), Date.now())).toBe('has_other_id');
+  });
+
+  test('sightings: absences are counted per state, a sighting starts them over; the attempt\'s deadline bounds an unreported send', async () => {
+    const now = Date.now();
+    const cid = asClientOrderId('s4-seen');
+    await recordPendingSubmit(db.pool, { ...order('s4-seen'), sendDeadlineMs: now + 28_000 });
+    const ref = { clientOrderId: cid, exchangeOrderId: null };
+    expect(await noteAbsence(db.pool, ref, 'pending_submit', now + 1_000)).toBe(true);
+    expect(await noteAbsence(db.pool, ref, 'unknown', now + 2_000)).toBe(false); // the row moved on meanwhile: nothing counted
+    let [row] = await listReconcileOrders(db.pool, { modes: ['live'], closedSinceMs: now, clientOrderIds: [], exchangeOrderIds: [] });
+    expect(row!.sightings).toEqual({ lastSeenAtMs: null, notFoundCount: 1, lastNotFoundAtMs: now + 1_000, submitEndedAtMs: now + 28_000 });
+    await applyOrderEvent(db.pool, cid, 'submit_ambiguous', { submitEndedMs: now + 5_000, nowMs: now });
+    await markSeen(db.pool, [ref], now + 6_000);
+    [row] = await listReconcileOrders(db.pool, { modes: ['live'], closedSinceMs: now, clientOrderIds: [], exchangeOrderIds: [] });
+    expect(row!.sightings).toEqual({ lastSeenAtMs: now + 6_000, notFoundCount: 0, lastNotFoundAtMs: null, submitEndedAtMs: now + 5_000 });
+  });
+
+  test('reconcile sees closed rows for a while, and any row the exchange names, whatever its age', async () => {
+    const old = Date.UTC(2020, 0, 1);
+    await insertOrder(db.pool, { ...order('s4-old-closed'), nowMs: old, state: 'unknown_closed' });
+    await insertOrder(db.pool, { ...order('s4-new-closed'), state: 'canceled' });
+    const names = async (ids: string[]) =>
+      (await listReconcileOrders(db.pool, { modes: ['live'], closedSinceMs: Date.now() - 60_000, clientOrderIds: ids, exchangeOrderIds: [] })).map((o) => o.clientOrderId);
+    expect(await names([])).toEqual(['s4-new-closed']);
+    expect((await names(['s4-old-closed'])).sort()).toEqual(['s4-new-closed', 's4-old-closed']);
+  });
+
+  test('fill evidence: executed quantity per exchange order, by exchange id or by our client id', async () => {
+    const f = (id: string, orderId: string, cid: string | null, qty: string, ts: number): FillReport => ({
+      ...fill(id, 'buy', qty, '100', ts), exchangeOrderId: asExchangeOrderId(orderId), clientOrderId: cid === null ? null : asClientOrderId(cid),
+    });
+    await ingestFills(db.pool, { symbol: BTC, fills: [f('a', '50', 's4-x', '0.1', 1), f('b', '50', 's4-x', '0.2', 2), f('c', '51', null, '1', 3)], marks: NO_MARKS, cycleId: null });
+    const ev = await listFillEvidence(db.pool, { exchangeOrderIds: ['51'], clientOrderIds: ['s4-x'] });
+    expect(ev.map((e) => [e.exchangeOrderId, e.clientOrderId, toDecimalString(e.qty)]).sort()).toEqual([['50', 's4-x', '0.3'], ['51', null, '1']]);
   });
 });
 

@@ -20,7 +20,7 @@ const workflowIdOf = (file: string): string => `replay-${scenarioOf(file)}`;
 
 /** What the recorder records; a missing one means the gate silently lost coverage. */
 const REQUIRED_SCENARIOS = [
-  'dry-run', 'live-submit', 'live-fills', 'halted-signal', 'halted-persisted', 'quarantined-oversell', 'failed-corrupt-row',
+  'dry-run', 'live-submit', 'live-fills', 'halted-signal', 'halted-submit-in-flight', 'halted-persisted', 'quarantined-oversell', 'failed-corrupt-row',
   'blocked-kill-switch', 'blocked-worker-kill-switch', 'skipped-lease', 'cancel-own-open-orders',
 ];
 

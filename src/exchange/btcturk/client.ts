@@ -10,7 +10,7 @@ import {
   type OrderStatusReport,
   type PairSymbol,
 } from '../../domain/types.js';
-import { AmbiguousWriteError, ExchangeConfigError, InvalidOrderError, MalformedResponseError, UnreadableTradeRowsError } from '../errors.js';
+import { AmbiguousWriteError, ExchangeConfigError, InvalidOrderError, LookupIncompleteError, MalformedResponseError, UnreadableTradeRowsError } from '../errors.js';
 import type {
   AllOrdersQuery,
   CancelAck,
@@ -20,8 +20,9 @@ import type {
   SubmitAck,
   SubmitLimitOrderRequest,
   TimeWindow,
+  WriteControl,
 } from '../port.js';
-import { RateLimiter, realSleep, type LimiterRule } from '../rate-limits.js';
+import { RateLimiter, realSleep, type LimiterRule, type Sleep } from '../rate-limits.js';
 import { readUserTrades } from '../trades.js';
 import { BtcturkSigner, type ApiCredentials } from './auth.js';
 import { BTCTURK_BASE_URL, PATHS, RATE_LIMITS } from './constants.js';
@@ -44,6 +45,13 @@ export interface BtcturkExchangeOptions {
   readonly credentials?: ApiCredentials;
   /** Per-request timeout (default 10 s). */
   readonly timeoutMs?: number;
+  /**
+   * A write leaves only while this much is left before its attempt's deadline, the time its answer
+   * may need (default: the request timeout, at most 5 s).
+   */
+  readonly responseBudgetMs?: number;
+  /** How many pages of allOrders (1000 rows each) a lookup by client id reads before it says "cannot tell" (default 5). */
+  readonly lookupPages?: number;
   readonly retry?: Partial<RetryOptions>;
   /**
    * Client-side rate limiting (default: on, BTCTurk's published table). Pass a RateLimiter to share
@@ -56,12 +64,16 @@ export interface BtcturkExchangeOptions {
   readonly orderBookLimit?: number;
   /** Injectable clock and sleep (tests). */
   readonly now?: () => number;
-  readonly sleep?: (ms: number) => Promise<void>;
+  readonly sleep?: Sleep;
 }
 
-export function createBtcturkRateLimiter(options: { now?: () => number; sleep?: (ms: number) => Promise<void>; marginMs?: number } = {}): RateLimiter {
+export function createBtcturkRateLimiter(options: { now?: () => number; sleep?: Sleep; marginMs?: number } = {}): RateLimiter {
   return new RateLimiter({ rules: RATE_LIMITS as Readonly<Record<string, readonly LimiterRule[]>>, ...options });
 }
+
+/** See BtcturkExchangeOptions.responseBudgetMs. */
+const DEFAULT_RESPONSE_BUDGET_MS = 5_000;
+const ALL_ORDERS_PAGE = 1_000;
 
 const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,50}$/;
 
@@ -74,6 +86,7 @@ export class BtcturkExchange implements Exchange {
   private readonly http: BtcturkHttp;
   private readonly now: () => number;
   private readonly orderBookLimit: number;
+  private readonly lookupPages: number;
 
   constructor(options: BtcturkExchangeOptions) {
     if (typeof options?.baseUrl !== 'string' || options.baseUrl.trim() === '') {
@@ -88,11 +101,13 @@ export class BtcturkExchange implements Exchange {
         : (options.rateLimiter ??
           createBtcturkRateLimiter({ now: this.now, sleep, ...(options.rateLimitMarginMs !== undefined ? { marginMs: options.rateLimitMarginMs } : {}) }));
     this.orderBookLimit = options.orderBookLimit ?? 25;
+    this.lookupPages = Math.max(1, options.lookupPages ?? 5);
     this.http = new BtcturkHttp({
       baseUrl: options.baseUrl.trim(),
       signer,
       limiter,
       timeoutMs: options.timeoutMs ?? 10_000,
+      responseBudgetMs: options.responseBudgetMs ?? Math.min(options.timeoutMs ?? 10_000, DEFAULT_RESPONSE_BUDGET_MS),
       retry: { ...DEFAULT_RETRY, ...options.retry },
       now: this.now,
       sleep,
@@ -174,7 +189,8 @@ export class BtcturkExchange implements Exchange {
     const params: Array<[string, string]> = [['pairSymbol', symbol]];
     if (query.startMs !== undefined) params.push(['startTime', String(Math.trunc(query.startMs))]);
     if (query.endMs !== undefined) params.push(['endTime', String(Math.trunc(query.endMs))]);
-    params.push(['limit', String(query.limit ?? 1000)]);
+    params.push(['limit', String(query.limit ?? ALL_ORDERS_PAGE)]);
+    if (query.page !== undefined) params.push(['page', String(query.page)]);
     const data = await this.http.call({
       endpoint: 'GET /api/v1/allOrders',
       method: 'GET',
@@ -224,7 +240,7 @@ export class BtcturkExchange implements Exchange {
     return readable;
   }
 
-  async submitLimitOrder(req: SubmitLimitOrderRequest): Promise<SubmitAck> {
+  async submitLimitOrder(req: SubmitLimitOrderRequest, control?: WriteControl): Promise<SubmitAck> {
     if (!CLIENT_ID_PATTERN.test(req.clientOrderId)) {
       throw new InvalidOrderError(`client order id must be 1-50 chars of [A-Za-z0-9_-]: ${JSON.stringify(req.clientOrderId.slice(0, 60))}`);
     }
@@ -246,6 +262,7 @@ export class BtcturkExchange implements Exchange {
       },
       auth: true,
       operation: 'submit',
+      ...(control ? { write: control } : {}),
     });
     let ack;
     try {
@@ -270,7 +287,7 @@ export class BtcturkExchange implements Exchange {
     };
   }
 
-  async cancelOrder(exchangeOrderId: ExchangeOrderId): Promise<CancelAck> {
+  async cancelOrder(exchangeOrderId: ExchangeOrderId, control?: WriteControl): Promise<CancelAck> {
     const id = checkedOrderId(exchangeOrderId);
     await this.http.call({
       endpoint: 'DELETE /api/v1/order',
@@ -279,12 +296,13 @@ export class BtcturkExchange implements Exchange {
       query: [['id', id]],
       auth: true,
       operation: 'cancel',
+      ...(control ? { write: control } : {}),
     });
     return { exchangeOrderId: asExchangeOrderId(id), accepted: true, simulated: false };
   }
 
   findOrdersByClientId(symbol: PairSymbol, clientOrderId: ClientOrderId, sinceMs: number): Promise<OrderStatusReport[]> {
-    return findOrdersByClientId(this, symbol, clientOrderId, sinceMs);
+    return findOrdersByClientId(this, symbol, clientOrderId, sinceMs, this.lookupPages);
   }
 
   async findOrderByClientId(symbol: PairSymbol, clientOrderId: ClientOrderId, sinceMs: number): Promise<OrderStatusReport | null> {
@@ -292,23 +310,39 @@ export class BtcturkExchange implements Exchange {
   }
 }
 
-/** Open orders first (fresh status), then allOrders since `sinceMs` (closed and canceled ones too). */
+/**
+ * Open orders first (fresh status), then allOrders since `sinceMs` (closed and canceled ones too),
+ * page by page until a short page. allOrders is paged and its sort order undocumented (§6.3): when
+ * `maxPages` pages all come back full, the lookup cannot tell whether the order exists and says so
+ * (LookupIncompleteError), never "not found".
+ */
 export async function findOrdersByClientId(
   exchange: Pick<Exchange, 'getOpenOrders' | 'getAllOrders'>,
   symbol: PairSymbol,
   clientOrderId: ClientOrderId,
   sinceMs: number,
+  maxPages = 5,
 ): Promise<OrderStatusReport[]> {
   const found = new Map<string, OrderStatusReport>();
   for (const o of await exchange.getOpenOrders(symbol)) {
     if (o.clientOrderId === clientOrderId) found.set(o.exchangeOrderId, o);
   }
-  for (const o of await exchange.getAllOrders(symbol, { startMs: sinceMs })) {
-    if (o.clientOrderId !== clientOrderId) continue;
-    // allOrders carries the real creation time (openOrders says 0); keep whichever row is newer.
-    const seen = found.get(o.exchangeOrderId);
-    if (seen === undefined || o.updatedAtMs >= seen.updatedAtMs) found.set(o.exchangeOrderId, o);
-    else found.set(o.exchangeOrderId, { ...seen, createdAtMs: o.createdAtMs });
+  for (let page = 1; ; page++) {
+    const rows = await exchange.getAllOrders(symbol, { startMs: sinceMs, limit: ALL_ORDERS_PAGE, page });
+    for (const o of rows) {
+      if (o.clientOrderId !== clientOrderId) continue;
+      // allOrders carries the real creation time (openOrders says 0); keep whichever row is newer.
+      const seen = found.get(o.exchangeOrderId);
+      if (seen === undefined || o.updatedAtMs >= seen.updatedAtMs) found.set(o.exchangeOrderId, o);
+      else found.set(o.exchangeOrderId, { ...seen, createdAtMs: o.createdAtMs });
+    }
+    if (rows.length < ALL_ORDERS_PAGE) break;
+    if (page >= maxPages) {
+      throw new LookupIncompleteError(
+        `GET /api/v1/allOrders: ${maxPages} full pages of ${symbol} orders since ${new Date(sinceMs).toISOString()}; cannot tell whether ${clientOrderId} exists`,
+        { endpoint: 'GET /api/v1/allOrders' },
+      );
+    }
   }
   return [...found.values()].sort(
     (a, b) =>

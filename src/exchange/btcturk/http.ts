@@ -2,7 +2,9 @@
 // private requests, parses the body losslessly, reads the envelope, and turns every outcome into a
 // value or one of the typed errors. Decision order: transport → HTTP status → envelope `success` →
 // message token (BTCTurk's integer codes moved between 2022 and 2024; tokens did not).
-// Reads retry with capped exponential backoff and honour Retry-After; writes are sent once.
+// Reads retry with capped exponential backoff and honour Retry-After; writes are sent once, never
+// after their attempt's deadline or a cancellation, and only after a final check right before they
+// leave (WriteControl). For a write, an answer we cannot read means the outcome is unknown.
 import { Agent, errors as undiciErrors, request } from 'undici';
 import {
   AmbiguousWriteError,
@@ -17,11 +19,14 @@ import {
   OrderNotCancelableError,
   OrderNotFoundError,
   RateLimitedError,
+  WriteNotSentError,
   isRetryableRead,
 } from '../errors.js';
 import { isLosslessNumber } from 'lossless-json';
 import { parseLosslessJson, type JsonObject } from '../json.js';
-import { RateLimiter, realSleep } from '../rate-limits.js';
+import type { WriteControl } from '../port.js';
+import { LimiterWaitRefused, RateLimiter, realSleep, type Sleep } from '../rate-limits.js';
+import { waiting } from '../../progress.js';
 import { BtcturkSigner } from './auth.js';
 import { classifyToken, type EndpointKey } from './constants.js';
 
@@ -56,9 +61,15 @@ export interface HttpOptions {
   readonly signer: BtcturkSigner | null;
   readonly limiter: RateLimiter | null;
   readonly timeoutMs: number;
+  /**
+   * The time a write's answer may need (at most timeoutMs). A write leaves only while at least this
+   * much is left before its deadline: sent later, its answer could not arrive in time, and an order
+   * would exist with its outcome unknown. Not sent, it is definitely not sent (retried later).
+   */
+  readonly responseBudgetMs: number;
   readonly retry: RetryOptions;
   readonly now: () => number;
-  readonly sleep: (ms: number) => Promise<void>;
+  readonly sleep: Sleep;
 }
 
 export type Operation = 'read' | 'submit' | 'cancel';
@@ -73,6 +84,8 @@ export interface HttpCall {
   readonly operation: Operation;
   /** The response has no envelope (`/api/v2/server/time`). */
   readonly bare?: boolean;
+  /** Writes: the attempt's deadline, its cancellation, and the final check before the send. */
+  readonly write?: WriteControl;
 }
 
 export interface RawResponse {
@@ -148,8 +161,9 @@ export class BtcturkHttp {
       try {
         return await this.attempt(call);
       } catch (err) {
-        // A 401 is never processed by the exchange, so resyncing the clock and sending once more is
-        // safe even for writes. It fixes "Invalid Nonce" after clock drift; other 401s fail again.
+        // BTCTurk's own 401 (its envelope or an empty body, Q15) is never processed, so resyncing the
+        // clock and sending once more is safe even for writes. It fixes "Invalid Nonce" after clock
+        // drift; other 401s fail again. A write's 401/403 without those forms is ambiguous (interpret).
         if (err instanceof AuthenticationError && call.auth && !resynced) {
           resynced = true;
           await this.syncClock();
@@ -159,7 +173,7 @@ export class BtcturkHttp {
         if (call.operation !== 'read' || !isRetryableRead(err) || attempt >= this.options.retry.maxAttempts) throw err;
         const delay = this.retryDelay(err, attempt);
         if (delay === null) throw err;
-        await this.options.sleep(delay);
+        await waiting('http_retry_backoff', { endpoint: call.endpoint, attempt, delay_ms: delay }, this.options.sleep(delay));
       }
     }
   }
@@ -173,8 +187,26 @@ export class BtcturkHttp {
     return Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
   }
 
+  /** The last moment this write may leave: its deadline minus the time its answer may need. */
+  private sendByMs(write: WriteControl | undefined): number | undefined {
+    return write?.notAfterMs === undefined ? undefined : write.notAfterMs - Math.min(this.options.responseBudgetMs, this.options.timeoutMs);
+  }
+
   private async attempt(call: HttpCall): Promise<unknown> {
-    if (this.options.limiter !== null) await this.options.limiter.acquire(call.endpoint);
+    const write = call.write;
+    const sendBy = this.sendByMs(write);
+    if (this.options.limiter !== null) {
+      const wait = this.options.limiter.acquire(call.endpoint, { ...(write?.signal ? { signal: write.signal } : {}), ...(sendBy !== undefined ? { notAfterMs: sendBy } : {}) });
+      try {
+        await waiting('rate_limit_wait', { endpoint: call.endpoint }, wait);
+      } catch (err) {
+        if (!(err instanceof LimiterWaitRefused)) throw err;
+        throw err.reason === 'deadline'
+          ? new WriteNotSentError(`${call.endpoint}: ${err.message}; not sent`, 'rate_limit_wait_exceeds_deadline', { endpoint: call.endpoint })
+          : new WriteNotSentError(`${call.endpoint}: canceled while waiting on the rate limiter; not sent`, 'canceled', { endpoint: call.endpoint });
+      }
+    }
+    if (write !== undefined) await this.finalCheck(call, write);
     const url = new URL(call.path, this.base);
     for (const [k, v] of call.query ?? []) url.searchParams.append(k, v);
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -191,21 +223,49 @@ export class BtcturkHttp {
     return result.value;
   }
 
+  /**
+   * Right before a write leaves: not once canceled, not with less time left before its deadline than
+   * its answer may need (the response budget), and its own check (halt, gates).
+   */
+  private async finalCheck(call: HttpCall, write: WriteControl): Promise<void> {
+    const sendBy = this.sendByMs(write);
+    const stop = (why: 'deadline' | 'canceled'): WriteNotSentError =>
+      new WriteNotSentError(
+        `${call.endpoint}: ${why === 'deadline' ? 'too little of the attempt is left for an answer to arrive' : 'canceled'}; not sent`,
+        why, { endpoint: call.endpoint },
+      );
+    const check = (): void => {
+      if (write.signal?.aborted) throw stop('canceled');
+      if (sendBy !== undefined && this.options.now() >= sendBy) throw stop('deadline');
+    };
+    check();
+    if (write.beforeSend !== undefined) {
+      await write.beforeSend();
+      check(); // the check itself took a round trip
+    }
+  }
+
   private async send(call: HttpCall, url: URL, headers: Record<string, string>): Promise<RawResponse> {
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    // A write waits for its answer no longer than its attempt may last; past that its outcome is
+    // unknown. A cancellation (a halt) does not abort it: it passed its final check and has left, so
+    // its answer is read and recorded (only its own deadline cuts it off).
+    const left = call.write?.notAfterMs === undefined ? Infinity : call.write.notAfterMs - this.options.now();
+    const timeoutMs = Math.max(1, Math.min(this.options.timeoutMs, left));
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
-      const res = await request(url, {
+      const res = await waiting('http_request', { endpoint: call.endpoint }, request(url, {
         method: call.method,
         headers,
         body: call.body === undefined ? null : JSON.stringify(call.body),
         dispatcher: this.agent,
         signal,
-        headersTimeout: this.options.timeoutMs,
-        bodyTimeout: this.options.timeoutMs,
-      });
-      const text = await res.body.text();
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      }));
+      const text = await waiting('http_response_body', { endpoint: call.endpoint }, res.body.text());
       return { status: res.statusCode, headers: res.headers, text };
     } catch (err) {
+      // From here on an abort (cancellation or timeout) cannot take the request back: a write is ambiguous.
       throw transportError(call, err);
     }
   }
@@ -256,6 +316,14 @@ export function interpret(call: HttpCall, raw: RawResponse): Interpreted {
   const tokenDetails = { ...details, ...(token !== null ? { token } : {}), ...(code !== undefined ? { code } : {}) };
   const what = `${call.endpoint} HTTP ${raw.status}${token !== null ? ` ${token}` : ''}`;
 
+  // A write's 429, 401 or 403 says "not processed" only in BTCTurk's own forms (its envelope; for a
+  // 401 also an empty body, Q15). A proxy's page in front of a POST may hide a placed order (Q11):
+  // unknown, never "not sent" and never sent again.
+  const btcturkEnvelope = envelope !== null && typeof envelope['success'] === 'boolean';
+  const ownForm = btcturkEnvelope || (raw.status === 401 && raw.text.trim() === '');
+  if (call.operation !== 'read' && (raw.status === 429 || raw.status === 401 || raw.status === 403) && !ownForm) {
+    return new AmbiguousWriteError(`${what}: no exchange envelope; outcome unknown`, call.operation, tokenDetails);
+  }
   if (raw.status === 429) {
     return new RateLimitedError(`${what}: rate limited`, retryAfterMs(raw.headers['retry-after'], envelope), tokenDetails);
   }
@@ -268,7 +336,14 @@ export function interpret(call: HttpCall, raw: RawResponse): Interpreted {
     }
     return new ExchangeUnavailableError(`${what}: server error`, tokenDetails);
   }
-  if (raw.status >= 400) return rejection(call, what, token, tokenDetails);
+  if (raw.status >= 400) {
+    // A write's 4xx counts as a rejection only with BTCTurk's own error envelope. A proxy's 408, 409
+    // or 425, an HTML page or an empty body says nothing about whether the order was placed.
+    if (call.operation !== 'read' && !btcturkEnvelope) {
+      return new AmbiguousWriteError(`${what}: no exchange envelope; outcome unknown`, call.operation, tokenDetails);
+    }
+    return rejection(call, what, token, tokenDetails);
+  }
   if (raw.status < 200 || raw.status >= 300) {
     return call.operation === 'read'
       ? new MalformedResponseError(`${what}: unexpected status`, tokenDetails)

@@ -108,6 +108,7 @@ export function tracked(p: Partial<TrackedOrder> & { cid?: string | null; xid?: 
     createdAtMs: 0,
     updatedAtMs: 0,
     lastError: null,
+    duplicateOf: null,
     ...rest,
   };
 }

@@ -13,9 +13,11 @@ import {
   type OrderState,
   type TrackedOrder,
 } from '../../../src/domain/lifecycle.js';
+import { asClientOrderId } from '../../../src/domain/types.js';
 import { BTCTRY, D, ETHTRY, intent, tracked } from './fixtures.js';
 
-const params: LifecycleParams = { staleAfterMs: 60_000, staleDriftBps: D(25), dedupePriceBps: D(5), dedupeQtyRatio: D('0.01') };
+const RECOVERY_MS = 2 * 60 * 60_000;
+const params: LifecycleParams = { staleAfterMs: 60_000, staleDriftBps: D(25), dedupePriceBps: D(5), dedupeQtyRatio: D('0.01'), recoveryWindowMs: RECOVERY_MS };
 const NOW = 1_000_000;
 
 function plan(orders: TrackedOrder[], intents = [] as ReturnType<typeof intent>[], mids = new Map<typeof BTCTRY, Decimal>()) {
@@ -37,6 +39,12 @@ describe('order state machine', () => {
     ['cancel_requested', 'canceled', 'canceled'],
     ['cancel_requested', 'filled', 'filled'],
     ['unknown_closed', 'filled', 'filled'],
+    ['unknown_closed', 'seen_open', 'open'],
+    // An exchange order carrying the client id of a row that never got one becomes the row's ("comes home").
+    ['rejected', 'seen_open', 'open'],
+    ['rejected', 'seen_partial', 'partial'],
+    ['rejected', 'filled', 'filled'],
+    ['rejected', 'canceled', 'canceled'],
     ['filled', 'filled', 'filled'],
   ];
   it.each(ok)('%s + %s → %s', (from, event, to) => {
@@ -51,6 +59,8 @@ describe('order state machine', () => {
     ['open', 'submit_ambiguous'],
     ['open', 'cancel_failed'],
     ['pending_submit', 'cancel_requested'],
+    ['canceled', 'seen_open'],
+    ['rejected', 'not_found'],
   ];
   it.each(illegal)('%s + %s is an IllegalTransitionError', (from, event) => {
     expect(canTransition(from, event)).toBe(false);
@@ -177,5 +187,55 @@ describe('lifecycle planner', () => {
     ]);
     expect(c.map((x) => x.clientOrderId)).toEqual(['a']);
     expect(c[0]?.reason).toBe('halt_cancel');
+  });
+
+  it('halt cancels duplicates too: they are ours and working', () => {
+    const c = planHaltCancels([tracked({ cid: null, xid: 'x9', duplicateOf: asClientOrderId('a') })]);
+    expect(c).toMatchObject([{ kind: 'cancel', clientOrderId: null, exchangeOrderId: 'x9', reason: 'halt_cancel' }]);
+  });
+});
+
+describe('a row closed only by inference may still be working (an order hidden longer than the absence window, Q13)', () => {
+  const buy = intent({ cid: 'new', price: '100', qty: '2' });
+  const closedByInference = (closedAgoMs: number, xid: string | null = null) =>
+    tracked({ cid: 'hidden', xid, state: 'unknown_closed', price: D(90), createdAtMs: NOW - closedAgoMs - 240_000, updatedAtMs: NOW - closedAgoMs });
+
+  it.each([null, 'x9'])('inside its recovery window it blocks a new submit on its symbol and side, like an unknown row (exchange id %s)', (xid) => {
+    const r = plan([closedByInference(10 * 60_000, xid)], [buy]);
+    expect(r.actions).toEqual([]);
+    expect(r.decisions).toMatchObject([{ kind: 'unresolved_order', clientOrderId: 'new', detail: { side: 'buy' } }]);
+    expect(plan([tracked({ cid: 'u', xid: null, state: 'unknown' })], [buy]).decisions).toMatchObject([{ kind: 'unresolved_order' }]);
+  });
+
+  it('it blocks only its own symbol and side', () => {
+    const r = plan([closedByInference(60_000)], [intent({ cid: 'eth', symbol: ETHTRY, price: '100', qty: '2' }), intent({ cid: 'sell', side: 'sell', price: '100', qty: '2' })]);
+    expect(r.actions.map((a) => a.clientOrderId)).toEqual(['sell', 'eth']); // sorted by symbol: BTCTRY, then ETHTRY
+  });
+
+  it('once its recovery window has ended it no longer blocks (the bound: RECOVERY_MS after it was closed)', () => {
+    expect(plan([closedByInference(RECOVERY_MS)], [buy]).actions).toMatchObject([{ kind: 'submit', clientOrderId: 'new' }]);
+    expect(plan([closedByInference(RECOVERY_MS - 1)], [buy]).actions).toEqual([]);
+  });
+
+  it('a row seen closed (canceled, filled, rejected) never blocks', () => {
+    for (const state of ['canceled', 'filled', 'rejected'] as const) {
+      expect(plan([tracked({ cid: 'c', state, updatedAtMs: NOW - 1_000 })], [buy]).actions).toMatchObject([{ kind: 'submit', clientOrderId: 'new' }]);
+    }
+  });
+});
+
+describe('duplicates (a second exchange order under one of our client ids)', () => {
+  const dup = tracked({ cid: null, xid: 'x2', duplicateOf: asClientOrderId('a'), price: D(100), qty: D(1) });
+
+  it('a working duplicate is cancelled every cycle, with its duplicate_of in the detail', () => {
+    const p = plan([tracked({ cid: 'a', xid: 'x1', createdAtMs: NOW }), dup]);
+    expect(p.actions).toMatchObject([{ kind: 'cancel', clientOrderId: null, exchangeOrderId: 'x2', reason: 'duplicate', detail: { duplicate_of: 'a' } }]);
+    expect(plan([{ ...dup, state: 'cancel_requested' }]).actions).toMatchObject([{ kind: 'cancel', reason: 'duplicate' }]);
+  });
+
+  it('a duplicate never dedupes an intent (it is going away) and a closed one is left alone', () => {
+    const p = plan([dup], [intent({ cid: 'new', price: '100', qty: '1' })]);
+    expect(p.actions.map((a) => `${a.kind}:${a.reason}`)).toEqual(['cancel:duplicate', 'submit:new_intent']);
+    expect(plan([{ ...dup, state: 'canceled' }]).actions).toEqual([]);
   });
 });

@@ -22,6 +22,8 @@ function canary(over: Partial<CanaryInput>) {
     tryBalance: { free: D(100), locked: D(0) },
     limits: openLimits,
     budgetTry: D(50),
+    nowMs: 10_000_000,
+    recoveryWindowMs: 7_200_000,
     ...over,
   });
 }
@@ -117,6 +119,12 @@ describe('canary strategy', () => {
     expect(canary({ orders: [tracked({ cid: 'p', state: 'pending_submit' })] }).skipped).toMatchObject([{ reason: 'open_buy_exists', detail: { state: 'pending_submit' } }]);
     expect(canary({ orders: [tracked({ cid: 'x', mode: 'external' })] }).intents).toHaveLength(1);
     expect(canary({ orders: [tracked({ cid: 'c', state: 'canceled' })] }).intents).toHaveLength(1);
+  });
+
+  it('a buy closed only by inference still inside its recovery window counts as a working buy: no new buy beside it', () => {
+    const hidden = tracked({ cid: 'h', xid: null, state: 'unknown_closed', updatedAtMs: 10_000_000 - 600_000 });
+    expect(canary({ orders: [hidden] }).skipped).toMatchObject([{ reason: 'open_buy_exists', detail: { state: 'unknown_closed' } }]);
+    expect(canary({ orders: [{ ...hidden, updatedAtMs: 10_000_000 - 7_200_000 }] }).intents).toHaveLength(1);
   });
 
   it('symbols without a mark or rules, excluded this cycle, or in reduce-only get no intent, each with a reason', () => {

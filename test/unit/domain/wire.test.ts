@@ -62,7 +62,7 @@ describe('wire forms', () => {
       orders: [tracked({ cid: 'old', xid: 'x', createdAtMs: 0 })],
       mids: new Map(),
       nowMs: 1_000_000,
-      params: { staleAfterMs: 1, staleDriftBps: D(25), dedupePriceBps: D(5), dedupeQtyRatio: D('0.01') },
+      params: { staleAfterMs: 1, staleDriftBps: D(25), dedupePriceBps: D(5), dedupeQtyRatio: D('0.01'), recoveryWindowMs: 7_200_000 },
     });
     expect(plan.actions).toHaveLength(2);
     for (const a of plan.actions) expect(plannedActionFromWire(viaJson(plannedActionToWire(a)))).toEqual(a);

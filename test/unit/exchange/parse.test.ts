@@ -139,8 +139,44 @@ describe('envelope interpretation', () => {
     [502, '<html>502 Bad Gateway</html>'],
     [200, ''],
     [200, '<!DOCTYPE html><html></html>'],
+    // A 4xx without BTCTurk's envelope (a proxy's 408/409/425, an HTML page, an empty body) says
+    // nothing about whether the order was placed (reference §2.2, Q11).
+    [408, ''],
+    [409, '<html><body>409 Conflict</body></html>'],
+    [425, '{"error":"too early"}'],
+    [400, '<!DOCTYPE html><html>Bad Request</html>'],
+    // Only BTCTurk's own 401 forms (an empty body, or its envelope, Q15) say "not processed"; a
+    // proxy's 401 or 403 page, or an empty 403, may sit in front of a POST that was processed.
+    [401, '<html><body><h1>401</h1>cloudflare</body></html>'],
+    [403, '<html><body><h1>403 Forbidden</h1></body></html>'],
+    [403, ''],
   ])('a submit answered %i %j is an ambiguous write', (status, body) => {
     expect(interpret(submit, res(status, body))).toBeInstanceOf(AmbiguousWriteError);
+  });
+
+  it.each([
+    ['an HTML page', '<html><body><h1>429</h1>cloudflare</body></html>', { 'retry-after': '30' }],
+    ['an empty body', '', { 'retry-after': '30' }],
+    ['a foreign JSON body', '{"error":"rate limited"}', {}],
+  ])('a submit answered 429 with %s (not BTCTurk\'s envelope) is ambiguous, never "not sent"', (_what, body, headers) => {
+    expect(interpret(submit, res(429, body, headers))).toBeInstanceOf(AmbiguousWriteError);
+  });
+
+  it('BTCTurk\'s own 429 forms to a submit are a rate limit (not processed): the current envelope, and the older one with Retry-After', () => {
+    expect(interpret(submit, res(429, '{"message":"TOO_MANY_REQUESTS","success":false,"code":429,"details":"Quota exceeded."}'))).toBeInstanceOf(RateLimitedError);
+    const older = interpret(submit, res(429, '{"success":false,"message":"Too many requests","code":429}', { 'retry-after': '49' }));
+    expect(older).toBeInstanceOf(RateLimitedError);
+    expect((older as RateLimitedError).retryAfterMs).toBe(49_000);
+  });
+
+  it('on a read, any 401/403 is an authentication failure and any 429 a rate limit: nothing is at stake', () => {
+    expect(interpret(read, res(401, '<html>401</html>'))).toBeInstanceOf(AuthenticationError);
+    expect(interpret(read, res(403, ''))).toBeInstanceOf(AuthenticationError);
+    expect(interpret(read, res(429, '<html>429</html>', { 'retry-after': '3' }))).toBeInstanceOf(RateLimitedError);
+  });
+
+  it('the same envelope-less 4xx on a read stays a plain, definitive client error', () => {
+    expect(interpret(read, res(409, '<html></html>'))).not.toBeInstanceOf(AmbiguousWriteError);
   });
 
   it('an HTML 200 on a read is a MalformedResponseError', () => {

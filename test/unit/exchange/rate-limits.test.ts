@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimiter } from '../../../src/exchange/rate-limits.js';
+import { LimiterWaitRefused, RateLimiter, realSleep } from '../../../src/exchange/rate-limits.js';
 import { createBtcturkRateLimiter } from '../../../src/exchange/btcturk/client.js';
 
 function fakeClock() {
@@ -36,5 +36,52 @@ describe('client rate limiter', () => {
     expect(limiter.delayFor('b')).toBe(0);
     await limiter.acquire('a');
     expect(clock.now()).toBe(7_000);
+  });
+});
+
+describe('client rate limiter: bounded waits (a write attempt never sends after its deadline)', () => {
+  it('a wait longer than the time left is refused at once, records nothing, and leaves the queue usable', async () => {
+    const clock = fakeClock();
+    const limiter = new RateLimiter({ rules: { k: [] }, ...clock });
+    limiter.pause('k', 45_000); // a 429 said Retry-After: 45
+    const err = await limiter.acquire('k', { notAfterMs: 28_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LimiterWaitRefused);
+    expect(err).toMatchObject({ reason: 'deadline', waitMs: 45_000 });
+    expect(clock.now()).toBe(0); // it did not sleep out the wait first
+    await limiter.acquire('k', { notAfterMs: 46_000 });
+    expect(clock.now()).toBe(45_000);
+  });
+
+  it('an abort ends a wait in progress: nothing is released, and the next caller is not held by it', async () => {
+    const limiter = new RateLimiter({ rules: { k: [] } }); // real clock and sleep
+    limiter.pause('k', 60_000);
+    const abort = new AbortController();
+    const waiting = limiter.acquire('k', { signal: abort.signal });
+    setTimeout(() => abort.abort(new Error('cancelled')), 20);
+    const started = Date.now();
+    await expect(waiting).rejects.toMatchObject({ name: 'LimiterWaitRefused', reason: 'aborted' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // An already aborted signal never waits at all.
+    await expect(limiter.acquire('k', { signal: abort.signal })).rejects.toMatchObject({ reason: 'aborted' });
+  });
+
+  it('a caller queued behind a long wait gives up at its deadline without taking a slot', async () => {
+    const limiter = new RateLimiter({ rules: { k: [{ limit: 1, periodMs: 200 }] }, marginMs: 0 });
+    await limiter.acquire('k');
+    const first = limiter.acquire('k'); // waits ~200 ms for the window
+    const second = limiter.acquire('k', { notAfterMs: Date.now() + 50 }); // queued behind it, must leave by +50 ms
+    await expect(second).rejects.toMatchObject({ reason: 'deadline' });
+    await first;
+    // The second never took a slot: a third gets the next window, not one after it.
+    const before = Date.now();
+    await limiter.acquire('k');
+    expect(Date.now() - before).toBeLessThan(400);
+  });
+
+  it('realSleep rejects as soon as its signal aborts', async () => {
+    const abort = new AbortController();
+    const p = realSleep(60_000, abort.signal);
+    abort.abort(new Error('stop'));
+    await expect(p).rejects.toThrow('stop');
   });
 });
