@@ -11,7 +11,7 @@ import { splitPair } from '../domain/symbols.js';
 import { toPairSymbol, InvalidSymbolError, type PairSymbol } from '../domain/types.js';
 import { cancelAdoption, listAdjustments, listAdoptionRequests, listQuarantines, listRaisedDrift, requestAdoption } from '../store/account.js';
 import type { Pool } from '../store/db.js';
-import { listPositions } from '../store/fills.js';
+import { readPositions } from '../store/fills.js';
 import { openDatabase } from './context.js';
 import { EXIT, UsageError } from './errors.js';
 
@@ -34,11 +34,13 @@ export interface AccountView {
   quarantines: Array<{ symbol: string; reason: string; fillId: string | null; detail: string; heldFills: number; heldBuyQty: string; cycles: number; since: string }>;
   adoptionsPending: Array<{ symbol: string; requestedBy: string; requestedAt: string }>;
   balanceDrift: Array<{ asset: string; balanceQty: string; positionsQty: string; diffQty: string; cycles: number; since: string }>;
+  /** Position rows that cannot be read (CorruptRowError text): shown, never a reason to show nothing. */
+  unreadableRows: string[];
 }
 
 export async function readAccount(pool: Pool): Promise<AccountView> {
-  const [positions, adjustments, quarantines, adoptions, drift] = await Promise.all([
-    listPositions(pool), listAdjustments(pool), listQuarantines(pool), listAdoptionRequests(pool), listRaisedDrift(pool),
+  const [{ positions, unreadable }, adjustments, quarantines, adoptions, drift] = await Promise.all([
+    readPositions(pool), listAdjustments(pool), listQuarantines(pool), listAdoptionRequests(pool), listRaisedDrift(pool),
   ]);
   const symbols = [...new Set([...positions.map((p) => p.symbol), ...adjustments.map((a) => a.symbol)])].sort();
   return {
@@ -68,6 +70,7 @@ export async function readAccount(pool: Pool): Promise<AccountView> {
     balanceDrift: drift.map((d) => ({
       asset: d.asset, balanceQty: dec(d.balanceQty), positionsQty: dec(d.positionsQty), diffQty: dec(d.diffQty), cycles: d.streak, since: d.raisedAt,
     })),
+    unreadableRows: unreadable,
   };
 }
 
@@ -95,6 +98,7 @@ export function formatAccount(a: AccountView): string[] {
       ...a.positions.map((p) => [p.symbol, p.qty, p.costBasisTry, p.avgCostTry ?? '-', p.realizedPnlTry, describeOpening(p)]),
     ]));
   }
+  for (const r of a.unreadableRows) out.push(`  UNREADABLE ${r}`);
   for (const q of a.quarantines) {
     out.push(
       `  QUARANTINED ${q.symbol} since ${q.since} (${q.cycles} cycles): ${q.detail}; ${q.heldFills} fills held behind it; ` +

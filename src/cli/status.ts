@@ -54,6 +54,8 @@ export interface StatusReport {
   /** Base assets whose balance differs from the bot's positions (their symbols buy nothing). */
   balanceDrift: AccountView['balanceDrift'];
   adoptionsPending: AccountView['adoptionsPending'];
+  /** Position rows that cannot be read: named, and the rest shown. */
+  unreadableRows: AccountView['unreadableRows'];
   pnl: Record<TradingMode, null | {
     at: string;
     cycleId: string | null;
@@ -84,7 +86,7 @@ export async function status({ json, cycles, scheduleId }: { json: boolean; cycl
   const [db, temporal] = await Promise.all([readDatabase(cycles), readTemporal(infra, scheduleId)]);
   const report: StatusReport = {
     halt: db.halt, temporal: temporal.temporal, schedule: temporal.schedule,
-    cycles: db.cycles, positions: db.positions, quarantines: db.quarantines, balanceDrift: db.balanceDrift, adoptionsPending: db.adoptionsPending,
+    cycles: db.cycles, positions: db.positions, quarantines: db.quarantines, balanceDrift: db.balanceDrift, adoptionsPending: db.adoptionsPending, unreadableRows: db.unreadableRows,
     pnl: db.pnl, openOrders: db.openOrders,
   };
   console.log(json ? terminalJson(report) : formatStatus(report, cycles));

@@ -371,6 +371,21 @@ export async function listPositions(pool: Pool): Promise<Position[]> {
   return res.rows.map(positionFromRow);
 }
 
+/** Every position row that can be read, and why each other one cannot: for operator views, which must never fail on one bad row. */
+export async function readPositions(pool: Pool): Promise<{ positions: Position[]; unreadable: string[] }> {
+  const res = await pool.query<PositionRow>('SELECT * FROM stage4_positions ORDER BY symbol');
+  const positions: Position[] = [];
+  const unreadable: string[] = [];
+  for (const row of res.rows) {
+    try {
+      positions.push(positionFromRow(row));
+    } catch (err) {
+      unreadable.push((err as Error).message);
+    }
+  }
+  return { positions, unreadable };
+}
+
 export async function getCursorMs(pool: Pool, symbol: PairSymbol): Promise<number | null> {
   const res = await pool.query<{ value_ms: string | null }>('SELECT value_ms FROM cursors WHERE key = $1', [fillsCursorKey(symbol)]);
   const v = res.rows[0]?.value_ms;

@@ -123,6 +123,8 @@ describe('btcbot worker observability', () => {
       TEMPORAL_ADDRESS: inject('temporalAddress'), BTCBOT_TASK_QUEUE: taskQueue, DATABASE_URL: db.url, ...credentialFiles,
     }).exited;
     expect(status.code, status.stderr).toBe(0);
+    // The row planted to fail a cycle is named by status, which still shows everything else.
+    expect((JSON.parse(status.stdout) as { unreadableRows: string[] }).unreadableRows).toEqual([expect.stringContaining('not a symbol')]);
     const haystacks: Array<[string, string]> = [
       ['worker stdout', workerExit.stdout],
       ['worker stderr', workerExit.stderr],

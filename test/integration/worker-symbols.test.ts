@@ -31,12 +31,13 @@ const taskQueue = uniqueId('symbols');
 const rogueQueue = uniqueId('rogue');
 
 beforeAll(async () => {
-  [temporal, db, simulator] = await Promise.all([connectTemporal(), createTestDatabase(), startSimulator({ seed: 11 })]);
+  [temporal, db, simulator] = await Promise.all([connectTemporal(), createTestDatabase(), startSimulator({ seed: 11, balances: { TRY: '100000' } })]);
   exchange = createBtcturkExchange({ baseUrl: simulator.url, credentials: simulator.credentials });
   worker = await createCycleWorker({
     connection: temporal.nativeConnection, namespace: 'default', taskQueue, workflowBundle: temporal.workflowBundle,
     // The worker is armed and configured for BTC_TRY only; the simulator lists ETHTRY and SOLTRY too.
-    deps: { pool: db.pool, exchange, env: { ...ARMED_ENV, SYMBOLS: 'BTC_TRY' }, hasCredentials: true },
+    // No settle margin: the cycles run seconds apart (fills-window.test.ts covers the margin).
+    deps: { pool: db.pool, exchange, env: { ...ARMED_ENV, SYMBOLS: 'BTC_TRY', FILLS_SETTLE_SECONDS: '0' }, hasCredentials: true },
   });
   rogueWorker = await createRogueWorker(temporal.nativeConnection, rogueQueue);
   running = Promise.all([worker.run(), rogueWorker.run()]);
