@@ -68,9 +68,15 @@ export interface PaperFillInput {
   readonly fees: PaperFees;
 }
 
+/** A paper fill: a fill report for accounting, and the public trade that caused it. */
+export interface PaperFill extends FillReport {
+  readonly clientOrderId: ClientOrderId;
+  readonly publicTradeId: string;
+}
+
 export interface PaperFillResult {
   /** Paper fills, chronological, ready for accounting. */
-  readonly fills: readonly FillReport[];
+  readonly fills: readonly PaperFill[];
   /** Where the next look starts: the newest trade seen (never older than the cursor). */
   readonly cursor: TradesCursor | null;
   /** Trades newer than the cursor in this page. */
@@ -132,7 +138,7 @@ export function simulatePaperFills(input: PaperFillInput): PaperFillResult {
 
   const left = new Map(input.orders.map((o) => [o.clientOrderId as string, o.leftQty]));
   const ordered = [...input.orders].filter((o) => o.symbol === input.symbol).sort(priority);
-  const fills: FillReport[] = [];
+  const fills: PaperFill[] = [];
   for (const t of fresh) {
     let volume = t.qty;
     for (const o of ordered) {
@@ -155,6 +161,7 @@ export function simulatePaperFills(input: PaperFillInput): PaperFillResult {
         tax,
         feeAsset: input.fees.feeAsset,
         tsMs: t.tsMs,
+        publicTradeId: t.tradeId,
       });
     }
   }
