@@ -8,13 +8,14 @@ import type { Pool } from './db.js';
 import { CorruptRowError } from './errors.js';
 
 /**
- * Where each mode's fills are. Fills carry no mode today: every fill is the account's real fill,
- * ingested by any cycle that has API credentials, dry runs included (a dry run reads the real
- * account). So `live` is the account's ledger and `dry_run` has none until a paper ledger exists.
- * That ledger (issue 15, part B) is added here, as a `mode` column or a second table under
- * UNION ALL; the commands and every query below stay as they are.
+ * Where each mode's fills are: `live` is the account's real fills (stage4_fills, ingested by live
+ * cycles), `dry_run` the paper ledger's simulated fills (paper_fills, migration 8). The two share
+ * their columns, so the commands and every query below read them alike.
  */
-const FILL_LEDGER = `SELECT 'live'::text AS mode, f.* FROM stage4_fills f`;
+const LEDGER_COLUMNS = `fill_id, exchange_order_id, client_order_id, symbol, side, price, qty, fee, tax, fee_asset, ts_ms, fee_try,
+  realized_pnl_delta_try, cycle_id`;
+const FILL_LEDGER = `SELECT 'live'::text AS mode, ${LEDGER_COLUMNS} FROM stage4_fills
+  UNION ALL SELECT 'dry_run'::text AS mode, ${LEDGER_COLUMNS} FROM paper_fills`;
 
 export interface FillRow {
   readonly mode: TradingMode;
