@@ -14,7 +14,7 @@
 // the real account, and since a dry run never moves the live fills cursor, the next live cycle
 // still polls every real fill since the last live one.
 import { activityInfo } from '@temporalio/activity';
-import { parseTradingConfig, type TradingConfig } from '../domain/config.js';
+import type { TradingConfig } from '../domain/config.js';
 import { ConfigError } from '../domain/errors.js';
 import { Decimal, ZERO } from '../domain/decimal.js';
 import { LIVE_STATES } from '../domain/lifecycle.js';
@@ -22,7 +22,7 @@ import { markFromQuote } from '../domain/market.js';
 import { simulatePaperFills, type PaperFees } from '../domain/paper-fills.js';
 import { computePnlSnapshot, dayStartMs, selectDayBaseline } from '../domain/pnl.js';
 import { DEFAULT_FEE_TAX_RATE, paperTryBalance } from '../domain/risk.js';
-import { balanceFromWire, balanceToWire, pnlSnapshotToWire, positionToWire, quoteFromWire } from '../domain/wire.js';
+import { balanceFromWire, balanceToWire, pnlSnapshotToWire, positionToWire, quoteFromWire, tradingConfigFromWire } from '../domain/wire.js';
 import { toPairSymbol, type PairSymbol } from '../domain/types.js';
 import { PUBLIC_TRADES_LIMIT } from '../exchange/port.js';
 import { listOrders } from '../store/orders.js';
@@ -91,7 +91,7 @@ export function paperActivities(deps: ActivityDeps, live: Steps): Steps {
   return {
     async fetchMarket(input: MarketInput): Promise<MarketSnapshot> {
       if (input.mode !== 'dry_run') return live.fetchMarket(input);
-      const config = parseTradingConfig(deps.env ?? {});
+      const config = tradingConfigFromWire(input.config);
       const account = await paperAccount(config);
       // The market input carries no cycle id: the cycle is the workflow that scheduled this activity.
       const failed = await matchPaperOrders(input.symbols.map(toPairSymbol), config, activityInfo().workflowExecution?.workflowId ?? null, now());

@@ -5,6 +5,9 @@ import { Decimal, toDecimalString } from '../../src/domain/decimal.js';
 import { AccountingIntegrityError } from '../../src/domain/errors.js';
 import { simulatePaperFills, type PublicTrade } from '../../src/domain/paper-fills.js';
 import { asClientOrderId, asExchangeOrderId, toPairSymbol, type Side } from '../../src/domain/types.js';
+import { createActivities } from '../../src/activities/index.js';
+import { plannedActionToWire } from '../../src/domain/wire.js';
+import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
 import { applyOrderEvent, insertOrder, listOrders } from '../../src/store/orders.js';
 import {
   getPaperCursor, ingestPaperFills, listPaperPositions, paperCashTry, paperCycleSummary, startPaperAccount,
@@ -101,5 +104,19 @@ describe('paper ledger store', () => {
     const second = await startPaperAccount(db.pool, { startTry: new Decimal(1000), source: 'fixed', nowMs: 2 });
     expect([first.created, second.created]).toEqual([true, false]);
     expect([toDecimalString(second.account.startTry), second.account.source]).toEqual(['1234.5', 'snapshot']);
+  });
+
+  test("the worker's write guard holds a dry-run sell against the paper position, not the live one", async () => {
+    await look([await paperOrder('b1', 'buy', '100', '2')], [t('1', 2_000, '99', '2')], 'c1');
+    // Never contacted: a dry-run submit is recorded, not sent.
+    const exchange = createBtcturkExchange({ baseUrl: 'http://127.0.0.1:9' });
+    const { executeAction } = createActivities({ pool: db.pool, exchange, env: { SYMBOLS: 'BTC_TRY' } });
+    const sell = (cid: string, qty: string) => executeAction({
+      cycleId: 'c2', mode: 'dry_run', nowMs: 5_000,
+      action: plannedActionToWire({ kind: 'submit', clientOrderId: asClientOrderId(cid), symbol: BTC, side: 'sell', price: new Decimal(110), qty: new Decimal(qty), reason: 'new_intent', afterCancelOf: [] }),
+    });
+    expect(await sell('s-ok', '2')).toMatchObject({ outcome: 'simulated' });
+    expect(await sell('s-over', '2.5')).toMatchObject({ outcome: 'rejected', detail: 'worker_refused:sell_over_position' });
+    await exchange.close();
   });
 });
