@@ -97,7 +97,7 @@ describe('paper trading', () => {
     expect(after.filter((o) => placed.some((p) => p.clientOrderId === o.clientOrderId)).map((o) => o.state)).toEqual(['filled', 'filled']);
   });
 
-  test('after live fills, dry-run cycles fill a paper order through touch, partial and full fills, equal to a hand computation, and leave every live row unchanged', async () => {
+  test('after live fills, dry-run cycles fill a paper order through touch, partial and full fills, equal to a hand computation, report a page gap, and leave every live row unchanged', async () => {
     const f = await fixture({ credentials: true, env: { SYMBOLS: 'BTC_TRY', ...ARMED_ENV } });
 
     // Live first: a live buy, filled by the simulator, gives live fills, a position and a live peak.
@@ -154,5 +154,13 @@ describe('paper trading', () => {
     // The live ledger saw none of it: fills, positions, cursors, the live peak and snapshots, byte for byte.
     expect(await liveRows(f)).toEqual(before);
     expect((await listFills(f.db.pool, { modes: ['live'] })).map((x) => x.fillId)).toHaveLength(1);
+
+    // More trades than one page of 50 since the last look: the cycle says so and fills only from what it saw.
+    const next = (await listOrders(f.db.pool, { modes: ['dry_run'], states: ['open'] }))[0]!;
+    for (let i = 0; i < 60; i++) f.simulator.engine.printTrade('BTCTRY', next.price.sub(1), new Decimal('0.00000001'), 'sell');
+    const d4 = await f.cycle({});
+    expect(d4.result).toMatchObject({ outcome: 'ok', counts: { paper_fills_applied: 50, paper_trades_gaps: 1 } });
+    expect(d4.result!.notes).toContain('paper_trades_gap:BTCTRY');
+    expect(await liveRows(f)).toEqual(before);
   });
 });
