@@ -5,8 +5,13 @@ import { Decimal, toDecimalString } from '../../src/domain/decimal.js';
 import { AccountingIntegrityError } from '../../src/domain/errors.js';
 import { simulatePaperFills, type PublicTrade } from '../../src/domain/paper-fills.js';
 import { asClientOrderId, asExchangeOrderId, toPairSymbol, type Side } from '../../src/domain/types.js';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities/index.js';
-import { plannedActionToWire } from '../../src/domain/wire.js';
+import { parseTradingConfig } from '../../src/domain/config.js';
+import { ConfigError } from '../../src/domain/errors.js';
+import { startSimulator } from '../../src/simulator/server.js';
+import { getPaperAccount } from '../../src/store/paper.js';
+import { plannedActionToWire, tradingConfigToWire } from '../../src/domain/wire.js';
 import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
 import { applyOrderEvent, insertOrder, listOrders } from '../../src/store/orders.js';
 import {
@@ -118,5 +123,30 @@ describe('paper ledger store', () => {
     expect(await sell('s-ok', '2')).toMatchObject({ outcome: 'simulated' });
     expect(await sell('s-over', '2.5')).toMatchObject({ outcome: 'rejected', detail: 'worker_refused:sell_over_position' });
     await exchange.close();
+  });
+
+  test('PAPER_START=snapshot starts paper cash at the real TRY balance once; later real balances are never mixed back', async () => {
+    const sim = await startSimulator({ balances: { TRY: '2500.5', BTC: '1' } });
+    const exchange = createBtcturkExchange({ baseUrl: sim.url, credentials: sim.credentials });
+    try {
+      const env = { SYMBOLS: 'BTC_TRY', PAPER_START: 'snapshot' };
+      const { fetchMarket } = createActivities({ pool: db.pool, exchange, env, hasCredentials: true });
+      const input = { symbols: ['BTCTRY'], mode: 'dry_run' as const, config: tradingConfigToWire(parseTradingConfig(env)), hasCredentials: true };
+      const first = (await new MockActivityEnvironment().run(fetchMarket, input)) as Awaited<ReturnType<typeof fetchMarket>>;
+      expect([first.balanceSource, first.tryBalance]).toEqual(['paper', { asset: 'TRY', free: '2500.5', locked: '0' }]);
+      sim.engine.setBalance('TRY', '10');
+      const second = (await new MockActivityEnvironment().run(fetchMarket, input)) as Awaited<ReturnType<typeof fetchMarket>>;
+      expect(second.tryBalance.free).toBe('2500.5');
+      expect((await getPaperAccount(db.pool))!.source).toBe('snapshot');
+
+      // Without credentials there is no real balance to snapshot: a ConfigError naming the variable.
+      await db.pool.query('TRUNCATE paper_account');
+      const paperOnly = createActivities({ pool: db.pool, exchange, env, hasCredentials: false });
+      await expect(new MockActivityEnvironment().run(paperOnly.fetchMarket, { ...input, hasCredentials: false })).rejects.toThrow(ConfigError);
+      expect(await getPaperAccount(db.pool)).toBeNull();
+    } finally {
+      await exchange.close();
+      await sim.close();
+    }
   });
 });
