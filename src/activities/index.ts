@@ -6,6 +6,7 @@ import type { ActivityDeps } from './deps.js';
 import { executionActivities } from './execution.js';
 import { haltActivities } from './halt.js';
 import { marketActivities } from './market.js';
+import { paperActivities } from './paper.js';
 import { prepareActivities } from './prepare.js';
 import { reconcileActivities } from './reconcile.js';
 import { guardWrites } from './write-guard.js';
@@ -13,12 +14,16 @@ import { guardWrites } from './write-guard.js';
 export type { ActivityDeps } from './deps.js';
 
 export function createActivities(deps: ActivityDeps) {
+  // Dry runs take the paper path through the market and accounting steps (./paper.ts).
+  const market = marketActivities(deps);
+  const accounting = accountingActivities(deps);
   // Exchange writes are checked against the worker's own configuration, whoever scheduled them.
   return guardWrites({
     ...prepareActivities(deps),
-    ...marketActivities(deps),
+    ...market,
     ...reconcileActivities(deps),
-    ...accountingActivities(deps),
+    ...accounting,
+    ...paperActivities(deps, { ...market, ...accounting }),
     ...executionActivities(deps),
     ...haltActivities(deps),
     ...auditActivities(deps),

@@ -1,0 +1,152 @@
+// The paper ledger on a real Postgres: paper fills → paper position → order states → cursor in one
+// transaction, with the live ledger's accounting, and cash derived from the fills.
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { Decimal, toDecimalString } from '../../src/domain/decimal.js';
+import { AccountingIntegrityError } from '../../src/domain/errors.js';
+import { simulatePaperFills, type PublicTrade } from '../../src/domain/paper-fills.js';
+import { asClientOrderId, asExchangeOrderId, toPairSymbol, type Side } from '../../src/domain/types.js';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../src/activities/index.js';
+import { parseTradingConfig } from '../../src/domain/config.js';
+import { ConfigError } from '../../src/domain/errors.js';
+import { startSimulator } from '../../src/simulator/server.js';
+import { getPaperAccount } from '../../src/store/paper.js';
+import { plannedActionToWire, tradingConfigToWire } from '../../src/domain/wire.js';
+import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
+import { applyOrderEvent, insertOrder, listOrders } from '../../src/store/orders.js';
+import {
+  getPaperCursor, ingestPaperFills, listPaperPositions, paperCashTry, paperCycleSummary, startPaperAccount,
+} from '../../src/store/paper.js';
+import { createTestDatabase } from './harness.js';
+
+const BTC = toPairSymbol('BTCTRY');
+const FEES = { makerBps: new Decimal(10), taxRate: new Decimal('0.2'), feeAsset: 'TRY' };
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
+beforeEach(async () => {
+  await db.pool.query('TRUNCATE paper_fills, paper_positions, paper_trade_cursors, paper_account, stage4_orders, stage4_fills, stage4_positions, cursors');
+});
+
+async function paperOrder(cid: string, side: Side, price: string, qty: string) {
+  const o = await insertOrder(db.pool, {
+    clientOrderId: asClientOrderId(cid), symbol: BTC, side, price: new Decimal(price), qty: new Decimal(qty), mode: 'dry_run',
+    cycleId: 'c0', nowMs: 1_000, state: 'pending_submit',
+  });
+  await applyOrderEvent(db.pool, o.clientOrderId!, 'submit_acknowledged', { exchangeOrderId: asExchangeOrderId(`sim-${cid}`), nowMs: 1_000 });
+  return { ...o, clientOrderId: o.clientOrderId!, exchangeOrderId: asExchangeOrderId(`sim-${cid}`), createdAtMs: 1_000 };
+}
+const t = (tradeId: string, tsMs: number, price: string, qty: string): PublicTrade => ({ tradeId, tsMs, price: new Decimal(price), qty: new Decimal(qty), side: 'sell' });
+
+async function look(orders: Awaited<ReturnType<typeof paperOrder>>[], trades: PublicTrade[], cycleId: string) {
+  const cursor = await getPaperCursor(db.pool, BTC);
+  const m = simulatePaperFills({ symbol: BTC, orders, trades, cursor, pageLimit: 50, fees: FEES });
+  return ingestPaperFills(db.pool, { symbol: BTC, fills: m.fills, marks: new Map(), cursor: m.cursor, gap: m.gap, cycleId, nowMs: 9_000 });
+}
+
+describe('paper ledger store', () => {
+  test('a paper buy then a paper sell go through weighted-average cost: position, realized PnL and cash as by hand; live tables stay empty', async () => {
+    const account = (await startPaperAccount(db.pool, { startTry: new Decimal(1000), source: 'fixed', nowMs: 1 })).account;
+    const buy = await paperOrder('b1', 'buy', '100', '2');
+    expect((await look([buy], [t('1', 2_000, '99', '2')], 'c1')).orders).toEqual([{ clientOrderId: 'b1', from: 'open', to: 'filled', leftQty: new Decimal(0) }]);
+    const sell = await paperOrder('s1', 'sell', '110', '2');
+    await look([sell], [t('2', 3_000, '111', '0.5')], 'c2');
+
+    // Buy: 200 + fee 0.2 + VAT 0.04 → cost 200.24. Sell 0.5 @ 110: 55 − 50.06 − (0.055 + 0.011) = 4.874.
+    const [pos] = await listPaperPositions(db.pool);
+    expect([toDecimalString(pos!.qty), toDecimalString(pos!.costBasisTry), toDecimalString(pos!.realizedPnlTry)]).toEqual(['1.5', '150.18', '4.874']);
+    expect(toDecimalString(await paperCashTry(db.pool, account))).toBe(toDecimalString(new Decimal(1000).sub('200.24').add('55').sub('0.066')));
+    expect((await listOrders(db.pool, { modes: ['dry_run'] })).map((o) => [o.clientOrderId, o.state, toDecimalString(o.leftQty)])).toEqual([
+      ['b1', 'filled', '0'], ['s1', 'partial', '1.5'],
+    ]);
+    const live = await db.pool.query('SELECT (SELECT count(*) FROM stage4_fills) + (SELECT count(*) FROM stage4_positions) + (SELECT count(*) FROM cursors) AS n');
+    expect(Number(live.rows[0].n)).toBe(0);
+  });
+
+  test('the same look ingested twice applies nothing the second time, and the cursor never moves backwards', async () => {
+    const buy = await paperOrder('b1', 'buy', '100', '2');
+    const trades = [t('5', 2_000, '99', '1')];
+    const m = simulatePaperFills({ symbol: BTC, orders: [buy], trades, cursor: null, pageLimit: 50, fees: FEES });
+    const input = { symbol: BTC, fills: m.fills, marks: new Map(), cursor: m.cursor, gap: false, cycleId: 'c1', nowMs: 9_000 };
+    expect((await ingestPaperFills(db.pool, input)).applied).toBe(1);
+    const again = await ingestPaperFills(db.pool, { ...input, cursor: { tsMs: 1_000, tradeId: '1' } });
+    expect([again.applied, again.duplicates]).toEqual([0, 1]);
+    expect(await getPaperCursor(db.pool, BTC)).toEqual({ tsMs: 2_000, tradeId: '5' });
+    expect(toDecimalString((await listPaperPositions(db.pool))[0]!.qty)).toBe('1');
+  });
+
+  test('fills for an order cancelled since it was read are dropped, not applied', async () => {
+    const buy = await paperOrder('b1', 'buy', '100', '2');
+    await applyOrderEvent(db.pool, buy.clientOrderId, 'cancel_requested', { nowMs: 1_500 });
+    await applyOrderEvent(db.pool, buy.clientOrderId, 'canceled', { nowMs: 1_500 });
+    const r = await look([buy], [t('1', 2_000, '99', '2')], 'c1');
+    expect([r.applied, r.dropped]).toEqual([0, 1]);
+    expect(await listPaperPositions(db.pool)).toEqual([]);
+  });
+
+  test('a paper sell beyond the paper position is an integrity error and writes nothing', async () => {
+    const sell = await paperOrder('s1', 'sell', '100', '1');
+    await expect(look([sell], [t('1', 2_000, '101', '1')], 'c1')).rejects.toBeInstanceOf(AccountingIntegrityError);
+    expect((await listOrders(db.pool, { modes: ['dry_run'] }))[0]!.state).toBe('open');
+    expect(await getPaperCursor(db.pool, BTC)).toBeNull();
+  });
+
+  test("a full page of trades that does not reach the cursor is recorded as the cycle's gap", async () => {
+    const buy = await paperOrder('b1', 'buy', '100', '2');
+    await look([buy], [t('1', 1_500, '101', '1')], 'c1');
+    await look([buy], Array.from({ length: 50 }, (_, i) => t(String(100 + i), 3_000 + i, '99', '0.01')), 'c2');
+    expect(await paperCycleSummary(db.pool, 'c2')).toEqual({ fills: 50, gapSymbols: ['BTCTRY'] });
+    expect(await paperCycleSummary(db.pool, 'c1')).toEqual({ fills: 0, gapSymbols: [] });
+  });
+
+  test('paper cash starts once: a later start (another worker, another snapshot) does not replace it', async () => {
+    const first = await startPaperAccount(db.pool, { startTry: new Decimal('1234.5'), source: 'snapshot', nowMs: 1 });
+    const second = await startPaperAccount(db.pool, { startTry: new Decimal(1000), source: 'fixed', nowMs: 2 });
+    expect([first.created, second.created]).toEqual([true, false]);
+    expect([toDecimalString(second.account.startTry), second.account.source]).toEqual(['1234.5', 'snapshot']);
+  });
+
+  test("the worker's write guard holds a dry-run sell against the paper position, not the live one", async () => {
+    await look([await paperOrder('b1', 'buy', '100', '2')], [t('1', 2_000, '99', '2')], 'c1');
+    // Never contacted: a dry-run submit is recorded, not sent.
+    const exchange = createBtcturkExchange({ baseUrl: 'http://127.0.0.1:9' });
+    const { executeAction } = createActivities({ pool: db.pool, exchange, env: { SYMBOLS: 'BTC_TRY' } });
+    const sell = (cid: string, qty: string) => executeAction({
+      cycleId: 'c2', mode: 'dry_run', nowMs: 5_000,
+      action: plannedActionToWire({ kind: 'submit', clientOrderId: asClientOrderId(cid), symbol: BTC, side: 'sell', price: new Decimal(110), qty: new Decimal(qty), reason: 'new_intent', afterCancelOf: [] }),
+    });
+    expect(await sell('s-ok', '2')).toMatchObject({ outcome: 'simulated' });
+    expect(await sell('s-over', '2.5')).toMatchObject({ outcome: 'rejected', detail: 'worker_refused:sell_over_position' });
+    await exchange.close();
+  });
+
+  test('PAPER_START=snapshot starts paper cash at the real TRY balance once; later real balances are never mixed back', async () => {
+    const sim = await startSimulator({ balances: { TRY: '2500.5', BTC: '1' } });
+    const exchange = createBtcturkExchange({ baseUrl: sim.url, credentials: sim.credentials });
+    try {
+      const env = { SYMBOLS: 'BTC_TRY', PAPER_START: 'snapshot' };
+      const { fetchMarket } = createActivities({ pool: db.pool, exchange, env, hasCredentials: true });
+      const input = { symbols: ['BTCTRY'], mode: 'dry_run' as const, config: tradingConfigToWire(parseTradingConfig(env)), hasCredentials: true };
+      const first = (await new MockActivityEnvironment().run(fetchMarket, input)) as Awaited<ReturnType<typeof fetchMarket>>;
+      expect([first.balanceSource, first.tryBalance]).toEqual(['paper', { asset: 'TRY', free: '2500.5', locked: '0' }]);
+      sim.engine.setBalance('TRY', '10');
+      const second = (await new MockActivityEnvironment().run(fetchMarket, input)) as Awaited<ReturnType<typeof fetchMarket>>;
+      expect(second.tryBalance?.free).toBe('2500.5');
+      expect((await getPaperAccount(db.pool))!.source).toBe('snapshot');
+
+      // Without credentials there is no real balance to snapshot: a ConfigError naming the variable.
+      await db.pool.query('TRUNCATE paper_account');
+      const paperOnly = createActivities({ pool: db.pool, exchange, env, hasCredentials: false });
+      await expect(new MockActivityEnvironment().run(paperOnly.fetchMarket, { ...input, hasCredentials: false })).rejects.toThrow(ConfigError);
+      expect(await getPaperAccount(db.pool)).toBeNull();
+    } finally {
+      await exchange.close();
+      await sim.close();
+    }
+  });
+});
