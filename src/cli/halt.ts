@@ -19,6 +19,8 @@ import { connectClient, formatTable, loadControlSettings, openDatabase } from '.
 import { loadCycleSettings } from './cycle-settings.js';
 import { EXIT } from './errors.js';
 import { printable } from './printable.js';
+import { alertOperator } from './operator-alerts.js';
+import { haltAlert, resumeAlert } from '../domain/alerts.js';
 
 /** How long `--cancel-open` waits for the cancel workflow (a worker must be running). */
 const CANCEL_TIMEOUT = '2m';
@@ -71,6 +73,8 @@ export async function halt({ reason, cancelOpen }: { reason: string; cancelOpen:
     await pool.end();
   }
   console.log('trading HALTED');
+  // Sent alongside the signals below (never delaying them); main waits for it before exiting.
+  if (fresh) alertOperator(haltAlert(state, cancelOpen));
   const rows: Array<[string, string]> = [
     ['halt', fresh ? describeHalt(state) : `already halted ${describeHalt(state)} (kept)`],
     ['persisted', 'yes: later cycles are blocked until `btcbot resume`'],
@@ -149,6 +153,7 @@ export async function resume(): Promise<number> {
       console.log('trading was not halted; nothing to resume');
     } else {
       console.log(`halt lifted (was halted ${describeHalt(lifted)})`);
+      alertOperator(resumeAlert(lifted, operator(), new Date().toISOString()));
       console.log('  Later cycles run normally; cycles that received the halt signal stay halted.');
     }
     return EXIT.ok;

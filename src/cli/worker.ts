@@ -7,6 +7,7 @@ import { parseTradingConfig, toGateSettings } from '../domain/config.js';
 import { blockReason } from '../domain/gates.js';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
 import { createLogger } from '../observability/logger.js';
+import { createNotifier, notifierSettingsFromEnv } from '../observability/notifier.js';
 import { installRuntime, metricsAddressFromEnv } from '../observability/runtime.js';
 import { loadInfraSettings, SettingsError } from '../settings.js';
 import { DEFAULT_ENV_FILES } from '../secrets.js';
@@ -35,6 +36,7 @@ export async function runWorker({ envFiles = DEFAULT_ENV_FILES }: { envFiles?: r
   // Every check that needs no network comes first: a refusal never leaves a connection behind.
   const temporal = temporalConnection(infra.temporalAddress);
   const dataConverter = dataConverterFromEnv();
+  const notifier = createNotifier(notifierSettingsFromEnv()); // a bad alert variable stops the start, naming it
   const refusal = realMoneyRefusal({
     armed: liveArmed(process.env), hasCredentials: infra.credentials !== null, exchangeBaseUrl: infra.exchangeBaseUrl,
     exposure: exposureOf(temporal.options, dataConverter !== undefined),
@@ -54,11 +56,11 @@ export async function runWorker({ envFiles = DEFAULT_ENV_FILES }: { envFiles?: r
   try {
     const worker = await createCycleWorker({
       connection, namespace: infra.temporalNamespace, taskQueue: infra.taskQueue, dataConverter,
-      deps: { pool, exchange, env: process.env, hasCredentials: infra.credentials !== null, logger },
+      deps: { pool, exchange, env: process.env, hasCredentials: infra.credentials !== null, logger, notifier, metrics: metricsAddress !== null },
     });
     const ready = {
       task_queue: infra.taskQueue, temporal: infra.temporalAddress, temporal_security: temporal.security,
-      exchange: infra.exchangeBaseUrl, metrics: metricsAddress,
+      exchange: infra.exchangeBaseUrl, metrics: metricsAddress, alerts: notifier.channels,
     };
     logger.info({ event: 'worker_ready', ...ready }, 'worker ready');
     log(`worker ready: task queue ${infra.taskQueue} on ${infra.temporalAddress}, exchange ${infra.exchangeBaseUrl}` +
@@ -68,7 +70,7 @@ export async function runWorker({ envFiles = DEFAULT_ENV_FILES }: { envFiles?: r
     log('worker stopped');
     return 0;
   } finally {
-    await Promise.allSettled([exchange.close(), pool.end()]);
+    await Promise.allSettled([exchange.close(), pool.end(), notifier.close()]);
     await connection.close();
   }
 }
