@@ -12,34 +12,41 @@ import { planCycle } from '../domain/plan.js';
 import { configuredSymbols } from '../domain/symbols.js';
 import { toPairSymbol } from '../domain/types.js';
 import { ACTIVITY_HEARTBEAT_TIMEOUT, NON_RETRYABLE_ERROR_TYPES as NON_RETRYABLE, SA_MODE, SA_OUTCOME, SA_SYMBOLS } from '../shared.js';
+import { startAlertDelivery } from './cycle-alerts.js';
 import { CycleReport } from './cycle-report.js';
 import { haltSignal, progressQuery, type HaltRequest } from './definitions.js';
-import type { CycleInput, CycleOutcome, CycleResult } from './types.js';
+import type { CycleInput, CycleOutcome, CycleResult, ExecuteInput } from './types.js';
+import { executeSummary, resultDetails, showingSteps } from './ui.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { prepareCycle, fetchMarket, reconcileOrders, syncFillsAndPnl } = wf.proxyActivities<Activities>({
+const { prepareCycle, fetchMarket, reconcileOrders, syncFillsAndPnl } = showingSteps(wf.proxyActivities<Activities>({
   startToCloseTimeout: '60s',
   heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '3m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
-});
+}));
 
 // Retries are safe: a retried submit finds its pending row and resolves by client id, never resends.
-const { executeAction } = wf.proxyActivities<Activities>({
+const EXECUTE_OPTIONS: wf.ActivityOptions = {
   startToCloseTimeout: '30s',
   heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '2m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
-});
+};
+// One proxy per action, so each executeAction bar in the UI names its side, symbol and price.
+const executeAction = (input: ExecuteInput) => {
+  wf.setCurrentDetails(`**running** · execute: ${executeSummary(input.action)}`);
+  return wf.proxyActivities<Activities>({ ...EXECUTE_OPTIONS, summary: executeSummary(input.action) }).executeAction(input);
+};
 
 // The audit must land even when everything else failed: retried generously, idempotent.
-const { recordAudit } = wf.proxyActivities<Activities>({
+const { recordAudit } = showingSteps(wf.proxyActivities<Activities>({
   startToCloseTimeout: '15s',
   heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '5m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-});
+}));
 
 export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
   const { workflowId: cycleId, runId } = wf.workflowInfo();
@@ -57,7 +64,7 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
   const finish = async (outcome: CycleOutcome, extra: { message?: string; errorClass?: string } = {}): Promise<CycleResult> => {
     step = 'audit';
     wf.upsertSearchAttributes([{ key: SA_OUTCOME, value: outcome }]);
-    const { inserted } = await recordAudit({
+    const { inserted, alertsPending } = await recordAudit({
       cycleId, workflowId: cycleId, runId, mode, outcome,
       startedAt: new Date(nowMs).toISOString(), finishedAt: new Date().toISOString(),
       counts: report.counts, decisions: report.decisions, alerts: report.alerts,
@@ -68,11 +75,14 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
       },
       errorClass: extra.errorClass ?? null, errorMessage: extra.message ?? null,
     });
+    if (alertsPending > 0) await startAlertDelivery(cycleId);
     step = 'done';
-    return {
+    const result: CycleResult = {
       cycleId, mode, outcome, blockReason: gate.outcome === 'blocked' ? gate.reason : null,
       message: extra.message ?? null, counts: report.counts, notes: report.alerts, auditRecorded: inserted,
     };
+    wf.setCurrentDetails(resultDetails(result));
+    return result;
   };
 
   // 1. Gate: the starter's four gates, pure, before any I/O.
@@ -184,6 +194,7 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
     const message = (cause as Error).message;
     const failedAt = step;
     if (errorClass === 'AccountingIntegrityError') report.alerts.push(`integrity:${message}`);
+    report.decisions.push(`failed_at:${failedAt}`);
     await finish('failed', { errorClass, message });
     throw wf.ApplicationFailure.nonRetryable(`cycle failed at ${failedAt}: ${message}`, errorClass);
   }
