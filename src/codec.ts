@@ -12,7 +12,9 @@ import proto from '@temporalio/proto';
 import { readSecret } from './secrets.js';
 
 const { Payload: PayloadProto } = proto.temporal.api.common.v1;
-const ENCODING = 'binary/encrypted';
+/** The encoding of every payload encrypted with the key (the codec server decodes only these). */
+export const ENCRYPTED_ENCODING = 'binary/encrypted';
+const ENCODING = ENCRYPTED_ENCODING;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 

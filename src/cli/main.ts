@@ -4,9 +4,13 @@ import { stopLocalStack } from '../devenv/stack.js';
 import { startSimulator } from '../simulator/server.js';
 import { migrate } from '../store/migrations.js';
 import { log, openDatabase, projectRoot } from './context.js';
+import { codecServer } from './codec-server.js';
+import { cycleShow } from './cycle-show.js';
 import { doctor } from './doctor.js';
+import { orders, pnlDaily, trades } from './history.js';
 import { EXIT, UsageError } from './errors.js';
 import { halt, resume } from './halt.js';
+import { settleOperatorAlerts } from './operator-alerts.js';
 import { hasControlCharacters } from './printable.js';
 import { DEFAULT_SCHEDULE_ID, parseEvery, schedule, validateScheduleId, type ScheduleSubcommand } from './schedule.js';
 import { stage4Run } from './stage4-run.js';
@@ -40,6 +44,19 @@ operations:
                                    halt, recent cycles, positions, PnL, open orders, schedule
   doctor                           check config, gates, Postgres, Temporal, worker, exchange
                                    (exit 0 all ok, 1 a check failed, 2 configuration error)
+  cycle show <id|latest> [--json]  the story of one cycle: gates, per symbol what was planned and why
+                                   not, each action and its outcome, alerts, the error and its step
+
+history (--since 2026-12-01 | 2026-12-01T09:30:00Z | 24h | 7d; --symbol BTC_TRY; --csv for RFC 4180 CSV):
+  trades [--since S] [--symbol S] [--mode live|dry_run|all] [--csv]
+                                   fills with fee and tax apart
+  orders [--since S] [--symbol S] [--mode live|dry_run|external|all] [--csv]
+                                   the bot's orders (and imported external ones)
+  pnl --daily [--since S] [--mode live|dry_run|all] [--csv]
+                                   realized PnL per trading day (DAY_BOUNDARY_TZ) and equity
+
+  codec-server [--port 8888] [--host 127.0.0.1] [--ui-origin http://127.0.0.1:8233]
+                                   decode encrypted payloads for the Temporal UI (needs BTCBOT_PAYLOAD_KEY)
 `;
 
 const SCHEDULE_SUBCOMMANDS: readonly ScheduleSubcommand[] = ['create', 'describe', 'pause', 'unpause', 'trigger', 'delete'];
@@ -140,6 +157,23 @@ export async function main(argv: string[]): Promise<number> {
     case 'doctor':
       parse(rest, {});
       return doctor();
+    case 'cycle': {
+      const [sub, id, ...opts] = rest;
+      if (sub !== 'show' || id === undefined || id.startsWith('-')) throw new UsageError('usage: btcbot cycle show <cycle id|latest> [--json]');
+      return cycleShow({ cycleId: id, json: parse(opts, { json: { type: 'boolean' } }).json ?? false });
+    }
+    case 'trades':
+    case 'orders':
+    case 'pnl': {
+      const v = parse(rest, { since: { type: 'string' }, symbol: { type: 'string' }, mode: { type: 'string' }, csv: { type: 'boolean' }, daily: { type: 'boolean' } });
+      if ((command === 'pnl') !== (v.daily === true)) throw new UsageError(command === 'pnl' ? 'pnl needs --daily' : `--daily is an option of pnl, not ${command}`);
+      const opts = { since: v.since, symbol: v.symbol, mode: v.mode, csv: v.csv ?? false };
+      return command === 'trades' ? trades(opts) : command === 'orders' ? orders(opts) : pnlDaily(opts);
+    }
+    case 'codec-server': {
+      const v = parse(rest, { port: { type: 'string' }, host: { type: 'string' }, 'ui-origin': { type: 'string' } });
+      return codecServer({ port: v.port, host: v.host, uiOrigin: v['ui-origin'] });
+    }
     case undefined:
     case 'help':
     case '--help':
@@ -152,8 +186,12 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
+  async (code) => {
+    await settleOperatorAlerts(); // halt and resume alerts still on their way
+    process.exit(code);
+  },
+  async (err: unknown) => {
+    await settleOperatorAlerts();
     if (err instanceof UsageError) {
       console.error(`btcbot: ${err.message}\n\n${USAGE}`);
       process.exit(EXIT.blocked);
