@@ -1,9 +1,8 @@
 // `btcbot trades`, `btcbot orders` and `btcbot pnl --daily`: the history, as a table or as CSV.
 // Filters: --since (a date, a zoned time or an age), --symbol, --mode. Times are UTC ISO-8601;
 // trading days follow DAY_BOUNDARY_TZ, as "realized today" does.
-import { parseTradingConfig, parseUtcOffset } from '../domain/config.js';
+import { dayBoundary, parseTradingConfig } from '../domain/config.js';
 import { Decimal, parseDecimal, toDecimalString } from '../domain/decimal.js';
-import { ConfigError } from '../domain/errors.js';
 import type { TradingMode } from '../domain/gates.js';
 import { dailyPnl, parseSince, SinceError, tradingDay } from '../domain/history.js';
 import type { OrderMode } from '../domain/lifecycle.js';
@@ -27,12 +26,7 @@ export interface HistoryOptions {
 }
 
 /** DAY_BOUNDARY_TZ alone: a bad trading variable elsewhere must not stop a history read. */
-function dayOffset(env: NodeJS.ProcessEnv): number {
-  const tz = env.DAY_BOUNDARY_TZ?.trim() || 'Europe/Istanbul';
-  const offset = parseUtcOffset(tz);
-  if (offset === null) throw new ConfigError('DAY_BOUNDARY_TZ', `expected UTC, Europe/Istanbul or a fixed offset like +03:00, got ${JSON.stringify(tz.slice(0, 40))}`);
-  return offset;
-}
+const dayOffset = (env: NodeJS.ProcessEnv): number => dayBoundary(env).offset;
 
 function filter<M extends string>(o: HistoryOptions, modes: readonly M[], offset: number, nowMs: number) {
   let sinceMs: number | null = null;
@@ -205,7 +199,7 @@ export async function pnlDaily(o: HistoryOptions, env = process.env): Promise<nu
   ];
   if (o.csv) process.stdout.write(toCsv(columns, lines));
   else {
-    const tz = env.DAY_BOUNDARY_TZ?.trim() || 'Europe/Istanbul';
+    const { tz } = dayBoundary(env);
     console.log(`realized PnL per trading day (DAY_BOUNDARY_TZ=${tz}); equity at the day's last snapshot${lines.length ? '' : '\n  none'}`);
     if (lines.length) console.log(table([columns.map((c) => c.name), ...lines.map((r) => columns.map((c) => String(c.value(r) ?? '-')))]).join('\n'));
   }
