@@ -5,7 +5,7 @@
 // a local webhook and a local Telegram API, and exports the operator's gauges; the operator's
 // commands (cycle show, status, trades, orders, pnl --daily, halt, resume) read what it left.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -77,7 +77,8 @@ beforeAll(async () => {
   simulator.faults.add({ route: 'GET /api/v1/users/balances', kind: 'http429', retryAfterSec: 1, times: 1 });
   simulator.engine.setMid('BTCTRY', new Decimal(simulator.engine.groundTruth().mids['BTCTRY']!).mul('0.95').toDecimalPlaces(0));
   await cycle();
-  await cycle({ dryRunRequested: true });
+  // A dry run with the kill switch on: it carries the gate note kill_switch_active, not an integrity alert.
+  await cycle({ gates: { ...ARMED, killSwitch: true }, dryRunRequested: true });
   const outsider = createBtcturkExchange({ baseUrl: simulator.url, credentials: { apiKey, apiSecret } });
   await outsider.submitLimitOrder({
     symbol: toPairSymbol('BTCTRY'), side: 'sell', qty: new Decimal('0.05'), clientOrderId: asClientOrderId('outsider-1'),
@@ -202,18 +203,21 @@ describe('btcbot worker observability', () => {
 
   test('`cycle show` tells the failed cycle\'s story: mode, the error with its step, the alerts and the notifications sent', async () => {
     const failed = runs[3]!.workflowId;
-    const shown = await btcbot(['cycle', 'show', failed], cliEnv()).exited;
+    // The three commands run at once (each is a process start).
+    const [shown, json, missing] = await Promise.all([
+      btcbot(['cycle', 'show', failed], cliEnv()).exited,
+      btcbot(['cycle', 'show', 'latest', '--json'], cliEnv()).exited,
+      btcbot(['cycle', 'show', 'cycle-that-never-ran'], cliEnv()).exited,
+    ]);
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toContain(`cycle ${failed}`);
     expect(shown.stdout).toMatch(/outcome\s+failed/);
     expect(shown.stdout).toMatch(/error\s+AccountingIntegrityError at step accounting: /);
     expect(shown.stdout).toMatch(/integrity\s+integrity:/);
     expect(shown.stdout).toMatch(/cycle_failed\s+webhook\s+sent\s+1/);
-    const json = await btcbot(['cycle', 'show', 'latest', '--json'], cliEnv()).exited;
     expect(json.code, json.stderr).toBe(0);
     const report = JSON.parse(json.stdout) as { story: { cycleId: string; outcome: string; gates: { block: { reason: string } | null }; symbols: Array<{ symbol: string; state: string }> } };
     expect(report.story).toMatchObject({ cycleId: runs[4]!.workflowId, outcome: 'blocked', gates: { block: { reason: 'kill_switch' } } });
-    const missing = await btcbot(['cycle', 'show', 'cycle-that-never-ran'], cliEnv()).exited;
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('no cycle_audit row for "cycle-that-never-ran"');
   });
@@ -229,7 +233,12 @@ describe('btcbot worker observability', () => {
   });
 
   test('`trades --csv` and `orders --csv` give the stored decimals back exactly, fee and tax apart; `pnl --daily` has the day', async () => {
-    const trades = await btcbot(['trades', '--csv', '--mode', 'live', '--symbol', 'BTC_TRY'], cliEnv()).exited;
+    const [trades, orders, daily, bad] = await Promise.all([
+      btcbot(['trades', '--csv', '--mode', 'live', '--symbol', 'BTC_TRY'], cliEnv()).exited,
+      btcbot(['orders', '--csv', '--mode', 'live'], cliEnv()).exited,
+      btcbot(['pnl', '--daily', '--mode', 'live', '--csv'], cliEnv({ DAY_BOUNDARY_TZ: 'UTC' })).exited,
+      btcbot(['trades', '--since', 'yesterday'], cliEnv()).exited,
+    ]);
     expect(trades.code, trades.stderr).toBe(0);
     const [header, ...rows] = parseCsv(trades.stdout);
     const col = (name: string) => header!.indexOf(name);
@@ -239,17 +248,30 @@ describe('btcbot worker observability', () => {
     expect(stored.rows.length).toBeGreaterThan(0);
     expect(rows.map((r) => [r[col('fill_id')], r[col('qty')], r[col('price')], r[col('fee')], r[col('tax')]]).sort())
       .toEqual(stored.rows.map((r) => [r.fill_id, r.qty, r.price, r.fee, r.tax].map((v) => new Decimal(v).toFixed())).sort());
-    const orders = await btcbot(['orders', '--csv', '--mode', 'live'], cliEnv()).exited;
     expect(orders.code, orders.stderr).toBe(0);
     const storedOrders = await db.pool.query("SELECT 1 FROM stage4_orders WHERE mode = 'live'");
     expect(parseCsv(orders.stdout)).toHaveLength(storedOrders.rows.length + 1);
-    const daily = await btcbot(['pnl', '--daily', '--mode', 'live', '--csv'], cliEnv({ DAY_BOUNDARY_TZ: 'UTC' })).exited;
     expect(daily.code, daily.stderr).toBe(0);
     const [dh, ...days] = parseCsv(daily.stdout);
     expect(dh!.slice(0, 4)).toEqual(['trading_day', 'mode', 'fills', 'realized_pnl_try']);
     expect(days.map((d) => d[0])).toContain(new Date().toISOString().slice(0, 10));
-    const bad = await btcbot(['trades', '--since', 'yesterday'], cliEnv()).exited;
     expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--since "yesterday": give a date');
+  });
+
+  test('canary step 5 of the README, as written, finds the integrity alert and nothing else (not the dry run\'s gate note)', async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const step5 = readme.slice(readme.indexOf('# 5. Watch the audit'), readme.indexOf('# 6.'));
+    const sql = /psql "\$DATABASE_URL" -c "([^"]+)"/.exec(step5)![1]!;
+    const rows = (await db.pool.query<{ cycle_id: string; alert: string }>(sql)).rows;
+    expect(rows.map((r) => r.cycle_id)).toEqual([runs[3]!.workflowId]);
+    expect(rows[0]!.alert).toMatch(/^integrity:/);
+    const dry = await db.pool.query("SELECT 1 FROM cycle_audit WHERE alerts ? 'kill_switch_active'");
+    expect(dry.rows).toHaveLength(1); // the old query (alerts <> '[]') matched this row too
+    expect(step5).toContain("jq '.cycles[] | select(.integrity | length > 0) | {cycleId, outcome, integrity}'");
+    const status = await btcbot(['status', '--json'], cliEnv()).exited;
+    const cycles = (JSON.parse(status.stdout) as { cycles: Array<{ cycleId: string; integrity: string[] }> }).cycles;
+    expect(cycles.filter((c) => c.integrity.length > 0).map((c) => c.cycleId)).toEqual([runs[3]!.workflowId]);
   });
 
   test('halt and resume alert the operator; a failing notifier never blocks the halt', async () => {
