@@ -52,6 +52,18 @@ function filter<M extends string>(o: HistoryOptions, modes: readonly M[], offset
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** CSV (every column), or a titled table without the `hidden` columns (`-` for a missing value). */
+function print<R>(csv: boolean, title: string, columns: readonly CsvColumn<R>[], rows: readonly R[], hidden: readonly string[]): void {
+  if (csv) {
+    process.stdout.write(toCsv(columns, rows));
+    return;
+  }
+  console.log(`${title}${rows.length ? '' : '\n  none'}`);
+  if (rows.length === 0) return;
+  const shown = columns.filter((c) => !hidden.includes(c.name));
+  console.log(table([shown.map((c) => c.name), ...rows.map((r) => shown.map((c) => String(c.value(r) ?? '-')))]).join('\n'));
+}
+
 export async function trades(o: HistoryOptions, env = process.env): Promise<number> {
   const offset = dayOffset(env);
   const f = filter<TradingMode>(o, ['live', 'dry_run'], offset, Date.now());
@@ -84,14 +96,7 @@ export async function trades(o: HistoryOptions, env = process.env): Promise<numb
     { name: 'client_order_id', value: (r) => r.clientOrderId },
     { name: 'cycle_id', value: (r) => r.cycleId },
   ];
-  if (o.csv) process.stdout.write(toCsv(columns, fills));
-  else {
-    console.log(`trades (${fills.length})${fills.length ? '' : '\n  none'}`);
-    if (fills.length) {
-      const shown = columns.filter((c) => !['trading_day', 'exchange_order_id', 'cycle_id'].includes(c.name));
-      console.log(table([shown.map((c) => c.name), ...fills.map((r) => shown.map((c) => String(c.value(r) ?? '-')))]).join('\n'));
-    }
-  }
+  print(o.csv, `trades (${fills.length})`, columns, fills, ['trading_day', 'exchange_order_id', 'cycle_id']);
   return EXIT.ok;
 }
 
@@ -120,14 +125,7 @@ export async function orders(o: HistoryOptions, env = process.env): Promise<numb
     { name: 'cycle_id', value: (r) => r.cycleId },
     { name: 'last_error', value: (r) => r.lastError },
   ];
-  if (o.csv) process.stdout.write(toCsv(columns, rows));
-  else {
-    console.log(`orders (${rows.length})${rows.length ? '' : '\n  none'}`);
-    if (rows.length) {
-      const shown = columns.filter((c) => !['updated_at', 'cycle_id'].includes(c.name));
-      console.log(table([shown.map((c) => c.name), ...rows.map((r) => shown.map((c) => String(c.value(r) ?? '-')))]).join('\n'));
-    }
-  }
+  print(o.csv, `orders (${rows.length})`, columns, rows, ['updated_at', 'cycle_id']);
   return EXIT.ok;
 }
 
@@ -197,11 +195,7 @@ export async function pnlDaily(o: HistoryOptions, env = process.env): Promise<nu
     { name: 'bot_equity_try', value: (r) => r.botEquityTry, decimal: true },
     { name: 'snapshots', value: (r) => r.snapshots, decimal: true },
   ];
-  if (o.csv) process.stdout.write(toCsv(columns, lines));
-  else {
-    const { tz } = dayBoundary(env);
-    console.log(`realized PnL per trading day (DAY_BOUNDARY_TZ=${tz}); equity at the day's last snapshot${lines.length ? '' : '\n  none'}`);
-    if (lines.length) console.log(table([columns.map((c) => c.name), ...lines.map((r) => columns.map((c) => String(c.value(r) ?? '-')))]).join('\n'));
-  }
+  const title = `realized PnL per trading day (DAY_BOUNDARY_TZ=${dayBoundary(env).tz}); equity at the day's last snapshot`;
+  print(o.csv, title, columns, lines, []);
   return EXIT.ok;
 }
