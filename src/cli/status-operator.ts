@@ -6,10 +6,8 @@ import { cycleStory, type SymbolState } from '../domain/cycle-story.js';
 import { toDecimalString } from '../domain/decimal.js';
 import type { TradingMode } from '../domain/gates.js';
 import { botEquityTry } from '../domain/pnl.js';
-import { lastOkByMode, latestCyclesByMode } from '../store/audit.js';
 import type { Pool } from '../store/db.js';
-import { latestSnapshot } from '../store/pnl.js';
-import { TRADING_MODES } from '../store/operator-state.js';
+import { readOperatorState, TRADING_MODES } from '../store/operator-state.js';
 import { table } from './table.js';
 
 export const BOT_EQUITY_DEFINITION =
@@ -25,9 +23,8 @@ export interface OperatorView {
 }
 
 export async function readOperatorView(pool: Pool, env: NodeJS.ProcessEnv, nowMs: number, accountId = 'default'): Promise<OperatorView> {
-  const [lastOk, latest, ...snapshots] = await Promise.all([
-    lastOkByMode(pool), latestCyclesByMode(pool), ...TRADING_MODES.map((m) => latestSnapshot(pool, accountId, m)),
-  ]);
+  // The same database state the worker's gauges are set from.
+  const state = await readOperatorState(pool, accountId);
   let cashMax: ReturnType<typeof parseTradingConfig>['tryCashMax'] | null = null;
   let configError: string | null = null;
   try {
@@ -36,20 +33,21 @@ export async function readOperatorView(pool: Pool, env: NodeJS.ProcessEnv, nowMs
     configError = (err as Error).message;
   }
   const view: OperatorView = { lastOk: { live: null, dry_run: null }, equity: { live: null, dry_run: null }, botEquityDefinition: BOT_EQUITY_DEFINITION, symbols: [] };
-  TRADING_MODES.forEach((mode, i) => {
-    const ok = lastOk.find((r) => r.mode === mode);
+  for (const mode of TRADING_MODES) {
+    const ok = state.lastOk[mode];
     if (ok) view.lastOk[mode] = { cycleId: ok.cycleId, finishedAt: ok.finishedAt, ageSeconds: Math.max(0, Math.round((nowMs - Date.parse(ok.finishedAt)) / 1000)) };
-    const s = snapshots[i];
-    if (!s) return;
-    const parts = s.tryCashTry !== null && s.positionsValueTry !== null ? { tryCashTry: s.tryCashTry, positionsValueTry: s.positionsValueTry } : null;
-    view.equity[mode] = {
-      totalEquityTry: toDecimalString(s.totalEquityTry),
-      botEquityTry: parts && cashMax ? toDecimalString(botEquityTry(parts, cashMax)) : null,
-      tryCashMaxTry: cashMax ? toDecimalString(cashMax) : null,
-      note: configError ?? (parts ? null : 'snapshot taken before the bot\'s share was recorded'),
-    };
-  });
-  for (const audit of latest) {
+    const s = state.snapshots[mode];
+    if (s) {
+      const parts = s.tryCashTry !== null && s.positionsValueTry !== null ? { tryCashTry: s.tryCashTry, positionsValueTry: s.positionsValueTry } : null;
+      view.equity[mode] = {
+        totalEquityTry: toDecimalString(s.totalEquityTry),
+        botEquityTry: parts && cashMax ? toDecimalString(botEquityTry(parts, cashMax)) : null,
+        tryCashMaxTry: cashMax ? toDecimalString(cashMax) : null,
+        note: configError ?? (parts ? null : 'snapshot taken before the bot\'s share was recorded'),
+      };
+    }
+    const audit = state.latestCycles[mode];
+    if (audit === null) continue;
     for (const sym of cycleStory(audit).symbols) {
       view.symbols.push({ mode: audit.mode, cycleId: audit.cycleId, finishedAt: audit.finishedAt, symbol: sym.symbol, state: sym.state, why: sym.why });
     }
