@@ -104,6 +104,8 @@ function dec(
     if (e instanceof DecimalParseError) throw new ConfigError(name, `expected a decimal number, got ${shown(v ?? '')}`);
     throw e;
   }
+  // `-0` is zero: without this it passes `>= 0` yet reads as negative (Decimal keeps the sign).
+  if (d.isZero()) d = new Decimal(0);
   if (range.min !== undefined) {
     const tooLow = range.minExclusive === true ? d.lte(range.min) : d.lt(range.min);
     if (tooLow) throw new ConfigError(name, `must be ${range.minExclusive === true ? '>' : '>='} ${String(range.min)}, got ${d.toFixed()}`);
