@@ -1,6 +1,7 @@
 // Activities: one thin function per cycle step. They call the exchange and the store, call the
 // domain, and return small plain data. Built from injected dependencies.
 import { accountingActivities } from './accounting.js';
+import { alertActivities } from './alerts.js';
 import { auditActivities } from './audit.js';
 import type { ActivityDeps } from './deps.js';
 import { executionActivities } from './execution.js';
@@ -27,5 +28,6 @@ export function createActivities(deps: ActivityDeps) {
     ...executionActivities(deps),
     ...haltActivities(deps),
     ...auditActivities(deps),
+    ...alertActivities(deps),
   }, deps);
 }

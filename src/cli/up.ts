@@ -21,6 +21,7 @@ import { createCycleWorker } from '../worker.js';
 import { loadCycleSettings } from './cycle-settings.js';
 import { exitCodeOf, formatCycleSummary, newCycleId, runCycle, workflowUiUrl } from './cycles.js';
 import { createLogger } from '../observability/logger.js';
+import { createNotifier, notifierSettingsFromEnv } from '../observability/notifier.js';
 import { installRuntime, metricsAddressFromEnv } from '../observability/runtime.js';
 import { redactUrl } from '../redaction.js';
 import { log, projectRoot } from './context.js';
@@ -30,7 +31,9 @@ export async function up({ once }: { once: boolean }): Promise<number> {
   const settings = loadCycleSettings();
   // JSON logs to stderr (quiet by default): stdout is the human summary.
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', destination: pino.destination({ dest: 2, sync: true }) });
-  installRuntime({ logger, sdkLevel: process.env.BTCBOT_SDK_LOG_LEVEL, metricsAddress: metricsAddressFromEnv(process.env, null) });
+  const metricsAddress = metricsAddressFromEnv(process.env, null);
+  installRuntime({ logger, sdkLevel: process.env.BTCBOT_SDK_LOG_LEVEL, metricsAddress });
+  const notifier = createNotifier(notifierSettingsFromEnv());
   const taskQueue = process.env.BTCBOT_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE;
   const stack = await ensureLocalStack(projectRoot, log);
   writeStackRecord(stack.dataDir, {
@@ -51,7 +54,7 @@ export async function up({ once }: { once: boolean }): Promise<number> {
   const worker = await createCycleWorker({
     connection: nativeConnection, namespace: stack.namespace, taskQueue, dataConverter,
     identity: `${process.pid}@${hostname()} btcbot/${packageVersion()} up cfg:${tradingConfigHash(parseTradingConfig(process.env))}`,
-    deps: { pool, exchange, env: process.env, hasCredentials: true, logger },
+    deps: { pool, exchange, env: process.env, hasCredentials: true, logger, notifier, metrics: metricsAddress !== null },
   });
   const running = worker.run();
   log(`worker polling task queue ${taskQueue}; simulator at ${simulator.url}`);
@@ -81,7 +84,7 @@ export async function up({ once }: { once: boolean }): Promise<number> {
   } finally {
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running.catch(() => {});
-    await Promise.allSettled([simulator.close(), exchange.close(), pool.end(), connection.close()]);
+    await Promise.allSettled([simulator.close(), exchange.close(), pool.end(), connection.close(), notifier.close()]);
     await nativeConnection.close();
   }
   return code;

@@ -111,6 +111,8 @@ function dec(
     if (e instanceof DecimalParseError) throw new ConfigError(name, `expected a decimal number, got ${shown(v ?? '')}`);
     throw e;
   }
+  // `-0` is zero: without this it passes `>= 0` yet reads as negative (Decimal keeps the sign).
+  if (d.isZero()) d = new Decimal(0);
   if (range.min !== undefined) {
     const tooLow = range.minExclusive === true ? d.lte(range.min) : d.lt(range.min);
     if (tooLow) throw new ConfigError(name, `must be ${range.minExclusive === true ? '>' : '>='} ${String(range.min)}, got ${d.toFixed()}`);
@@ -159,17 +161,23 @@ function paperStart(env: Env): PaperStart {
   return v;
 }
 
+/** DAY_BOUNDARY_TZ (default Europe/Istanbul) and its fixed UTC offset in minutes; a ConfigError when unreadable. */
+export function dayBoundary(env: Env): { tz: string; offset: number } {
+  const tz = present(env, 'DAY_BOUNDARY_TZ') ?? 'Europe/Istanbul';
+  const offset = parseUtcOffset(tz);
+  if (offset === null) {
+    throw new ConfigError('DAY_BOUNDARY_TZ', `expected UTC, Europe/Istanbul or a fixed offset like +03:00, got ${shown(tz)}`);
+  }
+  return { tz, offset };
+}
+
 export function parseTradingConfig(env: Env): TradingConfig {
   const tryCashTarget = dec(env, 'TRY_CASH_TARGET', '300', { min: 0 });
   const tryCashMax = dec(env, 'TRY_CASH_MAX', '600', { min: 0 });
   if (tryCashMax.lt(tryCashTarget)) {
     throw new ConfigError('TRY_CASH_MAX', `must be >= TRY_CASH_TARGET (${tryCashTarget.toFixed()}), got ${tryCashMax.toFixed()}`);
   }
-  const tz = present(env, 'DAY_BOUNDARY_TZ') ?? 'Europe/Istanbul';
-  const offset = parseUtcOffset(tz);
-  if (offset === null) {
-    throw new ConfigError('DAY_BOUNDARY_TZ', `expected UTC, Europe/Istanbul or a fixed offset like +03:00, got ${shown(tz)}`);
-  }
+  const { tz, offset } = dayBoundary(env);
   // The ack is compared exactly by the gates, so it is kept verbatim (no trimming); blank means unset.
   const rawAck = env.LIVE_TRADING_ACK;
   const ack = rawAck === undefined || rawAck.trim() === '' ? null : rawAck;

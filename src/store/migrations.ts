@@ -271,6 +271,36 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 7,
+    name: 'operator view: alert outbox, snapshot cash and positions value, history indexes',
+    sql: `
+      -- One row per alert and channel, written with the cycle's audit row (never twice: the key),
+      -- then delivered at most once: a row is claimed (sending) before the request leaves.
+      CREATE TABLE alerts_sent (
+        source_id   text NOT NULL,
+        kind        text NOT NULL,
+        channel     text NOT NULL CHECK (channel IN ('webhook', 'telegram')),
+        status      text NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'rejected', 'unknown')),
+        attempts    integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        payload     jsonb NOT NULL,
+        last_error  text,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        updated_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (source_id, kind, channel)
+      );
+      CREATE INDEX alerts_sent_status_idx ON alerts_sent (status) WHERE status <> 'sent';
+
+      -- The parts of total equity, so the bot's own share (TRY up to TRY_CASH_MAX plus positions)
+      -- can be told from the whole account's. NULL on snapshots taken before this migration.
+      ALTER TABLE pnl_snapshots ADD COLUMN try_cash_try numeric, ADD COLUMN positions_value_try numeric;
+
+      -- btcbot trades/orders --since, and the last cycle per mode.
+      CREATE INDEX stage4_fills_ts_idx ON stage4_fills (ts_ms);
+      CREATE INDEX stage4_orders_created_at_idx ON stage4_orders (created_at);
+      CREATE INDEX cycle_audit_mode_finished_at_idx ON cycle_audit (mode, finished_at DESC);
+    `,
+  },
+  {
     version: 8,
     name: 'paper ledger: fills, positions, public-trades cursors and cash of dry-run orders',
     sql: `

@@ -385,7 +385,8 @@ describe('btcbot status', () => {
       expect(human.stdout).toMatch(/cycle-status-1\s+orders_planned=2/);
       expect(human.stdout).toMatch(/BTCTRY\s+0\.5\s+50010\s+100020\s+0/); // qty, cost basis (fee included), avg cost, realized
       expect(human.stdout).toContain('equity 1234.5 TRY  realized today 1.25  total 7.5  drawdown 0.5%  high-water mark 1240.7');
-      expect(human.stdout).toMatch(/open orders \(1\)\n\s+BTCTRY\s+buy\s+0\.001\/0\.001 @ 99000\s+pending_submit\s+live\s+s4-status-buy-1/);
+      // Labelled columns: left qty and qty apart, not an unlabelled `0.001/0.001`.
+      expect(human.stdout).toMatch(/open orders \(1\)\n\s+symbol\s+side\s+left qty\s+qty\s+price\s+state\s+mode\s+client order id[^\n]*\n\s+BTCTRY\s+buy\s+0\.001\s+0\.001\s+99000\s+pending_submit\s+live\s+s4-status-buy-1/);
 
       const json = await btcbot(['status', '--json', '--schedule-id', scheduleId], env).exited;
       expect(json.code, json.stderr).toBe(0);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { D } from './fixtures.js';
+import { parseUtcOffset } from '../../../src/domain/config.js';
 import { dailyPnl, parseSince, SinceError, tradingDay } from '../../../src/domain/history.js';
 
 const ISTANBUL = 180;
@@ -47,5 +48,40 @@ describe('pnl --daily', () => {
     ]);
     expect(rows[1]!.botEquityTry?.toFixed()).toBe('599.5');
     expect(tradingDay(t('2026-12-03T22:00:00Z'), ISTANBUL)).toBe('2026-12-04');
+  });
+});
+
+describe('trading days at other offsets (DAY_BOUNDARY_TZ is a fixed offset: no DST shifts)', () => {
+  const t = (iso: string) => Date.parse(iso);
+  it('a negative offset: the day starts at 05:00Z; a fill at 04:59:59.999Z is the day before, across a month end', () => {
+    const NY = -300; // -05:00
+    expect(tradingDay(t('2026-12-01T04:59:59.999Z'), NY)).toBe('2026-11-30');
+    expect(tradingDay(t('2026-12-01T05:00:00.000Z'), NY)).toBe('2026-12-01');
+    expect(new Date(parseSince('2026-12-01', now, NY)).toISOString()).toBe('2026-12-01T05:00:00.000Z');
+    const rows = dailyPnl(
+      [{ tsMs: t('2026-12-01T04:59:59.999Z'), realizedPnlTry: D('1'), feeTry: D('0') }, { tsMs: t('2026-12-01T05:00:00.000Z'), realizedPnlTry: D('2'), feeTry: D('0') }],
+      [],
+      NY,
+    );
+    expect(rows.map((r) => [r.day, r.realizedPnlTry.toFixed()])).toEqual([['2026-11-30', '1'], ['2026-12-01', '2']]);
+  });
+
+  it('a quarter-hour offset (+05:45) and the year end', () => {
+    expect(tradingDay(t('2026-12-31T18:14:59.999Z'), 345)).toBe('2026-12-31');
+    expect(tradingDay(t('2026-12-31T18:15:00.000Z'), 345)).toBe('2027-01-01');
+  });
+
+  it('the day a DST zone would shift (last Sunday of March) stays 24 h: Istanbul keeps +03:00 all year', () => {
+    // Europe/London would start this day at 00:00Z and the next at 23:00Z; a fixed offset never moves.
+    expect(tradingDay(t('2027-03-28T20:59:59.999Z'), ISTANBUL)).toBe('2027-03-28');
+    expect(tradingDay(t('2027-03-28T21:00:00.000Z'), ISTANBUL)).toBe('2027-03-29');
+    expect(parseSince('2027-03-29', now, ISTANBUL) - parseSince('2027-03-28', now, ISTANBUL)).toBe(86_400_000);
+  });
+
+  it('a zone name with DST is refused by the configuration, not silently read as a fixed offset', () => {
+    expect(parseUtcOffset('Europe/London')).toBeNull();
+    expect(parseUtcOffset('America/New_York')).toBeNull();
+    expect(parseUtcOffset('-05:00')).toBe(-300);
+    expect(parseUtcOffset('Europe/Istanbul')).toBe(180);
   });
 });
