@@ -524,7 +524,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // A kill still owed at the end (its request kind never came up) gets a few extra cycles.
     const maxCycles = options.cycles + Math.max(10, Math.ceil(options.cycles / 2));
     let i = 0;
-    for (; i < options.cycles || ((killsDone < options.kills || haltsDone < options.halts) && i < maxCycles); i++) {
+    // A halt waits for a cycle with a submit to catch; an account that mostly holds (openings, manual
+    // trades) has fewer of them, so pending halts get more cycles than pending kills.
+    for (; i < options.cycles || ((killsDone < options.kills && i < maxCycles) || (haltsDone < options.halts && i < maxCycles + 30)); i++) {
       const halting = haltsDone < options.halts && haltAt[haltsDone]! <= i;
       await moveMarket(halting);
       await account.weather();
@@ -648,7 +650,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ...(await account.invariants(truth, pool, openings)),
       ...checkGates(gate),
       ...checkSamples(samples),
-      ...checkNoOrphan(truth, orders, new Set(fills.map((f) => f.exchange_order_id))),
+      ...checkNoOrphan(truth, orders, new Set(fills.map((f) => f.exchange_order_id)), new Map(openings.flatMap((o) => (o.window_start_ms === null ? [] : [[o.symbol, Number(o.window_start_ms)] as const])))),
       ...checkHalts(halts, sim.requests.filter((e) => e.route === 'POST /api/v1/order'), resumedAt, haltAllowanceMs),
       {
         name: `halts: at least ${options.halts} \`btcbot halt\` runs, with and without --cancel-open`,

@@ -361,15 +361,27 @@ export function checkHalts(
   ];
 }
 
-/** No orphan: every order the exchange ever created is known to the database with its exchange id (an order row, or, for someone else's order that never rested, its fills). */
-export function checkNoOrphan(truth: GroundTruth, rows: readonly DbOrderRow[], fillOrderIds: ReadonlySet<string>): InvariantResult[] {
+/**
+ * No orphan: every order the exchange ever created is known to the database with its exchange id
+ * (an order row, or, for someone else's order that never rested, its fills). Someone else's order
+ * that was done before a symbol's first fills window is out of the bot's sight by design: its
+ * trades are part of the inferred opening (`sightFromMs`: each symbol's first window start).
+ */
+export function checkNoOrphan(
+  truth: GroundTruth,
+  rows: readonly DbOrderRow[],
+  fillOrderIds: ReadonlySet<string>,
+  sightFromMs: ReadonlyMap<string, number> = new Map(),
+): InvariantResult[] {
   const rowIds = new Set(rows.map((r) => r.exchange_order_id).filter((x): x is string => x !== null));
   const orphansOfOurs = truth.orders.filter((o) => ours(o) && !rowIds.has(o.id));
-  const orphansExternal = truth.orders.filter((o) => !ours(o) && !rowIds.has(o.id) && !fillOrderIds.has(o.id));
+  const beforeSight = (o: GroundTruth['orders'][number]) => o.updatedMs < (sightFromMs.get(o.symbol) ?? -Infinity);
+  const orphansExternal = truth.orders.filter((o) => !ours(o) && !rowIds.has(o.id) && !fillOrderIds.has(o.id) && !beforeSight(o));
   const duplicates = rows.filter((r) => (r.duplicate_of ?? null) !== null).length;
   return [
     result('orders: no orphan (every exchange order is known to the database by its exchange id)', orphansOfOurs.length === 0 && orphansExternal.length === 0, {
       exchange_orders: truth.orders.length, orphans_of_ours: orphansOfOurs.length, orphans_external: orphansExternal.length, duplicate_rows: duplicates,
+      external_before_first_window: truth.orders.filter((o) => !ours(o) && !rowIds.has(o.id) && beforeSight(o)).length,
     }, [...orphansOfOurs, ...orphansExternal].map((o) => `${o.symbol} ${o.clientId}(${o.id}) ${o.status}`)),
   ];
 }

@@ -38,7 +38,8 @@ describe('chaos (small)', () => {
       expect(report.restarts).toEqual({ postgres: 1, temporal: 1 });
       const injected = Object.entries(report.faults).filter(([k]) => k !== 'kill_hook').reduce((n, [, v]) => n + v, 0);
       expect(injected).toBeGreaterThanOrEqual(5);
-      expect(report.activity['exchange_orders']).toBeGreaterThanOrEqual(10);
+      // The account holds coins from before the bot (inferred openings): the canary buys less often than from zero.
+      expect(report.activity['exchange_orders']).toBeGreaterThanOrEqual(5);
       expect(report.activity['exchange_fills']).toBeGreaterThanOrEqual(5);
     },
     300_000,

@@ -136,7 +136,7 @@ describe('a workflow that is not btcbot\'s cannot make the armed worker trade', 
     })) as CancelOwnOrdersResult;
     expect(result).toMatchObject({ failed: 0, simulatedOnly: false });
     expect(openOnExchange(ack.exchangeOrderId)).toBe('Canceled');
-    expect((await getOrderByClientId(db.pool, cid))?.state).toBe('cancel_requested');
+    expect((await getOrderByClientId(db.pool, cid))?.state).toBe('canceled'); // halt waits until the exchange lists it canceled
     // Only ours: the operator's manual order of the test before is still working.
     expect(simulator.engine.groundTruth().orders.filter((o) => o.clientId === 'operator-manual-1').map((o) => o.status)).toEqual(['Untouched']);
   });

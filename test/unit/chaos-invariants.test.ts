@@ -80,4 +80,13 @@ describe('chaos invariants: no orphan', () => {
     expect(r).toMatchObject({ pass: false, detail: expect.stringContaining('orphans_of_ours=1') });
     expect(r!.examples).toEqual(['BTCTRY s4-b(3) Closed']);
   });
+
+  it("someone else's order done before the symbol's first fills window is out of sight (part of the opening); one done after it is an orphan", () => {
+    const early = { ...order('7', 'chaos-ext-manual-1', 'Closed'), updatedMs: 1_000 };
+    const late = { ...order('8', 'chaos-ext-manual-2', 'Closed'), updatedMs: 5_000 };
+    const [r] = checkNoOrphan(truth(early, late), [], new Set(), new Map([['BTCTRY', 2_000]]));
+    expect(r).toMatchObject({ pass: false, detail: expect.stringContaining('orphans_external=1') });
+    expect(r!.detail).toContain('external_before_first_window=1');
+    expect(r!.examples).toEqual(['BTCTRY chaos-ext-manual-2(8) Closed']);
+  });
 });
