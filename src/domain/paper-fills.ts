@@ -13,7 +13,8 @@
 // - Price and fee: a resting limit order fills at its own price, as maker: fee = notional × maker
 //   bps, VAT on the fee, each rounded to 8 decimals as BTCTurk reports them (reference §6.7), in the
 //   quote asset. These fills then go through the same accounting as live fills.
-// - Only trades after the order was created count, and each trade only once (the cursor). The public
+// - Only trades after the order was created count, and each trade only once: a trade id repeated in
+//   a page is one trade, and the cursor skips what an earlier look used. The public
 //   trades endpoint returns at most 50 rows: when a full page does not reach back to where we last
 //   looked, trades may have been missed. That is reported (`gap`), and nothing is invented for them.
 import { Decimal } from './decimal.js';
@@ -125,8 +126,15 @@ function priority(a: PaperOrder, b: PaperOrder): number {
   return byPrice || a.createdAtMs - b.createdAtMs || (a.clientOrderId < b.clientOrderId ? -1 : a.clientOrderId > b.clientOrderId ? 1 : 0);
 }
 
+/** The page oldest first, each trade id once (a page can repeat a row: the first one stands). */
+function uniqueTape(trades: readonly PublicTrade[]): PublicTrade[] {
+  const byId = new Map<string, PublicTrade>();
+  for (const t of trades) if (!byId.has(t.tradeId)) byId.set(t.tradeId, t);
+  return [...byId.values()].sort(compareTrades);
+}
+
 export function simulatePaperFills(input: PaperFillInput): PaperFillResult {
-  const tape = [...input.trades].sort(compareTrades);
+  const tape = uniqueTape(input.trades);
   const fresh = input.cursor === null ? tape : tape.filter((t) => compareTrades(t, input.cursor!) > 0);
   const newest = tape.at(-1);
   const cursor = newest === undefined || (input.cursor !== null && compareTrades(newest, input.cursor) <= 0) ? input.cursor : { tsMs: newest.tsMs, tradeId: newest.tradeId };

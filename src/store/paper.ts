@@ -102,7 +102,9 @@ export async function ingestPaperFills(pool: Pool, input: IngestPaperFillsInput)
       const before = await readPositionForUpdate(client, input.symbol);
       const result = applyFills([before], usable, { marks: input.marks, appliedFillIds: known });
       const after = result.positions.find((p) => p.symbol === input.symbol) ?? before;
-      const byId = new Map(usable.map((f) => [f.fillId as string, f]));
+      // applyFills keeps the first fill of an id (a later one with other fields is noted): store that one.
+      const byId = new Map<string, PaperFill>();
+      for (const f of usable) if (!byId.has(f.fillId)) byId.set(f.fillId, f);
       for (const a of result.applied) {
         const f = byId.get(a.fill.fillId)!;
         await client.query(

@@ -80,6 +80,21 @@ describe('paper ledger store', () => {
     expect(toDecimalString((await listPaperPositions(db.pool))[0]!.qty)).toBe('1');
   });
 
+  test('two fills with one id in a look: the one applied (the first) is the one stored, so paper fills, position and cash agree', async () => {
+    const account = (await startPaperAccount(db.pool, { startTry: new Decimal(1000), source: 'fixed', nowMs: 1 })).account;
+    const buy = await paperOrder('b1', 'buy', '100', '2');
+    const m = simulatePaperFills({ symbol: BTC, orders: [buy], trades: [t('7', 2_000, '99', '0.5')], cursor: null, pageLimit: 50, fees: FEES });
+    const first = m.fills[0]!;
+    const conflicting = { ...first, qty: new Decimal('0.3') };
+    const r = await ingestPaperFills(db.pool, { symbol: BTC, fills: [first, conflicting], marks: new Map(), cursor: m.cursor, gap: false, cycleId: 'c1', nowMs: 9_000 });
+    expect(r.applied).toBe(1);
+    const [pos] = await listPaperPositions(db.pool);
+    const stored = await db.pool.query<{ q: string }>('SELECT COALESCE(SUM(qty), 0)::text AS q FROM paper_fills');
+    expect([toDecimalString(pos!.qty), stored.rows[0]!.q]).toEqual(['0.5', '0.5']);
+    expect(toDecimalString(await paperCashTry(db.pool, account))).toBe(toDecimalString(new Decimal(1000).sub(pos!.costBasisTry)));
+    expect((await listOrders(db.pool, { modes: ['dry_run'] }))[0]!.leftQty.toFixed()).toBe('1.5');
+  });
+
   test('fills for an order cancelled since it was read are dropped, not applied', async () => {
     const buy = await paperOrder('b1', 'buy', '100', '2');
     await applyOrderEvent(db.pool, buy.clientOrderId, 'cancel_requested', { nowMs: 1_500 });

@@ -49,6 +49,12 @@ describe('paper fill model', () => {
     expect(seen.newTrades).toBe(1);
   });
 
+  it('a public trade repeated in the page (one trade id twice) is used once: one fill per order and trade, volume counted once', () => {
+    const r = run([order('a1', 'buy', '100', '0.5'), order('b1', 'buy', '100', '2')], [trade('7', 2_000, '99', '1'), trade('7', 2_000, '99', '1')]);
+    expect(r.fills.map((f) => [f.fillId, f.qty.toFixed()])).toEqual([['paper-a1-7', '0.5'], ['paper-b1-7', '0.5']]);
+    expect(r.newTrades).toBe(1);
+  });
+
   it('one trade is shared across our orders in price-time priority, never counted twice', () => {
     const r = run([order('old', 'buy', '100', '1', 1_000), order('best', 'buy', '101', '1', 1_500), order('new', 'buy', '100', '1', 1_200)], [trade('1', 2_000, '99', '1.5')]);
     expect(r.fills.map((f) => [f.clientOrderId, f.qty.toFixed()])).toEqual([['best', '1'], ['old', '0.5']]);
