@@ -54,6 +54,9 @@ export function auditActivities(deps: ActivityDeps) {
   return {
     async recordAudit(record: CycleAuditRecord): Promise<{ inserted: boolean; alertsPending: number }> {
       const result = await recordCycleAudit(deps.pool, record, await alertsOf(record));
+      if (result.alertsNotQueued !== undefined) {
+        deps.logger?.warn({ event: 'alerts_not_queued', cycle_id: record.cycleId, error: result.alertsNotQueued }, 'alerts not queued');
+      }
       await releaseLease(deps.pool, accountId, record.cycleId);
       if (result.inserted) {
         // Once per cycle, not per retry of this activity.

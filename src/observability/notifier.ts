@@ -4,7 +4,7 @@
 // here, once: only when it surely did not arrive.
 import { Agent, errors as undiciErrors, request } from 'undici';
 import { alertText, type Alert } from '../domain/alerts.js';
-import { redact } from '../redaction.js';
+import { cutText, redact } from '../redaction.js';
 import { readSecret } from '../secrets.js';
 import { SettingsError, validateServiceUrl } from '../settings.js';
 
@@ -78,7 +78,7 @@ export function alertPayload(alert: Alert, account: string): AlertPayload {
   const text = redact(alertText(alert));
   return {
     source: 'btcbot', kind: alert.kind, severity: alert.severity, title: redact(alert.title),
-    text: text.length > MAX_TEXT_CHARS ? `${text.slice(0, MAX_TEXT_CHARS)}…` : text,
+    text: text.length > MAX_TEXT_CHARS ? `${cutText(text, MAX_TEXT_CHARS)}…` : text,
     cycle_id: alert.cycleId, mode: alert.mode, at: alert.at, account,
   };
 }
@@ -110,7 +110,7 @@ export function createNotifier(settings: NotifierSettings, { timeoutMs = ALERT_R
       const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
       const code = e.code ?? e.cause?.code ?? e.name;
       // The token is in Telegram's URL path: every message is redacted (the token is registered).
-      const error = redact(`${code}: ${e.message}`).slice(0, 300);
+      const error = cutText(redact(`${code}: ${e.message}`), 300);
       const notSent = NOT_SENT_CODES.has(code ?? '') || err instanceof undiciErrors.ConnectTimeoutError;
       return { status: notSent ? 'failed' : 'unknown', error };
     }
@@ -144,7 +144,7 @@ export function createNotifier(settings: NotifierSettings, { timeoutMs = ALERT_R
         } catch {
           // not JSON: the status says enough
         }
-        return { ...outcome, error: redact(`${outcome.error}${description ? `: ${description}` : ''}`).slice(0, 300) };
+        return { ...outcome, error: cutText(redact(`${outcome.error}${description ? `: ${description}` : ''}`), 300) };
       }
       return outcome;
     },

@@ -24,14 +24,25 @@ export interface CycleAuditRecord {
  * Insert the audit row for a cycle, and queue its alerts in the same transaction. A second insert
  * for the same cycle id (an activity retry, or a duplicate cycle) writes nothing, queues nothing
  * and reports `inserted: false`: the first insert already queued the cycle's alerts.
+ * Alerts never keep the audit row (and the lease release after it) from landing: when the outbox
+ * refuses them, they are rolled back to a savepoint and the reason is returned as
+ * `alertsNotQueued`, for the caller to log.
  */
 export async function recordCycleAudit(
   pool: Pool, r: CycleAuditRecord, alerts: readonly QueuedAlert[] = [],
-): Promise<{ inserted: boolean }> {
+): Promise<{ inserted: boolean; alertsNotQueued?: string }> {
   return inTransaction(pool, async (client) => {
     const inserted = await insertAudit(client, r);
-    if (inserted) await queueAlerts(client, r.cycleId, alerts);
-    return { inserted };
+    if (!inserted || alerts.length === 0) return { inserted };
+    await client.query('SAVEPOINT queue_alerts');
+    try {
+      await queueAlerts(client, r.cycleId, alerts);
+      await client.query('RELEASE SAVEPOINT queue_alerts');
+      return { inserted };
+    } catch (err) {
+      await client.query('ROLLBACK TO SAVEPOINT queue_alerts');
+      return { inserted, alertsNotQueued: (err as Error).message };
+    }
   });
 }
 

@@ -54,6 +54,14 @@ describe('alert payload', () => {
     expect(p.text.length).toBeLessThanOrEqual(3_501);
     expect(p).toMatchObject({ source: 'btcbot', kind: 'halt', severity: 'critical', account: 'default', cycle_id: null });
   });
+
+  test('bounds the text between characters: an emoji at the limit is never cut in half', () => {
+    // Every padding from well before to past the cut (the text is redacted, then bounded).
+    for (let pad = 1_900; pad <= 3_600; pad++) {
+      const alert: Alert = { ...haltAlert({ reason: 'r', haltedAt: '2026-12-02T10:00:00.000Z', by: 'cli:ops' }, false), lines: [`${'x'.repeat(pad)}\u{1F680}${'y'.repeat(100)}`] };
+      expect(alertPayload(alert, 'default').text).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
+    }
+  });
 });
 
 describe('delivery results', () => {
