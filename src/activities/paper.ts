@@ -78,7 +78,7 @@ export function paperActivities(deps: ActivityDeps, live: Steps): Steps {
         .filter((o) => o.symbol === look.symbol && o.clientOrderId !== null && o.exchangeOrderId !== null)
         .map((o) => ({ ...o, clientOrderId: o.clientOrderId!, exchangeOrderId: o.exchangeOrderId! }));
       const model = simulatePaperFills({ symbol: look.symbol, orders, trades: look.trades, cursor: look.cursor, pageLimit: PUBLIC_TRADES_LIMIT, fees });
-      await ingestPaperFills(deps.pool, { symbol: look.symbol, fills: model.fills, marks: new Map(), cursor: model.cursor, gap: model.gap, cycleId, nowMs });
+      await ingestPaperFills(deps.pool, { symbol: look.symbol, fills: model.fills, marks: new Map(), cursor: model.cursor, gap: model.gap, cycleId, nowMs, fees });
     }
     return failed;
   }

@@ -17,7 +17,7 @@
 //   a page is one trade, and the cursor skips what an earlier look used. The public
 //   trades endpoint returns at most 50 rows: when a full page does not reach back to where we last
 //   looked, trades may have been missed. That is reported (`gap`), and nothing is invented for them.
-import { Decimal } from './decimal.js';
+import { Decimal, toDecimalString, ZERO } from './decimal.js';
 import { asFillId, type ClientOrderId, type ExchangeOrderId, type FillReport, type PairSymbol, type Side } from './types.js';
 
 /** One row of the public trades tape (`GET /api/v2/trades`). `side` is the taker's side. */
@@ -174,4 +174,51 @@ export function simulatePaperFills(input: PaperFillInput): PaperFillResult {
     }
   }
   return { fills, cursor, newTrades: fresh.length, gap };
+}
+
+/** The paper ledger as stored when a look's fills are about to land (read under its lock). */
+export interface StoredPaperLedger {
+  /** The newest public trade already used by a look. */
+  readonly cursor: TradesCursor | null;
+  /** Per working order (client order id): its quantity less the paper fills stored for it. */
+  readonly leftQty: ReadonlyMap<string, Decimal>;
+}
+
+export interface BoundedPaperFills {
+  readonly fills: readonly PaperFill[];
+  /** Fills not applied: their trade is at or before the stored cursor, or their order is already filled. */
+  readonly dropped: number;
+  readonly notes: readonly string[];
+}
+
+/**
+ * A look's new fills held against the ledger as stored, not as the look read it: a look computed
+ * from a stale read (a raced or retried look) must not use a trade another look already used, nor
+ * fill an order past its quantity. A fill beyond what its order has left is cut to that, with the
+ * fee and VAT of the quantity kept. `fills` are fills not yet in the ledger.
+ */
+export function boundPaperFills(fills: readonly PaperFill[], stored: StoredPaperLedger, fees: PaperFees): BoundedPaperFills {
+  const left = new Map(stored.leftQty);
+  const kept: PaperFill[] = [];
+  const notes: string[] = [];
+  let dropped = 0;
+  const tradeOf = (f: PaperFill): TradesCursor => ({ tsMs: f.tsMs, tradeId: f.publicTradeId });
+  for (const f of [...fills].sort((a, b) => compareTrades(tradeOf(a), tradeOf(b)))) {
+    const remaining = left.get(f.clientOrderId) ?? ZERO;
+    const seen = stored.cursor !== null && compareTrades(tradeOf(f), stored.cursor) <= 0;
+    if (seen || remaining.lte(0)) {
+      dropped += 1;
+      notes.push(`paper_fill_dropped:${f.fillId}:${seen ? 'trade_already_used' : 'order_already_filled'}`);
+      continue;
+    }
+    if (f.qty.lte(remaining)) {
+      kept.push(f);
+      left.set(f.clientOrderId, remaining.sub(f.qty));
+      continue;
+    }
+    kept.push({ ...f, qty: remaining, ...paperFee(f.price.mul(remaining), fees) });
+    notes.push(`paper_fill_capped:${f.fillId}:${toDecimalString(remaining)}`);
+    left.set(f.clientOrderId, ZERO);
+  }
+  return { fills: kept, dropped, notes };
 }

@@ -2,11 +2,11 @@
 // Apart from the live ledger: nothing here reads or writes stage4_fills, stage4_positions, cursors
 // or a live high-water mark. The one shared table is stage4_orders, whose dry-run rows move
 // (partial, filled) in the same transaction as the paper fills that move them.
-import { applyFills, emptyPosition, type Position } from '../domain/accounting.js';
+import { applyFills, dedupeFills, emptyPosition, type Position } from '../domain/accounting.js';
 import type { PaperStart } from '../domain/config.js';
 import { Decimal, parseDecimal, toDecimalString } from '../domain/decimal.js';
 import { transition, type OrderState } from '../domain/lifecycle.js';
-import { compareTrades, type PaperFill, type TradesCursor } from '../domain/paper-fills.js';
+import { boundPaperFills, compareTrades, type PaperFees, type PaperFill, type TradesCursor } from '../domain/paper-fills.js';
 import { asFillId, toPairSymbol, type FillId, type PairSymbol } from '../domain/types.js';
 import { inTransaction, type Pool, type PoolClient } from './db.js';
 import { CorruptRowError, translatePgError } from './errors.js';
@@ -50,9 +50,23 @@ export async function paperCashTry(pool: Pool, account: PaperAccount): Promise<D
 }
 
 export async function getPaperCursor(pool: Pool, symbol: PairSymbol): Promise<TradesCursor | null> {
-  const res = await pool.query<{ last_ts_ms: string; last_trade_id: string }>('SELECT last_ts_ms, last_trade_id FROM paper_trade_cursors WHERE symbol = $1', [symbol]);
+  return readCursor(pool, symbol);
+}
+
+async function readCursor(db: Pick<Pool, 'query'>, symbol: PairSymbol): Promise<TradesCursor | null> {
+  const res = await db.query<{ last_ts_ms: string; last_trade_id: string }>('SELECT last_ts_ms, last_trade_id FROM paper_trade_cursors WHERE symbol = $1', [symbol]);
   const r = res.rows[0];
   return r ? { tsMs: Number(r.last_ts_ms), tradeId: r.last_trade_id } : null;
+}
+
+/** Per order: its quantity less the paper fills stored for it. */
+async function leftQtyOf(client: PoolClient, orders: ReadonlyArray<{ client_order_id: string; qty: string }>): Promise<Map<string, Decimal>> {
+  const res = await client.query<{ client_order_id: string; filled: string }>(
+    'SELECT client_order_id, SUM(qty)::text AS filled FROM paper_fills WHERE client_order_id = ANY($1::text[]) GROUP BY client_order_id',
+    [orders.map((o) => o.client_order_id)],
+  );
+  const filled = new Map(res.rows.map((r) => [r.client_order_id, parseDecimal(r.filled, 'filled')]));
+  return new Map(orders.map((o) => [o.client_order_id, parseDecimal(o.qty, 'qty').sub(filled.get(o.client_order_id) ?? 0)]));
 }
 
 export interface IngestPaperFillsInput {
@@ -65,13 +79,18 @@ export interface IngestPaperFillsInput {
   readonly gap: boolean;
   readonly cycleId: string | null;
   readonly nowMs: number;
+  /** The fee rates a fill cut to what its order has left is charged at. */
+  readonly fees: PaperFees;
 }
 
 export interface IngestPaperFillsResult {
   readonly applied: number;
   /** Fills already in the paper ledger (a retried look). */
   readonly duplicates: number;
-  /** Fills of orders that stopped working (cancelled, say) since they were read: not applied. */
+  /**
+   * Fills not applied: their order stopped working (cancelled, say) or is already filled since it
+   * was read, or their trade is at or before the stored cursor (another look used it).
+   */
   readonly dropped: number;
   readonly position: Position;
   readonly notes: readonly string[];
@@ -83,7 +102,9 @@ export interface IngestPaperFillsResult {
 /**
  * Paper fills → paper position → order states → cursor, in one transaction per symbol, with the
  * same weighted-average-cost accounting as live fills. A fill id already in the ledger is skipped;
- * an integrity failure (an oversell) rolls everything back.
+ * the rest are held against the ledger as stored under the lock (boundPaperFills), so a look from
+ * a stale read never uses a trade twice or fills an order past its quantity. An integrity failure
+ * (an oversell) rolls everything back.
  */
 export async function ingestPaperFills(pool: Pool, input: IngestPaperFillsInput): Promise<IngestPaperFillsResult> {
   try {
@@ -99,12 +120,14 @@ export async function ingestPaperFills(pool: Pool, input: IngestPaperFillsInput)
 
       const knownRes = await client.query<{ fill_id: string }>('SELECT fill_id FROM paper_fills WHERE fill_id = ANY($1::text[])', [usable.map((f) => f.fillId)]);
       const known = new Set<FillId>(knownRes.rows.map((r) => asFillId(r.fill_id)));
+      // The first fill of each id not yet stored (a retried look's fills are duplicates)...
+      const unique = dedupeFills(usable, known);
+      // ...held against the ledger as stored now, not as the look read it.
+      const bounded = boundPaperFills(unique.fills, { cursor: await readCursor(client, input.symbol), leftQty: await leftQtyOf(client, [...working.values()]) }, input.fees);
       const before = await readPositionForUpdate(client, input.symbol);
-      const result = applyFills([before], usable, { marks: input.marks, appliedFillIds: known });
+      const result = applyFills([before], bounded.fills, { marks: input.marks });
       const after = result.positions.find((p) => p.symbol === input.symbol) ?? before;
-      // applyFills keeps the first fill of an id (a later one with other fields is noted): store that one.
-      const byId = new Map<string, PaperFill>();
-      for (const f of usable) if (!byId.has(f.fillId)) byId.set(f.fillId, f);
+      const byId = new Map(bounded.fills.map((f) => [f.fillId as string, f]));
       for (const a of result.applied) {
         const f = byId.get(a.fill.fillId)!;
         await client.query(
@@ -135,8 +158,7 @@ export async function ingestPaperFills(pool: Pool, input: IngestPaperFillsInput)
       }
 
       if (input.cursor !== null) {
-        const current = await client.query<{ last_ts_ms: string; last_trade_id: string }>('SELECT last_ts_ms, last_trade_id FROM paper_trade_cursors WHERE symbol = $1', [input.symbol]);
-        const old = current.rows[0] ? { tsMs: Number(current.rows[0].last_ts_ms), tradeId: current.rows[0].last_trade_id } : null;
+        const old = await readCursor(client, input.symbol);
         // The cursor never moves backwards.
         if (old === null || compareTrades(input.cursor, old) > 0) {
           await client.query(
@@ -149,10 +171,10 @@ export async function ingestPaperFills(pool: Pool, input: IngestPaperFillsInput)
       }
       return {
         applied: result.applied.length,
-        duplicates: usable.length - result.applied.length,
-        dropped: input.fills.length - usable.length,
+        duplicates: unique.skipped.length,
+        dropped: input.fills.length - usable.length + bounded.dropped,
         position: after,
-        notes: result.notes,
+        notes: [...unique.notes, ...bounded.notes, ...result.notes],
         reduceOnly: result.reduceOnlySymbols.includes(input.symbol),
         orders: moved,
       };

@@ -46,7 +46,7 @@ const t = (tradeId: string, tsMs: number, price: string, qty: string): PublicTra
 async function look(orders: Awaited<ReturnType<typeof paperOrder>>[], trades: PublicTrade[], cycleId: string) {
   const cursor = await getPaperCursor(db.pool, BTC);
   const m = simulatePaperFills({ symbol: BTC, orders, trades, cursor, pageLimit: 50, fees: FEES });
-  return ingestPaperFills(db.pool, { symbol: BTC, fills: m.fills, marks: new Map(), cursor: m.cursor, gap: m.gap, cycleId, nowMs: 9_000 });
+  return ingestPaperFills(db.pool, { symbol: BTC, fills: m.fills, marks: new Map(), cursor: m.cursor, gap: m.gap, cycleId, nowMs: 9_000, fees: FEES });
 }
 
 describe('paper ledger store', () => {
@@ -72,7 +72,7 @@ describe('paper ledger store', () => {
     const buy = await paperOrder('b1', 'buy', '100', '2');
     const trades = [t('5', 2_000, '99', '1')];
     const m = simulatePaperFills({ symbol: BTC, orders: [buy], trades, cursor: null, pageLimit: 50, fees: FEES });
-    const input = { symbol: BTC, fills: m.fills, marks: new Map(), cursor: m.cursor, gap: false, cycleId: 'c1', nowMs: 9_000 };
+    const input = { symbol: BTC, fills: m.fills, marks: new Map(), cursor: m.cursor, gap: false, cycleId: 'c1', nowMs: 9_000, fees: FEES };
     expect((await ingestPaperFills(db.pool, input)).applied).toBe(1);
     const again = await ingestPaperFills(db.pool, { ...input, cursor: { tsMs: 1_000, tradeId: '1' } });
     expect([again.applied, again.duplicates]).toEqual([0, 1]);
@@ -86,13 +86,48 @@ describe('paper ledger store', () => {
     const m = simulatePaperFills({ symbol: BTC, orders: [buy], trades: [t('7', 2_000, '99', '0.5')], cursor: null, pageLimit: 50, fees: FEES });
     const first = m.fills[0]!;
     const conflicting = { ...first, qty: new Decimal('0.3') };
-    const r = await ingestPaperFills(db.pool, { symbol: BTC, fills: [first, conflicting], marks: new Map(), cursor: m.cursor, gap: false, cycleId: 'c1', nowMs: 9_000 });
+    const r = await ingestPaperFills(db.pool, { symbol: BTC, fills: [first, conflicting], marks: new Map(), cursor: m.cursor, gap: false, cycleId: 'c1', nowMs: 9_000, fees: FEES });
     expect(r.applied).toBe(1);
     const [pos] = await listPaperPositions(db.pool);
     const stored = await db.pool.query<{ q: string }>('SELECT COALESCE(SUM(qty), 0)::text AS q FROM paper_fills');
     expect([toDecimalString(pos!.qty), stored.rows[0]!.q]).toEqual(['0.5', '0.5']);
     expect(toDecimalString(await paperCashTry(db.pool, account))).toBe(toDecimalString(new Decimal(1000).sub(pos!.costBasisTry)));
     expect((await listOrders(db.pool, { modes: ['dry_run'] }))[0]!.leftQty.toFixed()).toBe('1.5');
+  });
+
+  test('fills computed from a stale read never fill an order past its quantity: the last one is cut to what is left, fee and VAT on that', async () => {
+    const buy = await paperOrder('b1', 'buy', '100', '1');
+    // Two looks from the same read of the order (1 left): a raced or retried look.
+    const m1 = simulatePaperFills({ symbol: BTC, orders: [buy], trades: [t('1', 2_000, '99', '0.6')], cursor: null, pageLimit: 50, fees: FEES });
+    const m2 = simulatePaperFills({ symbol: BTC, orders: [buy], trades: [t('2', 3_000, '99', '1')], cursor: { tsMs: 2_000, tradeId: '1' }, pageLimit: 50, fees: FEES });
+    const ingest = (m: typeof m1, cycleId: string) => ingestPaperFills(db.pool, { symbol: BTC, fills: m.fills, marks: new Map(), cursor: m.cursor, gap: false, cycleId, nowMs: 9_000, fees: FEES });
+    await ingest(m1, 'c1');
+    const second = await ingest(m2, 'c2');
+    expect(second.notes).toContain('paper_fill_capped:paper-b1-2:0.4');
+    const [pos] = await listPaperPositions(db.pool);
+    expect(toDecimalString(pos!.qty)).toBe('1');
+    const stored = await db.pool.query<{ fill_id: string; qty: string; fee: string; tax: string }>('SELECT fill_id, qty::text, fee::text, tax::text FROM paper_fills ORDER BY ts_ms');
+    // 0.4 × 100 = 40 TRY: fee 10 bps = 0.04, VAT 20 % = 0.008.
+    expect(stored.rows.map((r) => [r.fill_id, new Decimal(r.qty).toFixed(), new Decimal(r.fee).toFixed(), new Decimal(r.tax).toFixed()])).toEqual([
+      ['paper-b1-1', '0.6', '0.06', '0.012'], ['paper-b1-2', '0.4', '0.04', '0.008'],
+    ]);
+    expect((await listOrders(db.pool, { modes: ['dry_run'] }))[0]!.state).toBe('filled');
+  });
+
+  test('a look computed before another look moved the cursor uses no trade at or before the stored cursor', async () => {
+    const a = await paperOrder('a1', 'buy', '100', '1');
+    const b = await paperOrder('b1', 'buy', '100', '2');
+    const tape = [t('1', 2_000, '99', '1'), t('2', 3_000, '99', '1')];
+    // The first look (cursor null) gives trade 1 to a and trade 2 to b (1 of 2); a second look read
+    // the same null cursor but only order b, and would give trade 1 to b again.
+    const m1 = simulatePaperFills({ symbol: BTC, orders: [a, b], trades: tape, cursor: null, pageLimit: 50, fees: FEES });
+    const m2 = simulatePaperFills({ symbol: BTC, orders: [b], trades: tape.slice(0, 1), cursor: null, pageLimit: 50, fees: FEES });
+    await ingestPaperFills(db.pool, { symbol: BTC, fills: m1.fills, marks: new Map(), cursor: m1.cursor, gap: false, cycleId: 'c1', nowMs: 9_000, fees: FEES });
+    const stale = await ingestPaperFills(db.pool, { symbol: BTC, fills: m2.fills, marks: new Map(), cursor: m2.cursor, gap: false, cycleId: 'c2', nowMs: 9_000, fees: FEES });
+    expect([stale.applied, stale.dropped]).toEqual([0, 1]);
+    const stored = await db.pool.query<{ fill_id: string }>('SELECT fill_id FROM paper_fills ORDER BY fill_id');
+    expect(stored.rows.map((r) => r.fill_id)).toEqual(['paper-a1-1', 'paper-b1-2']);
+    expect(toDecimalString((await listPaperPositions(db.pool))[0]!.qty)).toBe('2');
   });
 
   test('fills for an order cancelled since it was read are dropped, not applied', async () => {

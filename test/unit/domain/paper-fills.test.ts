@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Decimal, ZERO } from '../../../src/domain/decimal.js';
-import { paperFee, simulatePaperFills, type PaperFees, type PaperOrder, type PublicTrade, type TradesCursor } from '../../../src/domain/paper-fills.js';
+import { boundPaperFills, paperFee, simulatePaperFills, type PaperFees, type PaperOrder, type PublicTrade, type TradesCursor } from '../../../src/domain/paper-fills.js';
 import { asClientOrderId, asExchangeOrderId, type Side } from '../../../src/domain/types.js';
 import { BTCTRY, D } from './fixtures.js';
 
@@ -69,6 +69,14 @@ describe('paper fill model', () => {
     expect(run([order('b1', 'buy', '100', '1')], page, { tsMs: 10_000, tradeId: '100' }).gap).toBe(false);
     // A page that is not full shows everything since the last look.
     expect(run([order('b1', 'buy', '100', '1')], page.slice(0, 49), { tsMs: 9_000, tradeId: '50' }).gap).toBe(false);
+  });
+
+  it('fills held against the ledger as stored: a trade at or before the stored cursor is dropped, a fill past what its order has left is cut, fee and VAT on what is kept', () => {
+    const r = run([order('b1', 'buy', '100', '1')], [trade('1', 2_000, '99', '0.3'), trade('2', 3_000, '99', '1')]);
+    const held = boundPaperFills(r.fills, { cursor: { tsMs: 2_000, tradeId: '1' }, leftQty: new Map([['b1', D('0.4')]]) }, FEES);
+    expect(held.fills.map((f) => [f.fillId, f.qty.toFixed(), f.fee.toFixed(), f.tax.toFixed()])).toEqual([['paper-b1-2', '0.4', '0.04', '0.008']]);
+    expect(held.dropped).toBe(1);
+    expect(held.notes).toEqual(['paper_fill_dropped:paper-b1-1:trade_already_used', 'paper_fill_capped:paper-b1-2:0.4']);
   });
 
   it('the cursor never moves backwards', () => {
