@@ -4,6 +4,8 @@
 // public trades printed since the last look (domain/paper-fills.ts), and the fills land in the
 // paper ledger together with the orders' new states. So reconcile, risk and the plan see the
 // orders, positions and cash as they are after those fills, as a live cycle sees the exchange's.
+// What the paper ledger notes (dropped or cut fills, duplicate conflicts) goes into the snapshot's
+// notes, and so into the audit; a paper oversell is an integrity alert and its symbol sits out.
 // The plan's TRY balance is paper cash (its start plus the paper fills' cash flows), less what
 // working paper buys hold. A symbol whose public trades could not be read sits the cycle out, like
 // a symbol whose open orders could not be read in a live cycle.
@@ -15,7 +17,7 @@
 // still polls every real fill since the last live one.
 import { activityInfo } from '@temporalio/activity';
 import type { TradingConfig } from '../domain/config.js';
-import { ConfigError } from '../domain/errors.js';
+import { AccountingIntegrityError, ConfigError } from '../domain/errors.js';
 import { Decimal, toDecimalString, ZERO } from '../domain/decimal.js';
 import { LIVE_STATES } from '../domain/lifecycle.js';
 import { markFromQuote } from '../domain/market.js';
@@ -56,18 +58,25 @@ export function paperActivities(deps: ActivityDeps, live: Steps): Steps {
     return (await startPaperAccount(deps.pool, { startTry, source: config.paperStart, nowMs: now() })).account;
   }
 
-  /** Match every working paper order against the public trades since the last look. */
-  async function matchPaperOrders(symbols: readonly PairSymbol[], config: TradingConfig, cycleId: string | null, nowMs: number): Promise<Map<PairSymbol, string>> {
+  /**
+   * Match every working paper order against the public trades since the last look. `failed`: the
+   * symbols that sit the cycle out, with why (trades unreadable, or a paper oversell: the rest go
+   * on, as a live oversell quarantines only its symbol); `notes`: what the paper ledger noted.
+   */
+  async function matchPaperOrders(
+    symbols: readonly PairSymbol[], config: TradingConfig, cycleId: string | null, nowMs: number,
+  ): Promise<{ failed: Map<PairSymbol, string>; notes: string[] }> {
     const working = await listOrders(deps.pool, { modes: ['dry_run'], states: ['open', 'partial'] });
     const fees: PaperFees = { makerBps: config.feeBpsMaker, taxRate: DEFAULT_FEE_TAX_RATE, feeAsset: 'TRY' };
     const failed = new Map<PairSymbol, string>();
+    const notes: string[] = [];
     const withOrders = symbols.filter((s) => working.some((o) => o.symbol === s));
     const looks = await Promise.all(
       withOrders.map(async (symbol) => {
         try {
           return { symbol, cursor: await getPaperCursor(deps.pool, symbol), trades: await deps.exchange.getPublicTrades(symbol, PUBLIC_TRADES_LIMIT) };
         } catch (err) {
-          failed.set(symbol, (err as Error).name);
+          failed.set(symbol, `public_trades:${(err as Error).name}`);
           return null;
         }
       }),
@@ -78,9 +87,17 @@ export function paperActivities(deps: ActivityDeps, live: Steps): Steps {
         .filter((o) => o.symbol === look.symbol && o.clientOrderId !== null && o.exchangeOrderId !== null)
         .map((o) => ({ ...o, clientOrderId: o.clientOrderId!, exchangeOrderId: o.exchangeOrderId! }));
       const model = simulatePaperFills({ symbol: look.symbol, orders, trades: look.trades, cursor: look.cursor, pageLimit: PUBLIC_TRADES_LIMIT, fees });
-      await ingestPaperFills(deps.pool, { symbol: look.symbol, fills: model.fills, marks: new Map(), cursor: model.cursor, gap: model.gap, cycleId, nowMs, fees });
+      try {
+        const ingested = await ingestPaperFills(deps.pool, { symbol: look.symbol, fills: model.fills, marks: new Map(), cursor: model.cursor, gap: model.gap, cycleId, nowMs, fees });
+        notes.push(...ingested.notes);
+      } catch (err) {
+        if (!(err instanceof AccountingIntegrityError)) throw err;
+        // Nothing of this look was written; the symbol sits out until the books add up.
+        failed.set(look.symbol, `paper_accounting:${err.message}`);
+        notes.push(`integrity:${err.message}`);
+      }
     }
-    return failed;
+    return { failed, notes };
   }
 
   async function paperBalance(account: PaperAccount): Promise<{ free: Decimal; locked: Decimal }> {
@@ -94,13 +111,16 @@ export function paperActivities(deps: ActivityDeps, live: Steps): Steps {
       const config = tradingConfigFromWire(input.config);
       const account = await paperAccount(config);
       // The market input carries no cycle id: the cycle is the workflow that scheduled this activity.
-      const failed = await matchPaperOrders(input.symbols.map(toPairSymbol), config, activityInfo().workflowExecution?.workflowId ?? null, now());
+      const paper = await matchPaperOrders(input.symbols.map(toPairSymbol), config, activityInfo().workflowExecution?.workflowId ?? null, now());
       const snapshot = await live.fetchMarket(input);
       const openOrders: SymbolOpenOrdersWire[] = snapshot.openOrders.map((s) => {
-        const error = failed.get(toPairSymbol(s.symbol));
-        return error === undefined ? s : { symbol: s.symbol, status: 'failed', error: `public_trades:${error}` };
+        const error = paper.failed.get(toPairSymbol(s.symbol));
+        return error === undefined ? s : { symbol: s.symbol, status: 'failed', error };
       });
-      return { ...snapshot, openOrders, tryBalance: balanceToWire({ asset: 'TRY', ...(await paperBalance(account)) }), balanceSource: 'paper' };
+      return {
+        ...snapshot, openOrders, notes: [...snapshot.notes, ...paper.notes],
+        tryBalance: balanceToWire({ asset: 'TRY', ...(await paperBalance(account)) }), balanceSource: 'paper',
+      };
     },
 
     async syncFillsAndPnl(input: AccountingInput): Promise<AccountingResult> {

@@ -174,7 +174,10 @@ export async function ingestPaperFills(pool: Pool, input: IngestPaperFillsInput)
         duplicates: unique.skipped.length,
         dropped: input.fills.length - usable.length + bounded.dropped,
         position: after,
-        notes: [...unique.notes, ...bounded.notes, ...result.notes],
+        notes: [
+          ...input.fills.filter((f) => !working.has(f.clientOrderId)).map((f) => `paper_fill_dropped:${f.fillId}:order_not_working`),
+          ...unique.notes, ...bounded.notes, ...result.notes,
+        ],
         reduceOnly: result.reduceOnlySymbols.includes(input.symbol),
         orders: moved,
       };

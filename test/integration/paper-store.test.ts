@@ -33,9 +33,9 @@ beforeEach(async () => {
   await db.pool.query('TRUNCATE paper_fills, paper_positions, paper_trade_cursors, paper_account, stage4_orders, stage4_fills, stage4_positions, cursors');
 });
 
-async function paperOrder(cid: string, side: Side, price: string, qty: string) {
+async function paperOrder(cid: string, side: Side, price: string, qty: string, symbol = BTC) {
   const o = await insertOrder(db.pool, {
-    clientOrderId: asClientOrderId(cid), symbol: BTC, side, price: new Decimal(price), qty: new Decimal(qty), mode: 'dry_run',
+    clientOrderId: asClientOrderId(cid), symbol, side, price: new Decimal(price), qty: new Decimal(qty), mode: 'dry_run',
     cycleId: 'c0', nowMs: 1_000, state: 'pending_submit',
   });
   await applyOrderEvent(db.pool, o.clientOrderId!, 'submit_acknowledged', { exchangeOrderId: asExchangeOrderId(`sim-${cid}`), nowMs: 1_000 });
@@ -136,6 +136,7 @@ describe('paper ledger store', () => {
     await applyOrderEvent(db.pool, buy.clientOrderId, 'canceled', { nowMs: 1_500 });
     const r = await look([buy], [t('1', 2_000, '99', '2')], 'c1');
     expect([r.applied, r.dropped]).toEqual([0, 1]);
+    expect(r.notes).toEqual(['paper_fill_dropped:paper-b1-1:order_not_working']);
     expect(await listPaperPositions(db.pool)).toEqual([]);
   });
 
@@ -173,6 +174,28 @@ describe('paper ledger store', () => {
     expect(await sell('s-ok', '2')).toMatchObject({ outcome: 'simulated' });
     expect(await sell('s-over', '2.5')).toMatchObject({ outcome: 'rejected', detail: 'worker_refused:sell_over_position' });
     await exchange.close();
+  });
+
+  test('a paper oversell sits out only its symbol, noted as an integrity alert; the other symbol\'s paper fills land', async () => {
+    const sim = await startSimulator();
+    const exchange = createBtcturkExchange({ baseUrl: sim.url });
+    try {
+      const env = { SYMBOLS: 'BTC_TRY,ETH_TRY' };
+      // A paper sell with no paper position behind it, and a paper buy; the market trades through both.
+      await paperOrder('s-btc', 'sell', '100', '1');
+      await paperOrder('b-eth', 'buy', '100', '1', toPairSymbol('ETHTRY'));
+      sim.engine.printTrade('BTCTRY', new Decimal(101), new Decimal(1), 'buy');
+      sim.engine.printTrade('ETHTRY', new Decimal(99), new Decimal(1), 'sell');
+      const { fetchMarket } = createActivities({ pool: db.pool, exchange, env, hasCredentials: false });
+      const input = { symbols: ['BTCTRY', 'ETHTRY'], mode: 'dry_run' as const, config: tradingConfigToWire(parseTradingConfig(env)), hasCredentials: false };
+      const snap = (await new MockActivityEnvironment().run(fetchMarket, input)) as Awaited<ReturnType<typeof fetchMarket>>;
+      expect(snap.openOrders.find((o) => o.symbol === 'BTCTRY')).toMatchObject({ status: 'failed', error: expect.stringMatching(/^paper_accounting:oversell_detected/) });
+      expect(snap.notes.filter((n) => n.startsWith('integrity:'))).toEqual([expect.stringMatching(/^integrity:oversell_detected/)]);
+      expect((await listPaperPositions(db.pool)).map((p) => [p.symbol, toDecimalString(p.qty)])).toEqual([['ETHTRY', '1']]);
+    } finally {
+      await exchange.close();
+      await sim.close();
+    }
   });
 
   test('PAPER_START=snapshot starts paper cash at the real TRY balance once; later real balances are never mixed back', async () => {
