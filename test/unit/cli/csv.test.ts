@@ -23,6 +23,12 @@ describe('CSV (RFC 4180)', () => {
     expect(parseCsv(csv)[1]).toEqual(['-12.5', '+1', '\'=HYPERLINK("x")']);
   });
 
+  it('a text cell with terminal escapes or bidi overrides is written escaped (as printable shows it), never raw; its line breaks stay', () => {
+    const csv = toCsv(columns, [{ price: '1', qty: '2', note: 'x\u001b]0;pwned\u0007\u001b[2J \u202etxt.exe\u009b1m\r end\r\nnext' }]);
+    expect(csv).not.toMatch(/[\u001b\u0007\u202e\u009b]/);
+    expect(parseCsv(csv)[1]).toEqual(['1', '2', 'x\\u001b]0;pwned\\u0007\\u001b[2J \\u202etxt.exe\\u009b1m\\u000d end\r\nnext']);
+  });
+
   it('decimals parse back to the very same decimals, whatever the text around them (property)', () => {
     const decimal = fc.tuple(fc.boolean(), fc.bigInt({ min: 0n, max: 10n ** 30n }), fc.integer({ min: 0, max: 20 }))
       .map(([neg, digits, scale]) => {
