@@ -74,9 +74,6 @@ export async function trades(o: HistoryOptions, env = process.env): Promise<numb
   } finally {
     await pool.end();
   }
-  if (f.modes.includes('dry_run')) {
-    log('note: dry-run cycles keep no fills of their own yet (there is no paper ledger): every fill is the account\'s real fill, listed as mode live');
-  }
   const columns: CsvColumn<FillRow>[] = [
     { name: 'time', value: (r) => iso(r.tsMs) },
     { name: 'trading_day', value: (r) => tradingDay(r.tsMs, offset) },

@@ -239,12 +239,16 @@ describe('btcbot worker observability', () => {
   });
 
   test('`trades --csv` and `orders --csv` give the stored decimals back exactly, fee and tax apart; `pnl --daily` has the day', async () => {
-    const [trades, orders, daily, bad] = await Promise.all([
+    const [trades, orders, daily, bad, paper] = await Promise.all([
       btcbot(['trades', '--csv', '--mode', 'live', '--symbol', 'BTC_TRY'], cliEnv()).exited,
       btcbot(['orders', '--csv', '--mode', 'live'], cliEnv()).exited,
       btcbot(['pnl', '--daily', '--mode', 'live', '--csv'], cliEnv({ DAY_BOUNDARY_TZ: 'UTC' })).exited,
       btcbot(['trades', '--since', 'yesterday'], cliEnv()).exited,
+      btcbot(['trades', '--mode', 'dry_run'], cliEnv()).exited,
     ]);
+    // Dry runs keep their own (paper) fills: no note claiming otherwise.
+    expect(paper.code, paper.stderr).toBe(0);
+    expect(paper.stderr).not.toMatch(/paper ledger|keep no fills/);
     expect(trades.code, trades.stderr).toBe(0);
     const [header, ...rows] = parseCsv(trades.stdout);
     const col = (name: string) => header!.indexOf(name);
