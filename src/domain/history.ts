@@ -17,6 +17,13 @@ export class SinceError extends Error {
 
 const UNIT_MS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: DAY_MS, w: 7 * DAY_MS };
 
+/** `YYYY-MM-DD` as UTC midnight; a day the calendar does not have is a SinceError. */
+function utcMidnightOf(day: string): number {
+  const utcMidnight = Date.UTC(Number(day.slice(0, 4)), Number(day.slice(5, 7)) - 1, Number(day.slice(8, 10)));
+  if (Number.isNaN(utcMidnight) || new Date(utcMidnight).toISOString().slice(0, 10) !== day) throw new SinceError(`--since ${day} is not a date`);
+  return utcMidnight;
+}
+
 /**
  * `--since`: `2026-12-01` (the start of that trading day), an ISO time with its zone
  * (`2026-12-01T09:30:00Z`, `2026-12-01T12:30+03:00`), or an age (`90m`, `24h`, `7d`, `2w`).
@@ -26,13 +33,10 @@ export function parseSince(raw: string, nowMs: number, utcOffsetMinutes: number)
   const v = raw.trim();
   const age = /^(\d{1,6})([mhdw])$/.exec(v);
   if (age) return nowMs - Number(age[1]) * UNIT_MS[age[2]!]!;
-  const date = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
-  if (date) {
-    const utcMidnight = Date.UTC(Number(date[1]), Number(date[2]) - 1, Number(date[3]));
-    if (Number.isNaN(utcMidnight) || new Date(utcMidnight).toISOString().slice(0, 10) !== v) throw new SinceError(`--since ${v} is not a date`);
-    return utcMidnight - utcOffsetMinutes * 60_000;
-  }
+  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return utcMidnightOf(v) - utcOffsetMinutes * 60_000;
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/i.test(v)) {
+    // Date.parse rolls an impossible day over (02-30 → March 2): the date part is checked first.
+    utcMidnightOf(v.slice(0, 10));
     const ms = Date.parse(v);
     if (!Number.isNaN(ms)) return ms;
   }

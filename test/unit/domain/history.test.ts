@@ -23,6 +23,11 @@ describe('--since', () => {
       expect(() => parseSince(bad, now, ISTANBUL)).toThrow(SinceError);
     }
   });
+  it('an impossible date with a time is refused, as the date alone is (not rolled over into March)', () => {
+    for (const bad of ['2026-02-30T10:00Z', '2026-02-29T00:00:00+03:00', '2026-04-31T12:00Z', '2026-13-01T00:00Z']) {
+      expect(() => parseSince(bad, now, ISTANBUL)).toThrow(SinceError);
+    }
+  });
 });
 
 describe('pnl --daily', () => {
