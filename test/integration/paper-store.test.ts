@@ -198,6 +198,23 @@ describe('paper ledger store', () => {
     }
   });
 
+  test('a paper order is stamped when it is placed, not at the cycle start: a trade between the two does not fill it', async () => {
+    const exchange = createBtcturkExchange({ baseUrl: 'http://127.0.0.1:9' });
+    // The cycle started at 5 000; the activity places the order at 9 000 by the worker's clock.
+    const { executeAction } = createActivities({ pool: db.pool, exchange, env: { SYMBOLS: 'BTC_TRY' }, now: () => 9_000 });
+    await executeAction({
+      cycleId: 'c1', mode: 'dry_run', nowMs: 5_000,
+      action: plannedActionToWire({ kind: 'submit', clientOrderId: asClientOrderId('b-late'), symbol: BTC, side: 'buy', price: new Decimal(100), qty: new Decimal(1), reason: 'new_intent', afterCancelOf: [] }),
+    });
+    await exchange.close();
+    const [placed] = await listOrders(db.pool, { modes: ['dry_run'] });
+    expect(placed!.createdAtMs).toBe(9_000);
+    const order = { ...placed!, clientOrderId: placed!.clientOrderId!, exchangeOrderId: placed!.exchangeOrderId! };
+    const r = await look([order], [t('1', 7_000, '99', '1'), t('2', 9_500, '99', '0.25')], 'c2');
+    expect(r.applied).toBe(1);
+    expect(toDecimalString((await listPaperPositions(db.pool))[0]!.qty)).toBe('0.25');
+  });
+
   test('PAPER_START=snapshot starts paper cash at the real TRY balance once; later real balances are never mixed back', async () => {
     const sim = await startSimulator({ balances: { TRY: '2500.5', BTC: '1' } });
     const exchange = createBtcturkExchange({ baseUrl: sim.url, credentials: sim.credentials });
