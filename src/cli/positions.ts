@@ -12,6 +12,7 @@ import { toPairSymbol, InvalidSymbolError, type PairSymbol } from '../domain/typ
 import { cancelAdoption, listAdjustments, listAdoptionRequests, listQuarantines, listRaisedDrift, requestAdoption } from '../store/account.js';
 import type { Pool } from '../store/db.js';
 import { readPositions } from '../store/fills.js';
+import { table } from './table.js';
 import { openDatabase } from './context.js';
 import { EXIT, UsageError } from './errors.js';
 
@@ -72,11 +73,6 @@ export async function readAccount(pool: Pool): Promise<AccountView> {
     })),
     unreadableRows: unreadable,
   };
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows.reduce<number[]>((w, r) => r.map((c, i) => Math.max(w[i] ?? 0, c.length)), []);
-  return rows.map((r) => `  ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd());
 }
 
 /** How a position began, in a few words: `inferred 0.01 @ 3400000 as of …`. */

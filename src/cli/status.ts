@@ -14,6 +14,7 @@ import { EXIT } from './errors.js';
 import { printable, terminalJson } from './printable.js';
 import { formatAccount, readAccount, type AccountView } from './positions.js';
 import { scheduleStateLine } from './schedule.js';
+import { table } from './table.js';
 
 /** The account every store row belongs to until multi-account support exists. */
 const ACCOUNT_ID = 'default';
@@ -187,11 +188,6 @@ async function readTemporal(
   } finally {
     await temporal.close();
   }
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows.reduce<number[]>((w, r) => r.map((c, i) => Math.max(w[i] ?? 0, c.length)), []);
-  return rows.map((r) => `  ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd());
 }
 
 export function formatStatus(r: StatusReport, cycles: number): string {
