@@ -26,7 +26,8 @@ import { parseTradingConfig, toGateSettings } from '../domain/config.js';
 import { blockReason } from '../domain/gates.js';
 import { eventForReport, LIVE_STATES, TERMINAL_STATES, type SubmitAction, type CancelAction } from '../domain/lifecycle.js';
 import { plannedActionFromWire } from '../domain/wire.js';
-import { asExchangeOrderId, type OrderStatusReport } from '../domain/types.js';
+import { IllegalTransitionError } from '../domain/errors.js';
+import { asExchangeOrderId, type ExchangeOrderId, type OrderStatusReport } from '../domain/types.js';
 import {
   AmbiguousWriteError,
   BadRequestError,
@@ -175,7 +176,7 @@ export function executionActivities(deps: ActivityDeps) {
       const ack = await deps.exchange.submitLimitOrder({
         symbol: a.symbol, side: a.side, price: a.price, qty: a.qty, clientOrderId: a.clientOrderId,
       }, control);
-      await applyOrderEvent(deps.pool, a.clientOrderId, 'submit_acknowledged', { exchangeOrderId: ack.exchangeOrderId, seenAtMs: wall(), nowMs });
+      await recordAck(a, ack.exchangeOrderId, nowMs);
       return { outcome: 'submitted', clientOrderId: a.clientOrderId, detail: ack.exchangeOrderId };
     } catch (err) {
       const e = err as Error & { token?: string | null };
@@ -204,6 +205,22 @@ export function executionActivities(deps: ActivityDeps) {
         return resolveSubmit(a, nowMs, e.name, wall());
       }
       throw err; // auth/config: the row stays pending_submit and reconcile resolves it
+    }
+  }
+
+  /**
+   * The exchange's ack for our submit. While the answer was on its way (a slow POST, a halt), the
+   * order may have come home another way: a halt's sweep or a reconcile found it by client id, and
+   * it moved on (filled, canceled). The ack is then old news about that same order, not an error.
+   */
+  async function recordAck(a: SubmitAction, exchangeOrderId: ExchangeOrderId, nowMs: number): Promise<void> {
+    try {
+      await applyOrderEvent(deps.pool, a.clientOrderId, 'submit_acknowledged', { exchangeOrderId, seenAtMs: wall(), nowMs });
+    } catch (err) {
+      if (!(err instanceof IllegalTransitionError)) throw err;
+      const row = await getOrderByClientId(deps.pool, a.clientOrderId);
+      if (row?.exchangeOrderId !== exchangeOrderId) throw err;
+      beat('submit_ack_after_resolution', { client_order_id: a.clientOrderId, state: row.state });
     }
   }
 

@@ -5,7 +5,8 @@
 // fills of our orders itself (a halted cycle stops before its fills step, and an order can fill
 // while its cancel is in flight), and plans the cancels. The cancels go through executeAction, the
 // only code that writes to the exchange.
-import { fillsPollSinceMs, settledThroughMs } from '../domain/accounting.js';
+import { FILLS_WINDOW_MAX_MS, fillsPollSinceMs, fillsWindows, settledThroughMs } from '../domain/accounting.js';
+import { splitPair } from '../domain/symbols.js';
 import { parseTradingConfig, type TradingConfig } from '../domain/config.js';
 import type { TradingMode } from '../domain/gates.js';
 import { isOwnClientOrderId } from '../domain/ids.js';
@@ -70,8 +71,10 @@ export function haltActivities(deps: ActivityDeps) {
 
   /**
    * Our orders' fills since the cursor (minus the lookback), through the one ingestion path, as a
-   * cycle would ingest them. A symbol whose holdings are not established yet (its opening is a
-   * cycle's job) or that is quarantined is left to the next cycle: nothing is lost, its cursor stays.
+   * cycle would ingest them. Left to the next cycle, with its cursor where it is (nothing is lost):
+   * a symbol whose holdings are not established yet (its opening is a cycle's job) or that is
+   * quarantined; a span longer than one fills window (a backlog is the cycle's, window by window);
+   * fills with a fee in a third asset (converting it needs the cycle's marks).
    */
   async function ingest(symbol: PairSymbol, haltId: string, config: TradingConfig): Promise<{ applied: number; note: string | null }> {
     try {
@@ -82,6 +85,8 @@ export function haltActivities(deps: ActivityDeps) {
       // Up to now, not the sweep's start: the fill that ended an order found filled just now must be in.
       const nowMs = wall();
       const since = fillsPollSinceMs(await getCursorMs(deps.pool, symbol), config.fillsPollLookbackMinutes, nowMs);
+      const [window] = fillsWindows(since, nowMs, FILLS_WINDOW_MAX_MS, 1).windows;
+      if (window === undefined || window.endMs < nowMs) return { applied: 0, note: `halt_fills_deferred:${symbol}:backlog` };
       let fills: readonly FillReport[];
       let unreadable: readonly UnreadableTradeReport[] = [];
       try {
@@ -89,6 +94,10 @@ export function haltActivities(deps: ActivityDeps) {
       } catch (err) {
         if (!(err instanceof UnreadableTradeRowsError)) throw err;
         ({ readable: fills, unreadable } = err);
+      }
+      const assets = splitPair(symbol);
+      if (fills.some((f) => f.feeAsset.toUpperCase() !== 'TRY' && f.feeAsset.toUpperCase() !== assets?.base)) {
+        return { applied: 0, note: `halt_fills_deferred:${symbol}:fee_in_third_asset` };
       }
       const r = await ingestFills(deps.pool, {
         symbol, fills, unreadable, marks: new Map(), cycleId: haltId, settledThroughMs: settledThroughMs(nowMs, config.fillsSettleSeconds * 1000),

@@ -69,6 +69,7 @@ export function refuseCancel(a: CancelAction, own: TrackedOrder | null): WriteRe
     own !== null &&
     own.mode !== 'external' &&
     own.exchangeOrderId === a.exchangeOrderId &&
+    own.clientOrderId === a.clientOrderId && // the row the cancel will update is the order it cancels
     own.symbol === a.symbol;
   return ours ? null : { code: 'not_our_order', detail: { exchange_order_id: a.exchangeOrderId, client_order_id: a.clientOrderId ?? 'none' } };
 }

@@ -236,8 +236,10 @@ export async function listRaisedDrift(pool: Queryable): Promise<Array<DriftState
 const SNAPSHOT_RETENTION_MS = 24 * 3_600_000;
 
 /**
- * Store this cycle's balance read of the given assets. A retried activity records the same read
- * again (same asset and moment): the row stands as it is, it is that read. Prunes old reads.
+ * Store this cycle's balance read of the given assets. The read (its moment and quantities) comes
+ * from the workflow's market step, so an existing row for the same asset and moment can only be a
+ * retried accounting step recording that same read again: it stands as it is, nobody needs to hear
+ * of it. Prunes old reads.
  */
 export async function recordBalanceSnapshots(
   pool: Queryable,

@@ -366,17 +366,18 @@ async function writePosition(client: PoolClient, p: Position): Promise<void> {
   );
 }
 
+const positionRows = async (pool: Pool): Promise<PositionRow[]> =>
+  (await pool.query<PositionRow>('SELECT * FROM stage4_positions ORDER BY symbol')).rows;
+
 export async function listPositions(pool: Pool): Promise<Position[]> {
-  const res = await pool.query<PositionRow>('SELECT * FROM stage4_positions ORDER BY symbol');
-  return res.rows.map(positionFromRow);
+  return (await positionRows(pool)).map(positionFromRow);
 }
 
 /** Every position row that can be read, and why each other one cannot: for operator views, which must never fail on one bad row. */
 export async function readPositions(pool: Pool): Promise<{ positions: Position[]; unreadable: string[] }> {
-  const res = await pool.query<PositionRow>('SELECT * FROM stage4_positions ORDER BY symbol');
   const positions: Position[] = [];
   const unreadable: string[] = [];
-  for (const row of res.rows) {
+  for (const row of await positionRows(pool)) {
     try {
       positions.push(positionFromRow(row));
     } catch (err) {

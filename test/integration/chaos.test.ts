@@ -24,7 +24,7 @@ describe('chaos (small)', () => {
         absenceWindowSec: 15,
         // Only submits are held for a kill here: executeAction's 30 s timeout is the shortest way
         // for Temporal to hand a killed worker's task to the restarted one.
-        killPoints: ['submit_committed'],
+        killPoints: ['submit_committed', 'fills_read'],
         log: () => {},
       });
       const failed = report.invariants.filter((i) => !i.pass);

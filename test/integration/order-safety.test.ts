@@ -259,6 +259,22 @@ describe('failure 2: no order write reaches the exchange after a halt, or after 
     expect((await listOrders(f.db.pool)).map((o) => [o.state, o.exchangeOrderId])).toEqual([['open', f.simulator.engine.groundTruth().orders[0]!.id]]);
     expect(f.worker.getStatus().numInFlightActivities).toBe(0);
   });
+
+  test('a halt --cancel-open whose sweep finds the in-flight order already filled, before the POST is answered: the late ack is old news, the cycle halts, the row stays filled', async () => {
+    const f = await liveFixture(10_000);
+    // The order is created at once and fills at once; its answer comes 8 s later (inside the 10 s client
+    // timeout). Meanwhile the halt's sweep resolves the pending submit by client id: filled.
+    f.simulator.faults.add({ route: SUBMIT, kind: 'delayAfterCommit', latencyMs: 8_000, times: 1 });
+    const pending = f.cycle({ symbols: ['BTCTRY'] });
+    await expect.poll(() => f.simulator.engine.groundTruth().orders.length, { timeout: 30_000, interval: 20 }).toBe(1);
+    const order = f.simulator.engine.groundTruth().orders[0]!;
+    f.simulator.engine.forceFill(BigInt(order.id));
+    const halted = await btcbot(['halt', '--cancel-open', '--reason', 'halt while a filled order is acked'], f.cliEnv()).exited;
+    expect(halted.code, halted.stdout + halted.stderr).toBe(0);
+    const run = await pending;
+    expect(run.result?.outcome).toBe('halted'); // was: failed at execute, illegal_transition from=filled event=submit_acknowledged
+    expect((await listOrders(f.db.pool)).map((o) => [o.state, o.exchangeOrderId])).toEqual([['filled', order.id]]);
+  });
 });
 
 describe('failure 3: `halt --cancel-open` finishes the job', () => {

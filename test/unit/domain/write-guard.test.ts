@@ -95,4 +95,11 @@ describe('write guard: cancels', () => {
       code: 'not_our_order', detail: { exchange_order_id: 'operator-order', client_order_id: 'c1' },
     });
   });
+
+  it('refuses a cancel pairing one of our client ids with another of our orders (it would cancel one and mark the other)', () => {
+    // The row is found by the exchange id (x1 is our c2's order); the action says c1.
+    expect(refuseCancel(cancel(), tracked({ cid: 'c2', xid: 'x1', symbol: ETHTRY, mode: 'live' }))?.code).toBe('not_our_order');
+    // A duplicate (our row without a client id) is cancelled by its exchange id alone.
+    expect(refuseCancel(cancel({ clientOrderId: null }), tracked({ cid: null, xid: 'x1', symbol: ETHTRY, mode: 'live' }))).toBeNull();
+  });
 });
