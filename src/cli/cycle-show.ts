@@ -63,7 +63,7 @@ function gatesLine(s: CycleStory): string {
 export function formatCycleShow(r: CycleShowReport): string {
   const s = r.story;
   const out: string[] = [`cycle ${s.cycleId}`];
-  out.push(formatTable([
+  out.push(...formatTable([
     ['outcome', s.outcome],
     ['mode', `${s.mode}${s.trigger ? ` (started by ${s.trigger})` : ''}`],
     ['time', `${s.startedAt} → ${s.finishedAt} (${seconds(s.startedAt, s.finishedAt)})`],
@@ -73,7 +73,7 @@ export function formatCycleShow(r: CycleShowReport): string {
     ...(s.skipped !== null ? [['skipped', s.skipped] as [string, string]] : []),
     ...(s.error ? [['error', `${s.error.errorClass}${s.error.step ? ` at step ${s.error.step}` : ''}: ${s.error.message}`] as [string, string]] : []),
     ['counts', Object.entries(s.counts).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'],
-  ]));
+  ]).split('\n')); // one line each: the lines below are made printable one by one
 
   out.push('', 'symbols (what happened, or why nothing did)');
   out.push(...(s.symbols.length === 0 ? ['  none'] : table([['symbol', 'state', 'why'], ...s.symbols.map((x) => [x.symbol, x.state, x.why])])));

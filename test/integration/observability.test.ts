@@ -47,6 +47,8 @@ const telegramToken = `123456:${randomBytes(12).toString('hex')}`;
 const startedAtMs = Date.now();
 const taskQueue = uniqueId('obs');
 const runs: CycleRun[] = [];
+/** The cycles beforeAll runs, in order (see there). */
+const RUN = { live: 0, ambiguous: 1, dry: 2, quarantine: 3, failed: 4, blocked: 5 } as const;
 
 const cycle = async (overrides: { gates?: GateSettings; dryRunRequested?: boolean } = {}) => {
   const run = await runCycle(temporal.client, {
@@ -163,16 +165,17 @@ describe('btcbot worker observability', () => {
   });
 
   test('sends each alert a cycle raises to the webhook and to Telegram once: the failed cycle, its integrity alert, the blocked live cycle', async () => {
-    const failed = runs[3]!.workflowId;
-    const blocked = runs[4]!.workflowId;
+    const failed = runs[RUN.failed]!.workflowId;
+    const integrity = runs[RUN.quarantine]!.workflowId;
+    const blocked = runs[RUN.blocked]!.workflowId;
     // Delivery runs apart from the cycle (a child workflow): wait for three requests per channel.
     await receiver.waitUntil((r) => r.length >= 6);
     const webhook = deliveries().filter(([c]) => c === 'webhook').map(([, id, kind]) => `${id} ${kind}`).sort();
-    expect(webhook).toEqual([`${blocked} live_blocked`, `${failed} cycle_failed`, `${failed} integrity`].sort());
+    expect(webhook).toEqual([`${blocked} live_blocked`, `${failed} cycle_failed`, `${integrity} integrity`].sort());
     const telegram = deliveries().filter(([c]) => c === 'telegram');
     expect(telegram.map(([, id, title]) => `${id} ${title}`).sort()).toEqual([
       `${blocked} btcbot: live cycle blocked`,
-      `${failed} btcbot: 1 integrity alert in a live cycle`,
+      `${integrity} btcbot: 2 integrity alerts in a live cycle`, // the oversell and its quarantine
       `${failed} btcbot: live cycle FAILED at accounting`,
     ].sort());
     for (const r of receiver.received.filter((x) => x.path !== '/hook')) {
@@ -188,11 +191,11 @@ describe('btcbot worker observability', () => {
   test('the Temporal UI tells cycles apart: outcome in a search attribute and the current details, one summary per executeAction', async () => {
     const metadata = async (id: string) =>
       (await temporal.client.workflow.getHandle(id).query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
-    const blocked = await temporal.client.workflow.getHandle(runs[4]!.workflowId).describe();
+    const blocked = await temporal.client.workflow.getHandle(runs[RUN.blocked]!.workflowId).describe();
     expect(blocked.status.name).toBe('COMPLETED'); // the run completed; what it came to is below
     expect(blocked.typedSearchAttributes.get(SA_OUTCOME)).toBe('blocked');
-    expect(await metadata(runs[4]!.workflowId)).toMatch(/^\*\*blocked\*\* \(kill_switch\) · live/);
-    expect(await metadata(runs[0]!.workflowId)).toMatch(/^\*\*ok\*\* · live/);
+    expect(await metadata(runs[RUN.blocked]!.workflowId)).toMatch(/^\*\*blocked\*\* \(kill_switch\) · live/);
+    expect(await metadata(runs[RUN.live]!.workflowId)).toMatch(/^\*\*ok\*\* · live/);
     // Every executeAction bar names its action (side, symbol, qty, price, why): the bars differ.
     const summaries: string[] = [];
     for (const run of runs) {
@@ -208,7 +211,7 @@ describe('btcbot worker observability', () => {
   });
 
   test('`cycle show` tells the failed cycle\'s story: mode, the error with its step, the alerts and the notifications sent', async () => {
-    const failed = runs[3]!.workflowId;
+    const failed = runs[RUN.failed]!.workflowId;
     // The three commands run at once (each is a process start).
     const [shown, json, missing] = await Promise.all([
       btcbot(['cycle', 'show', failed], cliEnv()).exited,
@@ -217,13 +220,14 @@ describe('btcbot worker observability', () => {
     ]);
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toContain(`cycle ${failed}`);
-    expect(shown.stdout).toMatch(/outcome\s+failed/);
-    expect(shown.stdout).toMatch(/error\s+AccountingIntegrityError at step accounting: /);
-    expect(shown.stdout).toMatch(/integrity\s+integrity:/);
+    // One line per field (stored text is made printable line by line, never the newlines between them).
+    expect(shown.stdout).not.toContain('\\u000a');
+    expect(shown.stdout).toMatch(/^ {2}outcome\s+failed$/m);
+    expect(shown.stdout).toMatch(/^ {2}error\s+CorruptRowError at step accounting: /m);
     expect(shown.stdout).toMatch(/cycle_failed\s+webhook\s+sent\s+1/);
     expect(json.code, json.stderr).toBe(0);
     const report = JSON.parse(json.stdout) as { story: { cycleId: string; outcome: string; gates: { block: { reason: string } | null }; symbols: Array<{ symbol: string; state: string }> } };
-    expect(report.story).toMatchObject({ cycleId: runs[4]!.workflowId, outcome: 'blocked', gates: { block: { reason: 'kill_switch' } } });
+    expect(report.story).toMatchObject({ cycleId: runs[RUN.blocked]!.workflowId, outcome: 'blocked', gates: { block: { reason: 'kill_switch' } } });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('no cycle_audit row for "cycle-that-never-ran"');
   });
@@ -274,14 +278,15 @@ describe('btcbot worker observability', () => {
     const step5 = readme.slice(readme.indexOf('# 5. Watch the audit'), readme.indexOf('# 6.'));
     const sql = /psql "\$DATABASE_URL" -c "([^"]+)"/.exec(step5)![1]!;
     const rows = (await db.pool.query<{ cycle_id: string; alert: string }>(sql)).rows;
-    expect(rows.map((r) => r.cycle_id)).toEqual([runs[3]!.workflowId]);
-    expect(rows[0]!.alert).toMatch(/^integrity:/);
+    // The quarantining cycle, twice: its integrity alert (the oversell) and its quarantine note.
+    expect([...new Set(rows.map((r) => r.cycle_id))]).toEqual([runs[RUN.quarantine]!.workflowId]);
+    expect(rows.map((r) => r.alert.split(':')[0]).sort()).toEqual(['integrity', 'quarantined']);
     const dry = await db.pool.query("SELECT 1 FROM cycle_audit WHERE alerts ? 'kill_switch_active'");
     expect(dry.rows).toHaveLength(1); // the old query (alerts <> '[]') matched this row too
     expect(step5).toContain("jq '.cycles[] | select(.integrity | length > 0) | {cycleId, outcome, integrity}'");
     const status = await btcbot(['status', '--json'], cliEnv()).exited;
     const cycles = (JSON.parse(status.stdout) as { cycles: Array<{ cycleId: string; integrity: string[] }> }).cycles;
-    expect(cycles.filter((c) => c.integrity.length > 0).map((c) => c.cycleId)).toEqual([runs[3]!.workflowId]);
+    expect(cycles.filter((c) => c.integrity.length > 0).map((c) => c.cycleId)).toEqual([runs[RUN.quarantine]!.workflowId]);
   });
 
   test('halt and resume alert the operator; a failing notifier never blocks the halt', async () => {
@@ -311,12 +316,12 @@ describe('btcbot worker observability', () => {
     const lines = (await stopWorker()).stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     const finished = lines.filter((l) => l.event === 'cycle_finished');
     expect(finished.map((l) => l.cycle_id).sort()).toEqual(runs.map((r) => r.workflowId).sort());
-    const first = finished.find((l) => l.cycle_id === runs[0]!.workflowId)!;
+    const first = finished.find((l) => l.cycle_id === runs[RUN.live]!.workflowId)!;
     expect(first).toMatchObject({ mode: 'live', outcome: 'ok', counts: { submitted: 1 }, service: 'btcbot' });
-    expect(finished.find((l) => l.cycle_id === runs[3]!.workflowId)).toMatchObject({
+    expect(finished.find((l) => l.cycle_id === runs[RUN.quarantine]!.workflowId)).toMatchObject({
       outcome: 'ok', symbol_failures: [expect.stringMatching(/^symbol_failed:accounting:BTCTRY:AccountingIntegrityError: oversell_detected/)],
     });
-    expect(finished.find((l) => l.cycle_id === runs[4]!.workflowId)).toMatchObject({ outcome: 'failed', error_class: 'CorruptRowError' });
+    expect(finished.find((l) => l.cycle_id === runs[RUN.failed]!.workflowId)).toMatchObject({ outcome: 'failed', error_class: 'CorruptRowError' });
   });
 
   test('the API key and secret, read from *_FILE, appear in no log line, workflow history, database row, error message or status --json', async () => {
