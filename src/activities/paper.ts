@@ -10,11 +10,14 @@
 // working paper buys hold. A symbol whose public trades could not be read sits the cycle out, like
 // a symbol whose open orders could not be read in a live cycle.
 //
-// Accounting (dry run): the paper positions and a PnL snapshot of the paper ledger, under mode
-// dry_run (its own high-water mark). The live ledger (stage4_fills, stage4_positions, cursors, the
-// live high-water mark) is neither read nor written by a dry run: it is the live cycles' record of
-// the real account, and since a dry run never moves the live fills cursor, the next live cycle
-// still polls every real fill since the last live one.
+// Accounting (dry run): first the real account, as a live cycle reads it (./accounting.ts): with
+// credentials, the account's new real fills are ingested into the live ledger, which is the real
+// account's record whoever traded; a poll that finds nothing new writes nothing, so the live rows
+// stay byte-for-byte as they were unless the account really traded. Then the paper positions and
+// a PnL snapshot of the paper ledger, under mode dry_run (its own high-water mark): the live
+// high-water mark and the live PnL snapshots are never written by a dry run. The plan sees the
+// paper positions; what the real account's books say (a quarantine, a drift, a failed poll) is
+// reported, and blocks no paper order.
 import { activityInfo } from '@temporalio/activity';
 import type { TradingConfig } from '../domain/config.js';
 import { AccountingIntegrityError, ConfigError } from '../domain/errors.js';
@@ -125,6 +128,7 @@ export function paperActivities(deps: ActivityDeps, live: Steps): Steps {
 
     async syncFillsAndPnl(input: AccountingInput): Promise<AccountingResult> {
       if (input.mode !== 'dry_run') return live.syncFillsAndPnl(input);
+      const real = input.fetchFills ? await live.syncFillsAndPnl(input) : null;
       const marks = new Map<PairSymbol, Decimal>();
       for (const q of input.quotes.map(quoteFromWire)) {
         const { mark } = markFromQuote(q);
@@ -136,13 +140,13 @@ export function paperActivities(deps: ActivityDeps, live: Steps): Steps {
       const baseline = selectDayBaseline(await realizedPointsBefore(deps.pool, input.accountId, 'dry_run', dayStart), dayStart);
       const summary = await paperCycleSummary(deps.pool, input.cycleId);
       const result = {
-        counts: { paper_fills_applied: summary.fills, paper_trades_gaps: summary.gapSymbols.length },
+        counts: { ...real?.counts, paper_fills_applied: summary.fills, paper_trades_gaps: summary.gapSymbols.length },
         failedSymbols: [],
         quarantinedSymbols: [],
         reduceOnly: [],
         heldBuys: [],
-        failures: [],
-        notes: summary.gapSymbols.map((s) => `paper_trades_gap:${s}`),
+        failures: real?.failures ?? [],
+        notes: [...(real?.notes ?? []), ...summary.gapSymbols.map((s) => `paper_trades_gap:${s}`)],
         positions: positions.map(positionToWire),
       };
       if (input.tryBalance === null) {

@@ -413,11 +413,29 @@ export async function ensureFillsCursor(pool: Pool, symbol: PairSymbol, nowMs: n
     [key, nowMs],
   );
   if (ins.rows[0]) return { cursorMs: Number(ins.rows[0].value_ms), created: true };
-  const res = await pool.query<{ value_ms: string }>(
-    'UPDATE cursors SET value_ms = COALESCE(value_ms, $2), updated_at = now() WHERE key = $1 RETURNING value_ms',
+  // A cursor that holds a value is left as it is (updated_at too): only a row an ingest left empty gets the window start.
+  const set = await pool.query<{ value_ms: string }>(
+    'UPDATE cursors SET value_ms = $2, updated_at = now() WHERE key = $1 AND value_ms IS NULL RETURNING value_ms',
     [key, nowMs],
   );
+  if (set.rows[0]) return { cursorMs: Number(set.rows[0].value_ms), created: false };
+  const res = await pool.query<{ value_ms: string }>('SELECT value_ms FROM cursors WHERE key = $1', [key]);
   return { cursorMs: Number(res.rows[0]!.value_ms), created: false };
+}
+
+/**
+ * Whether any of these polled fills would change the ledger: an id not stored yet, or a stored fill
+ * without an order id that this poll's row has. (A fill stored under the other id form counts as
+ * unstored here; its ingest then finds it by natural key.)
+ */
+export async function hasUnstoredFills(pool: Queryable, fills: readonly FillReport[]): Promise<boolean> {
+  if (fills.length === 0) return false;
+  const res = await pool.query<{ fill_id: string; has_order: boolean }>(
+    'SELECT fill_id, exchange_order_id IS NOT NULL AS has_order FROM stage4_fills WHERE fill_id = ANY($1::text[])',
+    [[...new Set(fills.map((f) => f.fillId as string))]],
+  );
+  const stored = new Map(res.rows.map((r) => [r.fill_id, r.has_order]));
+  return fills.some((f) => !stored.has(f.fillId) || (f.exchangeOrderId !== null && stored.get(f.fillId) === false));
 }
 
 /**

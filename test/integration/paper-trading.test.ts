@@ -45,7 +45,8 @@ afterEach(async () => {
 });
 
 async function fixture(opts: { credentials: boolean; env: Record<string, string> }): Promise<Fixture> {
-  const [db, simulator] = await Promise.all([createTestDatabase(), startSimulator({ seed: 11 })]);
+  // Cash only: no coins from before the bot, whose inferred value would fill the exposure limit.
+  const [db, simulator] = await Promise.all([createTestDatabase(), startSimulator({ seed: 11, balances: { TRY: '100000' } })]);
   const exchange = createBtcturkExchange({ baseUrl: simulator.url, ...(opts.credentials ? { credentials: simulator.credentials } : {}) });
   const taskQueue = uniqueId('paper');
   const worker: Worker = await createCycleWorker({
@@ -98,7 +99,8 @@ describe('paper trading', () => {
   });
 
   test('after live fills, dry-run cycles fill a paper order through touch, partial and full fills, equal to a hand computation, report a page gap, and leave every live row unchanged', async () => {
-    const f = await fixture({ credentials: true, env: { SYMBOLS: 'BTC_TRY', ...ARMED_ENV } });
+    // No settle margin: the second live cycle applies the fill of the first one's buy at once.
+    const f = await fixture({ credentials: true, env: { SYMBOLS: 'BTC_TRY', FILLS_SETTLE_SECONDS: '0', ...ARMED_ENV } });
 
     // Live first: a live buy, filled by the simulator, gives live fills, a position and a live peak.
     expect((await f.cycle({ gates: ARMED, dryRunRequested: false })).result).toMatchObject({ mode: 'live', outcome: 'ok' });
@@ -162,5 +164,16 @@ describe('paper trading', () => {
     expect(d4.result).toMatchObject({ outcome: 'ok', counts: { paper_fills_applied: 50, paper_trades_gaps: 1 } });
     expect(d4.result!.notes).toContain('paper_trades_gap:BTCTRY');
     expect(await liveRows(f)).toEqual(before);
+
+    // The account really trades (other hands) during the dry phase: the dry run still ingests that
+    // real fill into the live ledger, and still leaves the live peak and live snapshots alone.
+    const paperBefore = await listPaperPositions(f.db.pool);
+    const manual = await f.simulator.control.manualTrade({ symbol: 'BTCTRY', side: 'buy', qty: '0.0001', price: toDecimalString(price), atMs: f.simulator.engine.now() });
+    const d5 = await f.cycle({});
+    expect(d5.result).toMatchObject({ mode: 'dry_run', outcome: 'ok', counts: { fills_applied: 1 } });
+    const afterReal = await liveRows(f);
+    expect((await listFills(f.db.pool, { modes: ['live'] })).map((x) => x.fillId)).toContain(manual.fillId);
+    expect({ hwm: afterReal.high_water_marks, snapshots: afterReal.pnl_snapshots }).toEqual({ hwm: before.high_water_marks, snapshots: before.pnl_snapshots });
+    expect(await listPaperPositions(f.db.pool)).toEqual(paperBefore);
   });
 });
