@@ -17,7 +17,7 @@ import { halt, resume } from './halt.js';
 import { settleOperatorAlerts } from './operator-alerts.js';
 import { hasControlCharacters } from './printable.js';
 import { DEFAULT_SCHEDULE_ID, parseEvery, schedule, validateScheduleId } from './schedule.js';
-import { adopt, operatorName, parseAdoptSymbol, positions } from './positions.js';
+import { adopt, operatorName, parseAdoptSymbol, positions, positionsMode } from './positions.js';
 import { stage4Run } from './stage4-run.js';
 import { status } from './status.js';
 import { up } from './up.js';
@@ -221,14 +221,16 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   positions: {
-    args: '[--json]', summary: 'positions with how each began (inferred opening), quarantines, balance drift',
+    args: '[--mode live|dry_run] [--json]', summary: 'positions with how each began (inferred opening), quarantines, balance drift; or the paper ledger',
     help:
       'Show each position with how it began (an opening inferred from the exchange balance, or zero),\n' +
       'quarantined symbols with the fill that stopped them, and balance drift. `positions adopt SYMBOL`\n' +
-      're-bases a symbol on the exchange balance (the way out of a quarantine).',
-    options: { json: { type: 'boolean' } }, optionHelp: [['--json', 'one JSON object (decimal strings)']],
+      're-bases a symbol on the exchange balance (the way out of a quarantine). With --mode dry_run: the\n' +
+      "paper ledger's positions and cash (what dry-run cycles traded on paper).",
+    options: { json: { type: 'boolean' }, mode: { type: 'string' } },
+    optionHelp: [['--mode M', 'live (the account, default) or dry_run (the paper ledger)'], ['--json', 'one JSON object (decimal strings)']],
     envFile: 'strict', stack: true,
-    run: (v) => positions({ json: (v.json as boolean | undefined) ?? false }),
+    run: (v) => positions({ json: (v.json as boolean | undefined) ?? false, mode: positionsMode(v.mode as string | undefined) }),
   },
   trades: historyCommand('trades', 'live|dry_run|all', 'fills with fee and tax apart',
     'The fills of a ledger (live: the account; dry_run: the paper ledger), oldest first, with fee and tax\napart (Turkish tax reporting needs both).'),

@@ -4,6 +4,7 @@
 import type { Worker } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { runCycle } from '../../src/cli/cycles.js';
+import { formatPaper, readPaperAccount } from '../../src/cli/positions.js';
 import { Decimal, toDecimalString } from '../../src/domain/decimal.js';
 import type { GateSettings } from '../../src/domain/gates.js';
 import { markFromQuote } from '../../src/domain/market.js';
@@ -152,6 +153,11 @@ describe('paper trading', () => {
     expect(toDecimalString(snap.totalEquityTry)).toBe(toDecimalString(new Decimal(1000).sub(cost).add(qty.mul(mark!))));
     expect(toDecimalString(snap.realizedTotalTry)).toBe('0');
     expect(toDecimalString((await getHighWaterMark(f.db.pool, 'default', 'dry_run'))!)).toBe('1000');
+    // What `btcbot positions --mode dry_run` shows: the same position, and the cash left after the cost.
+    const view = await readPaperAccount(f.db.pool);
+    expect(view.cash).toMatchObject({ startTry: '1000', source: 'fixed', cashTry: toDecimalString(new Decimal(1000).sub(cost)) });
+    expect(view.positions).toEqual([expect.objectContaining({ symbol: 'BTCTRY', qty: toDecimalString(qty), costBasisTry: toDecimalString(cost), realizedPnlTry: '0' })]);
+    expect(formatPaper(view).join('\n')).toMatch(new RegExp(`^ {2}BTCTRY\\s+${toDecimalString(qty).replace('.', '\\.')}\\s`, 'm'));
 
     // The live ledger saw none of it: fills, positions, cursors, the live peak and snapshots, byte for byte.
     expect(await liveRows(f)).toEqual(before);
