@@ -2,7 +2,7 @@
 // of record (Postgres) plus the schedule's state from Temporal. Temporal being unreachable never
 // hides the database state: it is reported as one line (or `temporal.reachable: false`).
 import { ScheduleNotFoundError, type ScheduleDescription } from '@temporalio/client';
-import { toDecimalString, type Decimal } from '../domain/decimal.js';
+import { Decimal, toDecimalString } from '../domain/decimal.js';
 import type { TradingMode } from '../domain/gates.js';
 import { LIVE_STATES } from '../domain/lifecycle.js';
 import { listCycleAudits } from '../store/audit.js';
@@ -17,6 +17,9 @@ import { scheduleStateLine } from './schedule.js';
 import { formatEquity, formatLastOk, formatWhyNotTrading, readOperatorView, type OperatorView } from './status-operator.js';
 import { integrityAlerts } from '../domain/cycle-story.js';
 import { table } from './table.js';
+
+/** A percentage for reading: 4 decimals (the stored value, in --json, keeps every digit). */
+const pct = (raw: string): string => new Decimal(raw).toDecimalPlaces(4).toFixed();
 
 /** The account every store row belongs to until multi-account support exists. */
 const ACCOUNT_ID = 'default';
@@ -240,7 +243,7 @@ export function formatStatus(r: StatusReport, cycles: number): string {
     out.push(
       p
         ? `  ${mode.padEnd(7)}  equity ${p.totalEquityTry} TRY  realized today ${p.realizedTodayTry}  total ${p.realizedTotalTry}` +
-            `  drawdown ${p.drawdownPct}%  high-water mark ${p.highWaterMarkTry}  (at ${p.at}${p.cycleId ? `, ${p.cycleId}` : ''})`
+            `  drawdown ${pct(p.drawdownPct)}%  high-water mark ${p.highWaterMarkTry}  (at ${p.at}${p.cycleId ? `, ${p.cycleId}` : ''})`
         : `  ${mode.padEnd(7)}  no snapshot yet`,
     );
     const share = formatEquity(r.operator, mode);

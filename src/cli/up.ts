@@ -13,6 +13,7 @@ import { packageVersion } from '../build-info.js';
 import { ensureLocalStack, writeStackRecord } from '../devenv/stack.js';
 import { parseTradingConfig, tradingConfigHash } from '../domain/config.js';
 import { createBtcturkExchange } from '../exchange/btcturk/client.js';
+import { DEFAULT_PAIRS } from '../simulator/pairs.js';
 import { startSimulator } from '../simulator/server.js';
 import { DEFAULT_TASK_QUEUE } from '../shared.js';
 import { createPool } from '../store/db.js';
@@ -26,6 +27,11 @@ import { installRuntime, metricsAddressFromEnv } from '../observability/runtime.
 import { redactUrl } from '../redaction.js';
 import { log, projectRoot } from './context.js';
 import { exposureLine, exposureOf } from './exposure.js';
+
+/** The sandbox market's step: up to ±25 bps every 5 s (about ±0.5 % a minute, typically). */
+const SANDBOX_STEP_MS = 5_000;
+const SANDBOX_WALK_BPS = 25;
+const SANDBOX_TRY = '100000';
 
 export async function up({ once }: { once: boolean }): Promise<number> {
   const settings = loadCycleSettings();
@@ -44,8 +50,16 @@ export async function up({ once }: { once: boolean }): Promise<number> {
 
   const pool = createPool(stack.databaseUrl);
   await migrate(pool);
-  // `up` is the local sandbox: it always trades against the simulator, never a real exchange.
-  const simulator = await startSimulator();
+  // `up` is the local sandbox: it always trades against the simulator, never a real exchange. Its
+  // market moves (a seeded random walk, every pair, up to ±SANDBOX_WALK_BPS every SANDBOX_STEP_MS),
+  // and each move prints a public trade, so paper orders fill here as they would on a real market.
+  // The account starts with cash only (SANDBOX_TRY), so a canary run with the checklist's small
+  // limits has room to buy: coins held from before would count toward MAX_POSITION_NOTIONAL_TRY.
+  const simulator = await startSimulator({
+    balances: { TRY: SANDBOX_TRY },
+    engine: { priceStepMs: SANDBOX_STEP_MS },
+    pricePaths: Object.fromEntries(DEFAULT_PAIRS.map((p) => [`${p.base}${p.quote}`, { kind: 'walk', stepBps: SANDBOX_WALK_BPS } as const])),
+  });
   const exchange = createBtcturkExchange({ baseUrl: simulator.url, credentials: simulator.credentials });
   const nativeConnection = await NativeConnection.connect(stack.temporalOptions);
   const connection = await Connection.connect(stack.temporalOptions);
