@@ -7,7 +7,7 @@ import { toDecimalString } from '../domain/decimal.js';
 import type { TradingMode } from '../domain/gates.js';
 import { botEquityTry } from '../domain/pnl.js';
 import type { Pool } from '../store/db.js';
-import { readOperatorState, TRADING_MODES } from '../store/operator-state.js';
+import { readOperatorState, TRADING_MODES, type OperatorState } from '../store/operator-state.js';
 import { table } from './table.js';
 
 export const BOT_EQUITY_DEFINITION =
@@ -20,6 +20,8 @@ export interface OperatorView {
   botEquityDefinition: string;
   /** From the newest cycle of each mode that was not skipped. */
   symbols: Array<{ mode: string; cycleId: string; finishedAt: string; symbol: string; state: SymbolState; why: string }>;
+  /** Alerts that reached no channel (see OperatorState). */
+  alertsUndelivered: OperatorState['alertsUndelivered'];
 }
 
 export async function readOperatorView(pool: Pool, env: NodeJS.ProcessEnv, nowMs: number, accountId = 'default'): Promise<OperatorView> {
@@ -32,7 +34,10 @@ export async function readOperatorView(pool: Pool, env: NodeJS.ProcessEnv, nowMs
   } catch (err) {
     configError = (err as Error).message;
   }
-  const view: OperatorView = { lastOk: { live: null, dry_run: null }, equity: { live: null, dry_run: null }, botEquityDefinition: BOT_EQUITY_DEFINITION, symbols: [] };
+  const view: OperatorView = {
+    lastOk: { live: null, dry_run: null }, equity: { live: null, dry_run: null }, botEquityDefinition: BOT_EQUITY_DEFINITION, symbols: [],
+    alertsUndelivered: state.alertsUndelivered,
+  };
   for (const mode of TRADING_MODES) {
     const ok = state.lastOk[mode];
     if (ok) view.lastOk[mode] = { cycleId: ok.cycleId, finishedAt: ok.finishedAt, ageSeconds: Math.max(0, Math.round((nowMs - Date.parse(ok.finishedAt)) / 1000)) };
@@ -61,6 +66,19 @@ export function formatAge(seconds: number): string {
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${seconds % 60}s`;
   if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
   return `${Math.floor(seconds / 86_400)}d ${Math.floor((seconds % 86_400) / 3600)}h`;
+}
+
+/** Null when every alert reached its channels (or none was sent). */
+export function formatUndeliveredAlerts(v: OperatorView): string | null {
+  const a = v.alertsUndelivered;
+  if (a.failed + a.unknown === 0) return null;
+  const parts = [
+    a.failed > 0 ? `${a.failed} failed (every delivery attempt failed; not sent again)` : null,
+    a.unknown > 0 ? `${a.unknown} unknown (an attempt stopped while sending; it may have arrived)` : null,
+  ].filter((p): p is string => p !== null);
+  const n = a.newest;
+  const newest = n ? `; newest: ${n.kind} on ${n.channel} at ${n.at}${n.error ? `: ${n.error}` : ''} (\`btcbot cycle show ${n.sourceId}\`)` : '';
+  return `ALERTS NOT DELIVERED: ${parts.join(', ')}${newest}`;
 }
 
 export function formatLastOk(v: OperatorView): string {

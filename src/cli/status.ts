@@ -14,7 +14,7 @@ import { EXIT } from './errors.js';
 import { printable, terminalJson } from './printable.js';
 import { formatAccount, readAccount, type AccountView } from './positions.js';
 import { scheduleStateLine } from './schedule.js';
-import { formatEquity, formatLastOk, formatWhyNotTrading, readOperatorView, type OperatorView } from './status-operator.js';
+import { formatEquity, formatLastOk, formatUndeliveredAlerts, formatWhyNotTrading, readOperatorView, type OperatorView } from './status-operator.js';
 import { integrityAlerts } from '../domain/cycle-story.js';
 import { table } from './table.js';
 
@@ -220,6 +220,8 @@ export function formatStatus(r: StatusReport, cycles: number): string {
   );
 
   out.push(formatLastOk(r.operator));
+  const undelivered = formatUndeliveredAlerts(r.operator);
+  if (undelivered !== null) out.push(undelivered);
 
   out.push('', `cycles (last ${cycles})`);
   if (r.cycles.length === 0) out.push('  none');

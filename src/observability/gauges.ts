@@ -19,7 +19,8 @@ export const GAUGES = {
   btcbot_realized_today_try: 'Realized PnL of the trading day (DAY_BOUNDARY_TZ) in TRY, latest snapshot',
   btcbot_drawdown_pct: 'Drawdown from the high-water mark in percent, latest snapshot',
   btcbot_position_notional_try: 'Value of the positions at mark in TRY, latest snapshot',
-  btcbot_position_qty: 'Quantity held per symbol (base asset)',
+  btcbot_position_qty: 'Quantity held per symbol (base asset) and mode (live: the account; dry_run: the paper ledger)',
+  btcbot_alerts_undelivered: 'Alerts that reached no channel, by status: failed (every attempt failed) or unknown (an attempt stopped mid-send)',
   btcbot_open_orders: 'Orders in a working state (pending_submit, unknown, open, partial, cancel_requested) per mode',
   btcbot_last_success_timestamp_seconds: 'When the last cycle with outcome ok finished (Unix seconds)',
   btcbot_state_read_timestamp_seconds: 'When this worker last read the database state behind these gauges (Unix seconds)',
@@ -60,5 +61,8 @@ export function recordStateGauges(
     }
   }
   for (const mode of ORDER_MODES) gauge('btcbot_open_orders').set(state.openOrders[mode], { account, mode });
-  for (const p of state.positions) gauge('btcbot_position_qty').set(num(p.qty), { account, symbol: p.symbol });
+  for (const p of state.positions) gauge('btcbot_position_qty').set(num(p.qty), { account, mode: 'live', symbol: p.symbol });
+  for (const p of state.paperPositions) gauge('btcbot_position_qty').set(num(p.qty), { account, mode: 'dry_run', symbol: p.symbol });
+  gauge('btcbot_alerts_undelivered').set(state.alertsUndelivered.failed, { account, status: 'failed' });
+  gauge('btcbot_alerts_undelivered').set(state.alertsUndelivered.unknown, { account, status: 'unknown' });
 }

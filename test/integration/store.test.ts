@@ -26,7 +26,8 @@ import {
 import type { OrderStatusReport } from '../../src/domain/types.js';
 import { cycleAlerts } from '../../src/domain/alerts.js';
 import { alertPayload } from '../../src/observability/notifier.js';
-import { listAlerts } from '../../src/store/alerts.js';
+import { claimAlert, listAlerts, settleAlert, settleInterrupted } from '../../src/store/alerts.js';
+import { readOperatorState } from '../../src/store/operator-state.js';
 import { listCycleAudits, recordCycleAudit, type CycleAuditRecord } from '../../src/store/audit.js';
 import { createTestDatabase } from './harness.js';
 
@@ -484,5 +485,21 @@ describe('cycle audit and its alerts', () => {
     expect(result.alertsNotQueued).toMatch(/json|unicode|escape/i);
     expect((await listCycleAudits(db.pool, { cycleId: 'refused-alert' })).map((r) => r.outcome)).toEqual(['failed']);
     expect(await listAlerts(db.pool, 'refused-alert')).toEqual([]);
+  });
+
+  test('alerts that reached no channel are counted for status and the gauges: failed after every attempt, unknown after a stop mid-send', async () => {
+    const record = failed('undelivered-alerts', 'boom');
+    const [alert] = cycleAlerts(record, null);
+    const rows = (['webhook', 'telegram'] as const).map((channel) => ({ kind: alert!.kind, channel, payload: alertPayload(alert!, 'default') }));
+    await recordCycleAudit(db.pool, record, rows);
+    // Webhook: claimed, refused with a 500 (and retries run out: it stays failed). Telegram: claimed, then the worker died mid-send.
+    await claimAlert(db.pool, record.cycleId, alert!.kind, 'webhook');
+    await settleAlert(db.pool, record.cycleId, alert!.kind, 'webhook', { status: 'failed', error: 'the webhook answered HTTP 500' });
+    await claimAlert(db.pool, record.cycleId, alert!.kind, 'telegram');
+    await settleInterrupted(db.pool, record.cycleId);
+    const state = await readOperatorState(db.pool, 'default');
+    expect(state.alertsUndelivered).toMatchObject({ failed: 1, unknown: 1, newest: { sourceId: 'undelivered-alerts', kind: alert!.kind } });
+    await settleAlert(db.pool, record.cycleId, alert!.kind, 'webhook', { status: 'sent' });
+    expect((await readOperatorState(db.pool, 'default')).alertsUndelivered).toMatchObject({ failed: 0, unknown: 1 });
   });
 });

@@ -4,6 +4,7 @@ import type { MetricMeter } from '@temporalio/common';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { Decimal } from '../../../src/domain/decimal.js';
+import { toPairSymbol } from '../../../src/domain/types.js';
 import { GAUGES, recordStateGauges } from '../../../src/observability/gauges.js';
 import type { OperatorState } from '../../../src/store/operator-state.js';
 
@@ -26,7 +27,9 @@ const state: OperatorState = {
   halt: { reason: 'ops', haltedAt: '2026-12-02T10:00:00.000Z', by: 'cli:ops' },
   snapshots: { live: snapshot, dry_run: null },
   openOrders: { live: 2, dry_run: 0, external: 1 },
-  positions: [],
+  positions: [{ symbol: toPairSymbol('BTCTRY'), qty: new Decimal('0.01'), costBasisTry: new Decimal('34000'), realizedPnlTry: new Decimal('0'), lastFillTsMs: null }],
+  paperPositions: [{ symbol: toPairSymbol('BTCTRY'), qty: new Decimal('0.0003'), costBasisTry: new Decimal('1020'), realizedPnlTry: new Decimal('0'), lastFillTsMs: null }],
+  alertsUndelivered: { failed: 2, unknown: 1, newest: { sourceId: 'c2', kind: 'cycle_failed', channel: 'webhook', error: 'HTTP 500', at: '2026-12-02T10:00:02.000Z' } },
   lastOk: { live: { cycleId: 'c1', finishedAt: '2026-12-02T09:59:00.000Z' }, dry_run: null },
   latestCycles: {
     live: { cycleId: 'c2', workflowId: 'c2', runId: 'r', mode: 'live', outcome: 'ok', startedAt: '2026-12-02T10:00:00.000Z', finishedAt: '2026-12-02T10:00:01.000Z',
@@ -47,6 +50,15 @@ describe('state gauges', () => {
     expect(get('btcbot_equity_try', { account: 'acct', mode: 'dry_run' })).toBeUndefined(); // no snapshot: no value, not 0
     expect(get('btcbot_open_orders', { account: 'acct', mode: 'external' })).toBe(1);
     expect(get('btcbot_last_success_timestamp_seconds', { account: 'acct', mode: 'live' })).toBe(Date.parse('2026-12-02T09:59:00.000Z') / 1000);
+  });
+
+  test('positions per mode (the paper ledger apart from the account) and alerts that reached no channel', () => {
+    const { meter, get } = recordingMeter();
+    recordStateGauges(meter, state, { accountId: 'acct', tryCashMax: new Decimal('600'), nowMs: 0 });
+    expect(get('btcbot_position_qty', { account: 'acct', mode: 'live', symbol: 'BTCTRY' })).toBe(0.01);
+    expect(get('btcbot_position_qty', { account: 'acct', mode: 'dry_run', symbol: 'BTCTRY' })).toBe(0.0003);
+    expect(get('btcbot_alerts_undelivered', { account: 'acct', status: 'failed' })).toBe(2);
+    expect(get('btcbot_alerts_undelivered', { account: 'acct', status: 'unknown' })).toBe(1);
   });
 
   test('trading state is one-hot per symbol', () => {
