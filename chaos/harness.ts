@@ -65,6 +65,8 @@ export interface ChaosReport {
   cycles: { chaos: number; settle: number; byOutcome: Record<string, number> };
   faults: Record<string, number>;
   halts: { total: number; cancelOpen: number; whileLimiterWait: number; whileInFlight: number; exitCodes: Record<string, number> };
+  /** Armed halts that found no submit to catch in their cycle, each with that cycle's decisions (why it placed nothing). */
+  haltMisses: string[];
   samples: number;
   kills: { total: number; byPoint: Record<string, number> };
   worker: { starts: number; unexpectedExits: number };
@@ -519,6 +521,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const haltAt = [...spread(rng, options.halts, 1, Math.max(2, Math.floor(options.cycles * 0.85)))].sort((a, b) => a - b);
     let haltsDone = 0;
     let haltTries = 0;
+    const haltMisses: string[] = [];
     const killWeights = options.killPoints ? KILL_WEIGHTS.filter(([p]) => options.killPoints!.includes(p)) : KILL_WEIGHTS;
 
     // A kill still owed at the end (its request kind never came up) gets a few extra cycles.
@@ -578,6 +581,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           haltTries = 0;
         } else {
           haltTries += 1;
+          await running;
+          const audit = await pool.query<{ decisions: string[]; alerts: string[] }>(
+            'SELECT decisions, alerts FROM cycle_audit WHERE cycle_id = $1', [`chaos-${options.seed}-${i}`],
+          );
+          const why = audit.rows[0] ? [...audit.rows[0].decisions, ...audit.rows[0].alerts].join(' ') : 'no audit row';
+          haltMisses.push(`cycle ${i} (${inFlight ? 'in flight' : 'limiter'}): ${why}`);
         }
       }
       const run = await running;
@@ -700,6 +709,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         whileInFlight: halts.filter((h) => h.whileInFlight === true).length,
         exitCodes: halts.reduce<Record<string, number>>((m, h) => ({ ...m, [String(h.exitCode)]: (m[String(h.exitCode)] ?? 0) + 1 }), {}),
       },
+      haltMisses,
       samples: samples.samples,
       kills: { total: worker.kills, byPoint: killsByPoint },
       worker: { starts: worker.starts, unexpectedExits: worker.unexpectedExits },
@@ -728,6 +738,10 @@ export function formatReport(r: ChaosReport): string {
   lines.push(`  faults      ${kv(r.faults)}`);
   lines.push(`  kills       ${r.kills.total} worker SIGKILLs: ${kv(r.kills.byPoint)}`);
   lines.push(`  halts       ${r.halts.total} (${r.halts.cancelOpen} with --cancel-open, ${r.halts.whileLimiterWait} while a submit waited on the limiter, ${r.halts.whileInFlight} while a POST awaited its answer); exit codes ${kv(r.halts.exitCodes)}`);
+  if (r.haltMisses.length > 0) {
+    lines.push(`  halt misses ${r.haltMisses.length} armed halts found no submit to catch; the last ones:`);
+    for (const m of r.haltMisses.slice(-3)) lines.push(`              ${m}`);
+  }
   lines.push(`  sampled     ${r.samples} instants (exchange truth vs working rows)`);
   lines.push(`  worker      starts=${r.worker.starts} unexpected_exits=${r.worker.unexpectedExits}`);
   lines.push(`  restarts    postgres=${r.restarts.postgres} temporal=${r.restarts.temporal}`);
