@@ -65,6 +65,8 @@ export interface ChaosReport {
   cycles: { chaos: number; settle: number; byOutcome: Record<string, number> };
   faults: Record<string, number>;
   halts: { total: number; cancelOpen: number; whileLimiterWait: number; whileInFlight: number; exitCodes: Record<string, number> };
+  /** Armed halts that found no submit to catch in their cycle, each with that cycle's decisions (why it placed nothing). */
+  haltMisses: string[];
   samples: number;
   kills: { total: number; byPoint: Record<string, number> };
   worker: { starts: number; unexpectedExits: number };
@@ -107,6 +109,11 @@ const CLIENT_TIMEOUT_MS = 10_000;
 
 /** How long the exchange holds the answer to a POST it committed, for a halt to come while it is on its way (inside the client timeout). */
 const HALT_HOLD_MS = 8_000;
+
+/** executeAction's start-to-close (src/workflows/trading-cycle.ts): a submit's send deadline is at most this after its row. */
+const SUBMIT_ATTEMPT_MS = 30_000;
+/** Between two tries of an armed halt that found nothing to catch: what frees a symbol is time, not cycles. */
+const HALT_RETRY_PACE_MS = 1_500;
 
 /** The weather while `btcbot halt` runs: its reads and cancels meet the exchange's misbehaviour too. */
 const HALT_WEATHER = (rng: Random): FaultRule[] => [
@@ -206,6 +213,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const absenceWindowMs = (options.absenceWindowSec ?? 60) * 1000;
   const recoveryWindowMs = 2 * absenceWindowMs;
   const haltAllowanceMs = options.haltAllowanceMs ?? 100;
+  // The longest the bot rightly places nothing on a symbol: a submit left unresolved (a kill, a lost
+  // answer) stays unknown until its send deadline plus the absence window, then counts as working
+  // for the recovery window. An armed halt waits that long (and a margin) for a buy to catch.
+  const haltPatienceMs = SUBMIT_ATTEMPT_MS + absenceWindowMs + recoveryWindowMs + 30_000;
 
   log(`starting Temporal (persistent db), Postgres and the simulator in ${dir}`);
   const [temporal, postgres, sim] = await Promise.all([
@@ -513,20 +524,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // that cycle) stays armed for the next cycle.
     const killAt = [...spread(rng, options.kills, 0, Math.max(1, Math.floor(options.cycles * 0.85)))].sort((a, b) => a - b);
     let killsDone = 0;
-    // Halts are spread over the same span, and armed like kills: one that finds no submit waiting on
-    // the limiter stays armed (up to 30 cycles, then it halts anyway); armed cycles run in clean
-    // weather, so a symbol blocked by an unresolved submit frees up. A kill waits while one is armed.
+    // Halts are spread over the same span, and armed like kills: one that finds no submit to catch
+    // stays armed, its tries paced, for haltPatienceMs (then it halts anyway): armed cycles run in
+    // clean weather, so a symbol blocked by an unresolved submit frees up within that time, however
+    // fast the cycles run. A kill waits while one is armed, and those cycles are not charged to it.
     const haltAt = [...spread(rng, options.halts, 1, Math.max(2, Math.floor(options.cycles * 0.85)))].sort((a, b) => a - b);
     let haltsDone = 0;
-    let haltTries = 0;
+    let haltArmedAtMs: number | null = null;
+    let haltWaitCycles = 0;
+    const haltMisses: string[] = [];
     const killWeights = options.killPoints ? KILL_WEIGHTS.filter(([p]) => options.killPoints!.includes(p)) : KILL_WEIGHTS;
 
     // A kill still owed at the end (its request kind never came up) gets a few extra cycles.
     const maxCycles = options.cycles + Math.max(10, Math.ceil(options.cycles / 2));
     let i = 0;
-    // A halt waits for a cycle with a submit to catch; an account that mostly holds (openings, manual
-    // trades) has fewer of them, so pending halts get more cycles than pending kills.
-    for (; i < options.cycles || ((killsDone < options.kills && i < maxCycles) || (haltsDone < options.halts && i < maxCycles + 30)); i++) {
+    // A halt waits for a cycle with a submit to catch, bounded by haltPatienceMs, not by cycles.
+    for (; i < options.cycles || (killsDone < options.kills && i - haltWaitCycles < maxCycles) || haltsDone < options.halts; i++) {
       const halting = haltsDone < options.halts && haltAt[haltsDone]! <= i;
       await moveMarket(halting);
       await account.weather();
@@ -572,12 +585,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           : { route: 'POST /api/v1/order', kind: 'http429', retryAfterSec: rng.int(4, 10), times: 1 });
       }
       const running = cycle(`chaos-${options.seed}-${i}`, { gates: ARMED, dryRunRequested: false, symbols, trigger: 'chaos' });
+      let paceNext = false;
       if (halting) {
-        if (await haltDuring(i, haltsDone % 2 === 0, inFlight, running, from, haltTries >= 29)) {
+        haltArmedAtMs ??= cycleStart;
+        if (await haltDuring(i, haltsDone % 2 === 0, inFlight, running, from, cycleStart - haltArmedAtMs >= haltPatienceMs)) {
           haltsDone += 1;
-          haltTries = 0;
+          haltArmedAtMs = null;
         } else {
-          haltTries += 1;
+          haltWaitCycles += 1;
+          paceNext = true;
+          await running;
+          const audit = await pool.query<{ decisions: string[]; alerts: string[] }>(
+            'SELECT decisions, alerts FROM cycle_audit WHERE cycle_id = $1', [`chaos-${options.seed}-${i}`],
+          );
+          const why = audit.rows[0] ? [...audit.rows[0].decisions, ...audit.rows[0].alerts].join(' ') : 'no audit row';
+          haltMisses.push(`cycle ${i} (${inFlight ? 'in flight' : 'limiter'}): ${why}`);
         }
       }
       const run = await running;
@@ -597,6 +619,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (took > 20_000) log(`cycle ${i}: took ${(took / 1000).toFixed(1)} s`);
       if (outcome !== 'ok') log(`cycle ${i}: ${outcome}${run.failure ? `: ${run.failure}` : run.result?.message ? `: ${run.result.message}` : ''}`);
       if ((i + 1) % 20 === 0) log(`${i + 1}/${options.cycles} cycles, ${killsDone} kills, ${JSON.stringify(byOutcome)}`);
+      if (paceNext) await delay(HALT_RETRY_PACE_MS);
     }
 
     // ---- settle: no faults, no price moves; clean cycles until nothing is left unresolved ------
@@ -700,6 +723,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         whileInFlight: halts.filter((h) => h.whileInFlight === true).length,
         exitCodes: halts.reduce<Record<string, number>>((m, h) => ({ ...m, [String(h.exitCode)]: (m[String(h.exitCode)] ?? 0) + 1 }), {}),
       },
+      haltMisses,
       samples: samples.samples,
       kills: { total: worker.kills, byPoint: killsByPoint },
       worker: { starts: worker.starts, unexpectedExits: worker.unexpectedExits },
@@ -728,6 +752,10 @@ export function formatReport(r: ChaosReport): string {
   lines.push(`  faults      ${kv(r.faults)}`);
   lines.push(`  kills       ${r.kills.total} worker SIGKILLs: ${kv(r.kills.byPoint)}`);
   lines.push(`  halts       ${r.halts.total} (${r.halts.cancelOpen} with --cancel-open, ${r.halts.whileLimiterWait} while a submit waited on the limiter, ${r.halts.whileInFlight} while a POST awaited its answer); exit codes ${kv(r.halts.exitCodes)}`);
+  if (r.haltMisses.length > 0) {
+    lines.push(`  halt misses ${r.haltMisses.length} armed halts found no submit to catch; the last ones:`);
+    for (const m of r.haltMisses.slice(-3)) lines.push(`              ${m}`);
+  }
   lines.push(`  sampled     ${r.samples} instants (exchange truth vs working rows)`);
   lines.push(`  worker      starts=${r.worker.starts} unexpected_exits=${r.worker.unexpectedExits}`);
   lines.push(`  restarts    postgres=${r.restarts.postgres} temporal=${r.restarts.temporal}`);
