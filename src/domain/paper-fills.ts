@@ -139,8 +139,11 @@ export function simulatePaperFills(input: PaperFillInput): PaperFillResult {
   const newest = tape.at(-1);
   const cursor = newest === undefined || (input.cursor !== null && compareTrades(newest, input.cursor) <= 0) ? input.cursor : { tsMs: newest.tsMs, tradeId: newest.tradeId };
 
-  // Where this look has to reach back to: the last look, or (first look) the oldest working order.
-  const since = input.cursor ?? (input.orders.length === 0 ? null : { tsMs: Math.min(...input.orders.map((o) => o.createdAtMs)), tradeId: '' });
+  // Where this look has to reach back to: the later of the last look and the oldest working order
+  // (a trade before every order was placed fills nothing, so missing it is no gap; a cursor left
+  // from looks long before the orders existed would otherwise report one on every first look).
+  const oldestOrder = input.orders.length === 0 ? null : { tsMs: Math.min(...input.orders.map((o) => o.createdAtMs)), tradeId: '' };
+  const since = input.cursor === null ? oldestOrder : oldestOrder === null || compareTrades(input.cursor, oldestOrder) >= 0 ? input.cursor : oldestOrder;
   const oldest = tape[0];
   const gap = since !== null && oldest !== undefined && tape.length >= input.pageLimit && compareTrades(oldest, since) > 0;
 

@@ -71,6 +71,14 @@ describe('paper fill model', () => {
     expect(run([order('b1', 'buy', '100', '1')], page.slice(0, 49), { tsMs: 9_000, tradeId: '50' }).gap).toBe(false);
   });
 
+  it('a cursor left from looks long before the working orders existed is no gap: the page only has to reach back to the oldest order', () => {
+    const page = Array.from({ length: 50 }, (_, i) => trade(String(100 + i), 4_000 + i * 100, '99', '0.001'));
+    // The last look was at 1,000 (the symbol then had no orders for a while); the order rests from 5,000, the page from 4,000.
+    expect(run([order('b1', 'buy', '100', '1', 5_000)], page, { tsMs: 1_000, tradeId: '9' }).gap).toBe(false);
+    // An order older than the page's oldest trade still may have missed trades: a gap.
+    expect(run([order('b1', 'buy', '100', '1', 3_000)], page, { tsMs: 1_000, tradeId: '9' }).gap).toBe(true);
+  });
+
   it('fills held against the ledger as stored: a trade at or before the stored cursor is dropped, a fill past what its order has left is cut, fee and VAT on what is kept', () => {
     const r = run([order('b1', 'buy', '100', '1')], [trade('1', 2_000, '99', '0.3'), trade('2', 3_000, '99', '1')]);
     const held = boundPaperFills(r.fills, { cursor: { tsMs: 2_000, tradeId: '1' }, leftQty: new Map([['b1', D('0.4')]]) }, FEES);
