@@ -11,11 +11,14 @@
 // missed.
 //
 // A dry run with credentials takes the same path for the real account (its fills are the
-// account's truth, and reading them is what the dry-run check verifies), with three differences:
-// a poll that finds no fill the ledger lacks writes nothing at all (no cursor move, no position
-// write), so a dry run leaves the live ledger byte-for-byte as it was unless the account really
-// traded; it writes no drift state and lifts no quarantine (those are live cycles' judgements);
-// and it takes no PnL snapshot here: its snapshot is the paper ledger's (./paper.ts).
+// account's truth, and reading them is what the dry-run check verifies), narrowed to ingesting
+// new real fills: it polls only symbols a live cycle has established and nothing holds (no
+// quarantine, no adoption asked), so openings, adoptions and quarantine lifts stay with live
+// cycles; a poll within one fills window that shows no fill the ledger lacks writes nothing at
+// all (no cursor move, no position write), so the live ledger stays byte-for-byte as it was unless
+// the account traded; it records no balance read, writes no drift state, and takes no PnL
+// snapshot here (its snapshot is the paper ledger's, ./paper.ts). A real fill it cannot apply
+// quarantines the symbol as in a live cycle: the account's books are one.
 //
 // One symbol's trouble stays that symbol's: a fetch that fails makes it sit the cycle out; a fill
 // that cannot be applied (an oversell, an unreadable trade row) quarantines it: the fills before
@@ -110,13 +113,18 @@ export function accountingActivities(deps: ActivityDeps) {
         const polledUntilMs = now();
         const settleMs = config.fillsSettleSeconds * 1000;
         const states = await symbolAccountStates(deps.pool, symbols);
-        // A dry run records a balance read only while some symbol's holdings still wait on one.
-        const needsBalance = !dryRun || [...states.values()].some((st) => !st.established || st.adoptionRequestedAtMs !== null);
-        if (balances !== null && needsBalance) {
+        // A dry run polls only symbols a live cycle has established and nothing holds (no quarantine,
+        // no adoption asked): openings, adoptions and quarantines stay the live cycles' work, and it
+        // needs no balance read (it infers and adopts nothing).
+        const polled = dryRun
+          ? symbols.filter((s) => { const st = states.get(s)!; return st.established && st.quarantine === null && st.adoptionRequestedAtMs === null; })
+          : symbols;
+        if (dryRun) counts.fills_symbols_left_to_live = symbols.length - polled.length;
+        if (balances !== null && !dryRun) {
           await recordBalanceSnapshots(deps.pool, [...balances].map(([asset, qty]) => ({ asset, qty })), input.balancesAtMs!, input.cycleId);
         }
         const positionsBefore = await listPositions(deps.pool);
-        const plans = await Promise.all(symbols.map((s) => planWindows(s, states.get(s)!, polledUntilMs)));
+        const plans = await Promise.all(polled.map((s) => planWindows(s, states.get(s)!, polledUntilMs)));
         const allowed = allocateWindows(plans.map((p) => [p.symbol, p.windows.length] as const));
         // Each symbol is ingested as soon as its own fetch is done: an attempt that runs out of time
         // keeps what it ingested, and its retry goes on from there.
@@ -248,11 +256,12 @@ export function accountingActivities(deps: ActivityDeps) {
 
         const decision = await holdingsFor(plan, windows[0]!.startMs, settledThrough, positionsBefore);
         if ('wait' in decision) return { plan, windows: windows.length, kind: 'deferred', note: `opening_deferred:${symbol}:${decision.wait}` };
-        // A dry run writes only what the account really did: a caught-up poll of an established,
-        // unquarantined symbol with no unstored fill leaves every row (the cursor too) as it was.
-        // A backlog still moves the cursor, so a long dry-run stretch never re-polls it forever.
+        // A dry run writes only what the account really did: a poll that fits one fills window and
+        // shows no unstored fill leaves every row (the cursor too) as it was. A longer span (the
+        // cursor over ~6 h back) is ingested, moving the cursor: a dry-run stretch on an idle account
+        // then polls one window per cycle, as a live cycle does, at one cursor write per ~6 h.
         const untouched =
-          dryRun && caughtUp && plan.hadCursor && plan.state.established && plan.state.quarantine === null &&
+          dryRun && caughtUp && plan.windows.length === 1 && plan.hadCursor &&
           decision.request === null && unreadable.length === 0 && !(await hasUnstoredFills(deps.pool, fills));
         if (untouched) {
           return {

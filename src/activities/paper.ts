@@ -10,14 +10,14 @@
 // working paper buys hold. A symbol whose public trades could not be read sits the cycle out, like
 // a symbol whose open orders could not be read in a live cycle.
 //
-// Accounting (dry run): first the real account, as a live cycle reads it (./accounting.ts): with
-// credentials, the account's new real fills are ingested into the live ledger, which is the real
-// account's record whoever traded; a poll that finds nothing new writes nothing, so the live rows
-// stay byte-for-byte as they were unless the account really traded. Then the paper positions and
-// a PnL snapshot of the paper ledger, under mode dry_run (its own high-water mark): the live
-// high-water mark and the live PnL snapshots are never written by a dry run. The plan sees the
-// paper positions; what the real account's books say (a quarantine, a drift, a failed poll) is
-// reported, and blocks no paper order.
+// Accounting (dry run): first the real account (./accounting.ts): with credentials, the account's
+// new real fills are ingested into the live ledger, which is the real account's record whoever
+// traded; a poll that finds nothing new writes nothing, so the live rows stay byte-for-byte as
+// they were unless the account really traded. Then the paper positions and a PnL snapshot of the
+// paper ledger, under mode dry_run (its own high-water mark): the live high-water mark and the
+// live PnL snapshots are never written by a dry run. The plan sees the paper positions; the real
+// account's ingest shows in the counts (fills_*), and its quarantines, drift and failed polls stay
+// the live cycles' story (status, positions): they block no paper order.
 import { activityInfo } from '@temporalio/activity';
 import type { TradingConfig } from '../domain/config.js';
 import { AccountingIntegrityError, ConfigError } from '../domain/errors.js';
@@ -145,8 +145,11 @@ export function paperActivities(deps: ActivityDeps, live: Steps): Steps {
         quarantinedSymbols: [],
         reduceOnly: [],
         heldBuys: [],
-        failures: real?.failures ?? [],
-        notes: [...(real?.notes ?? []), ...summary.gapSymbols.map((s) => `paper_trades_gap:${s}`)],
+        // The real account's notes (quarantines, drift, failed polls) are the live ledger's story,
+        // told by live cycles, `status` and `positions`: here they would read as why a paper
+        // symbol did (not) trade, and re-send the live integrity alerts every dry run.
+        failures: [],
+        notes: summary.gapSymbols.map((s) => `paper_trades_gap:${s}`),
         positions: positions.map(positionToWire),
       };
       if (input.tryBalance === null) {

@@ -13,6 +13,9 @@ import { cancelAdoption, listAdjustments, listAdoptionRequests, listQuarantines,
 import type { Pool } from '../store/db.js';
 import { readPositions } from '../store/fills.js';
 import { getPaperAccount, listPaperPositions, paperCashTry } from '../store/paper.js';
+import { listOrders } from '../store/orders.js';
+import { LIVE_STATES } from '../domain/lifecycle.js';
+import { paperTryBalance } from '../domain/risk.js';
 import { table } from './table.js';
 import { openDatabase } from './context.js';
 import { EXIT, UsageError } from './errors.js';
@@ -118,16 +121,19 @@ export function positionsMode(raw: string | undefined): 'live' | 'dry_run' {
 
 export interface PaperView {
   /** Null until a dry-run cycle started the paper ledger. */
-  cash: null | { startTry: string; source: string; startedAt: string; cashTry: string };
+  cash: null | { startTry: string; source: string; startedAt: string; cashTry: string; heldByBuysTry: string };
   positions: Array<{ symbol: string; qty: string; costBasisTry: string; avgCostTry: string | null; realizedPnlTry: string; lastFillAt: string | null }>;
 }
 
 export async function readPaperAccount(pool: Pool): Promise<PaperView> {
-  const [account, held] = await Promise.all([getPaperAccount(pool), listPaperPositions(pool)]);
+  const [account, held, working] = await Promise.all([
+    getPaperAccount(pool), listPaperPositions(pool), listOrders(pool, { modes: ['dry_run'], states: [...LIVE_STATES] }),
+  ]);
+  const cash = account === null ? null : await paperCashTry(pool, account);
   return {
-    cash: account === null ? null : {
+    cash: account === null || cash === null ? null : {
       startTry: dec(account.startTry), source: account.source, startedAt: new Date(account.startedAtMs).toISOString(),
-      cashTry: dec(await paperCashTry(pool, account)),
+      cashTry: dec(cash), heldByBuysTry: dec(paperTryBalance(cash, working).locked),
     },
     positions: held.map((p) => ({
       symbol: p.symbol, qty: dec(p.qty), costBasisTry: dec(p.costBasisTry),
@@ -139,7 +145,8 @@ export async function readPaperAccount(pool: Pool): Promise<PaperView> {
 
 export function formatPaper(v: PaperView): string[] {
   if (v.cash === null) return ['  none: no dry-run cycle has started the paper ledger yet'];
-  const out = [`  cash ${v.cash.cashTry} TRY (started with ${v.cash.startTry} TRY, ${v.cash.source === 'snapshot' ? 'a snapshot of the real TRY balance' : 'DRY_RUN_TRY_BALANCE'}, at ${v.cash.startedAt}); working paper buys still hold part of it`];
+  const held = v.cash.heldByBuysTry === '0' ? '' : `, of which ${v.cash.heldByBuysTry} TRY held by working paper buys`;
+  const out = [`  cash ${v.cash.cashTry} TRY${held} (started with ${v.cash.startTry} TRY, ${v.cash.source === 'snapshot' ? 'a snapshot of the real TRY balance' : 'DRY_RUN_TRY_BALANCE'}, at ${v.cash.startedAt})`];
   if (v.positions.length === 0) out.push('  no paper positions');
   else {
     out.push(...table([

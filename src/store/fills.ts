@@ -329,7 +329,8 @@ async function matchAcrossIdForms(client: PoolClient, symbol: PairSymbol, fills:
   }
 }
 
-interface PositionRow {
+/** A positions row as read (stage4_positions, and the paper ledger's paper_positions). */
+export interface PositionRow {
   symbol: string;
   qty: string;
   cost_basis_try: string;
@@ -337,7 +338,7 @@ interface PositionRow {
   last_fill_ts_ms: string | null;
 }
 
-function positionFromRow(row: PositionRow): Position {
+export function positionFromRow(row: PositionRow, table = 'stage4_positions'): Position {
   try {
     return {
       symbol: toPairSymbol(row.symbol),
@@ -347,7 +348,7 @@ function positionFromRow(row: PositionRow): Position {
       lastFillTsMs: row.last_fill_ts_ms === null ? null : Number(row.last_fill_ts_ms),
     };
   } catch (err) {
-    throw new CorruptRowError(`stage4_positions row ${row.symbol}: ${(err as Error).message}`);
+    throw new CorruptRowError(`${table} row ${row.symbol}: ${(err as Error).message}`);
   }
 }
 
@@ -370,7 +371,7 @@ const positionRows = async (pool: Pool): Promise<PositionRow[]> =>
   (await pool.query<PositionRow>('SELECT * FROM stage4_positions ORDER BY symbol')).rows;
 
 export async function listPositions(pool: Pool): Promise<Position[]> {
-  return (await positionRows(pool)).map(positionFromRow);
+  return (await positionRows(pool)).map((r) => positionFromRow(r));
 }
 
 /** Every position row that can be read, and why each other one cannot: for operator views, which must never fail on one bad row. */

@@ -10,6 +10,7 @@ import { boundPaperFills, compareTrades, type PaperFees, type PaperFill, type Tr
 import { asFillId, toPairSymbol, type FillId, type PairSymbol } from '../domain/types.js';
 import { inTransaction, type Pool, type PoolClient } from './db.js';
 import { CorruptRowError, translatePgError } from './errors.js';
+import { positionFromRow, type PositionRow } from './fills.js';
 
 export interface PaperAccount {
   readonly startTry: Decimal;
@@ -187,33 +188,12 @@ export async function ingestPaperFills(pool: Pool, input: IngestPaperFillsInput)
   }
 }
 
-interface PositionRow {
-  symbol: string;
-  qty: string;
-  cost_basis_try: string;
-  realized_pnl_try: string;
-  last_fill_ts_ms: string | null;
-}
-
-function positionFromRow(row: PositionRow): Position {
-  try {
-    return {
-      symbol: toPairSymbol(row.symbol),
-      qty: parseDecimal(row.qty, 'qty'),
-      costBasisTry: parseDecimal(row.cost_basis_try, 'cost_basis_try'),
-      realizedPnlTry: parseDecimal(row.realized_pnl_try, 'realized_pnl_try'),
-      lastFillTsMs: row.last_fill_ts_ms === null ? null : Number(row.last_fill_ts_ms),
-    };
-  } catch (err) {
-    throw new CorruptRowError(`paper_positions row ${row.symbol}: ${(err as Error).message}`);
-  }
-}
-
+const paperPosition = (row: PositionRow): Position => positionFromRow(row, 'paper_positions');
 const POSITION_COLUMNS = 'symbol, qty::text AS qty, cost_basis_try::text AS cost_basis_try, realized_pnl_try::text AS realized_pnl_try, last_fill_ts_ms';
 
 async function readPositionForUpdate(client: PoolClient, symbol: PairSymbol): Promise<Position> {
   const res = await client.query<PositionRow>(`SELECT ${POSITION_COLUMNS} FROM paper_positions WHERE symbol = $1 FOR UPDATE`, [symbol]);
-  return res.rows[0] ? positionFromRow(res.rows[0]) : emptyPosition(symbol);
+  return res.rows[0] ? paperPosition(res.rows[0]) : emptyPosition(symbol);
 }
 
 async function writePosition(client: PoolClient, p: Position): Promise<void> {
@@ -237,5 +217,5 @@ export async function paperCycleSummary(pool: Pool, cycleId: string): Promise<{ 
 
 export async function listPaperPositions(pool: Pool): Promise<Position[]> {
   const res = await pool.query<PositionRow>(`SELECT ${POSITION_COLUMNS} FROM paper_positions ORDER BY symbol`);
-  return res.rows.map(positionFromRow);
+  return res.rows.map(paperPosition);
 }
