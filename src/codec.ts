@@ -12,7 +12,8 @@ import proto from '@temporalio/proto';
 import { readSecret } from './secrets.js';
 
 const { Payload: PayloadProto } = proto.temporal.api.common.v1;
-const ENCODING = 'binary/encrypted';
+/** The encoding of every payload encrypted with the key (the codec server decodes only these). */
+export const ENCRYPTED_ENCODING = 'binary/encrypted';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -40,14 +41,14 @@ export class EncryptionCodec implements PayloadCodec {
       const cipher = createCipheriv('aes-256-gcm', this.key, iv);
       const plain = PayloadProto.encode(p).finish();
       const data = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
-      return { metadata: { encoding: utf8(ENCODING), 'encryption-key-id': utf8(this.keyId) }, data };
+      return { metadata: { encoding: utf8(ENCRYPTED_ENCODING), 'encryption-key-id': utf8(this.keyId) }, data };
     });
   }
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((p) => {
       const encoding = p.metadata?.encoding ? Buffer.from(p.metadata.encoding).toString() : '';
-      if (encoding !== ENCODING) {
+      if (encoding !== ENCRYPTED_ENCODING) {
         throw new PayloadDecryptError(
           `payload is not encrypted (encoding ${JSON.stringify(encoding.slice(0, 40))}): with BTCBOT_PAYLOAD_KEY set only payloads ` +
             'encrypted with that key are accepted (sent by a client or workflow without the key)',

@@ -46,6 +46,21 @@ const CREDENTIAL_WORD = new RegExp(
   'gi',
 );
 
+/** Half of a UTF-16 surrogate pair, on its own. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * The first `max` UTF-16 units of `text`, cut between characters: a pair (an emoji) at the limit
+ * goes whole, and any half pair already in the text becomes U+FFFD. Half a pair is not text:
+ * Postgres refuses it in jsonb.
+ */
+export function cutText(text: string, max: number): string {
+  const end = max > 0 && max < text.length && /[\uD800-\uDBFF]/.test(text[max - 1]!) ? max - 1 : max;
+  return wellFormed(text.slice(0, end));
+}
+
+const wellFormed = (text: string): string => text.replace(LONE_SURROGATE, '\uFFFD');
+
 /** Longest text kept; the rest is cut (a 10 MB server message is not a message). */
 export const MAX_REDACTED_CHARS = 2_000;
 
@@ -53,7 +68,7 @@ export function redact(text: string): string {
   let out = text;
   // Registered secrets first, on the whole text, so a cut can never leave part of one behind.
   for (const secret of registeredSecrets) out = out.split(secret).join(MARK);
-  if (out.length > MAX_REDACTED_CHARS) out = `${out.slice(0, MAX_REDACTED_CHARS)}…[truncated]`;
+  out = out.length > MAX_REDACTED_CHARS ? `${cutText(out, MAX_REDACTED_CHARS)}…[truncated]` : wellFormed(out);
   return out
     .replace(CREDENTIAL_FIELD, (_m, name: string, sep: string) => `${name}${sep}${MARK}`)
     .replace(CREDENTIAL_WORD, (_m, name: string, space: string) => `${name}${space}${MARK}`)

@@ -5,7 +5,11 @@ import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, type
 import { registerSecret } from './redaction.js';
 
 /** Every secret the project reads; each may come as X or as X_FILE, never both. */
-export const SECRET_VARIABLES = ['BTCTURK_API_KEY', 'BTCTURK_API_SECRET', 'BTCBOT_PAYLOAD_KEY', 'TEMPORAL_API_KEY'] as const;
+export const SECRET_VARIABLES = [
+  'BTCTURK_API_KEY', 'BTCTURK_API_SECRET', 'BTCBOT_PAYLOAD_KEY', 'TEMPORAL_API_KEY',
+  // Alert channels (a webhook URL usually carries its own token) and the codec server's token.
+  'BTCBOT_ALERT_WEBHOOK_URL', 'BTCBOT_TELEGRAM_BOT_TOKEN', 'BTCBOT_CODEC_TOKEN',
+] as const;
 export type SecretVariable = (typeof SECRET_VARIABLES)[number];
 
 /** Files that hold key material without being a *_FILE secret (checked for permissions the same way). */

@@ -20,13 +20,22 @@ export interface InfraSettings {
 
 /** The exchange client's rule (https, or plain http to a loopback simulator), as a settings error. */
 export function validateExchangeBaseUrl(raw: string): string {
-  if (!URL.canParse(raw)) throw new SettingsError(`BTCTURK_BASE_URL is not a URL: ${JSON.stringify(raw.slice(0, 80))}`);
+  return validateServiceUrl('BTCTURK_BASE_URL', raw).replace(/\/+$/, '');
+}
+
+/**
+ * Any URL btcbot sends to (the exchange, alert webhooks, the Telegram API): https, or plain http
+ * only to loopback, no credentials in it; the exchange client's rule. `shown` = false keeps the
+ * value itself out of the message (a webhook URL carries its token).
+ */
+export function validateServiceUrl(variable: string, raw: string, { shown = true }: { shown?: boolean } = {}): string {
+  if (!URL.canParse(raw)) throw new SettingsError(`${variable} is not a URL${shown ? `: ${JSON.stringify(raw.slice(0, 80))}` : ''}`);
   try {
     validateBaseUrl(raw);
   } catch {
-    throw new SettingsError('BTCTURK_BASE_URL must use https (plain http is allowed only on loopback) and carry no credentials');
+    throw new SettingsError(`${variable} must use https (plain http is allowed only on loopback) and carry no credentials`);
   }
-  return raw.replace(/\/+$/, '');
+  return raw;
 }
 
 export function loadInfraSettings(env: NodeJS.ProcessEnv = process.env): InfraSettings {

@@ -10,13 +10,23 @@
 // start and the balance read, or one the trade list shows late, is thus neither counted twice nor
 // missed.
 //
+// A dry run with credentials takes the same path for the real account (its fills are the
+// account's truth, and reading them is what the dry-run check verifies), narrowed to ingesting
+// new real fills: it polls only symbols a live cycle has established and nothing holds (no
+// quarantine, no adoption asked), so openings, adoptions and quarantine lifts stay with live
+// cycles; a poll within one fills window that shows no fill the ledger lacks writes nothing at
+// all (no cursor move, no position write), so the live ledger stays byte-for-byte as it was unless
+// the account traded; it records no balance read, writes no drift state, and takes no PnL
+// snapshot here (its snapshot is the paper ledger's, ./paper.ts). A real fill it cannot apply
+// quarantines the symbol as in a live cycle: the account's books are one.
+//
 // One symbol's trouble stays that symbol's: a fetch that fails makes it sit the cycle out; a fill
 // that cannot be applied (an oversell, an unreadable trade row) quarantines it: the fills before
 // it are applied, the cursor stays before it, so it is fetched and reported again every cycle
 // until it applies or the operator adopts the holdings. Neither fails the cycle; a rejected
 // credential (not a symbol's problem) and infrastructure errors (Postgres) still fail the activity.
 import {
-  allocateWindows, fillsPollSinceMs, fillsWindows, settledThroughMs, type FillsWindow, type Position,
+  allocateWindows, emptyPosition, fillsPollSinceMs, fillsWindows, settledThroughMs, type FillsWindow, type Position,
 } from '../domain/accounting.js';
 import { Decimal, toDecimalString, ZERO } from '../domain/decimal.js';
 import type { SymbolFailure } from '../domain/failures.js';
@@ -32,7 +42,7 @@ import {
   saveDriftState, symbolAccountStates, type SymbolAccountState,
 } from '../store/account.js';
 import {
-  ensureFillsCursor, ingestFills, listPositions, netOfFillsAfter, restartFillsWindow, type HoldingsRequest, type IngestFillsResult,
+  ensureFillsCursor, hasUnstoredFills, ingestFills, listPositions, netOfFillsAfter, restartFillsWindow, type HoldingsRequest, type IngestFillsResult,
 } from '../store/fills.js';
 import { getHighWaterMark, latestSnapshot, realizedPointsBefore, recordSnapshot } from '../store/pnl.js';
 import type { AccountingInput, AccountingResult } from '../workflows/types.js';
@@ -44,6 +54,7 @@ interface WindowPlan {
   symbol: PairSymbol;
   state: SymbolAccountState;
   hadCursor: boolean;
+  cursorMs: number;
   windows: FillsWindow[];
   caughtUp: boolean;
   restarted: boolean;
@@ -57,6 +68,15 @@ type SymbolOutcome = { plan: WindowPlan; windows: number } & (
 );
 
 const baseOf = (symbol: PairSymbol): string | null => splitPair(symbol)?.base ?? null;
+
+/** What an ingest that had nothing to write reports: every polled fill a duplicate, the cursor where it stood. */
+function unchangedIngest(plan: WindowPlan, polled: number, positions: readonly Position[]): IngestFillsResult {
+  return {
+    applied: 0, duplicates: polled, cursorBeforeMs: plan.cursorMs, cursorAfterMs: plan.cursorMs,
+    position: positions.find((p) => p.symbol === plan.symbol) ?? emptyPosition(plan.symbol),
+    notes: [], reduceOnly: false, adjustments: [], holdingsSkipped: false, adoptionBlockedBy: null, held: null, quarantineCleared: false, orderIdsFilledIn: 0,
+  };
+}
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 export function accountingActivities(deps: ActivityDeps) {
@@ -86,17 +106,25 @@ export function accountingActivities(deps: ActivityDeps) {
       const reduceOnly: AccountingResult['reduceOnly'] = [];
       /** Per symbol ingested cleanly this cycle: up to when its fills are settled. */
       const settled = new Map<PairSymbol, number>();
+      const dryRun = input.mode === 'dry_run';
 
       if (input.fetchFills) {
         // The poll ends now, after this cycle's balance read: whatever that read holds, the poll can show.
         const polledUntilMs = now();
         const settleMs = config.fillsSettleSeconds * 1000;
-        if (balances !== null) {
+        const states = await symbolAccountStates(deps.pool, symbols);
+        // A dry run polls only symbols a live cycle has established and nothing holds (no quarantine,
+        // no adoption asked): openings, adoptions and quarantines stay the live cycles' work, and it
+        // needs no balance read (it infers and adopts nothing).
+        const polled = dryRun
+          ? symbols.filter((s) => { const st = states.get(s)!; return st.established && st.quarantine === null && st.adoptionRequestedAtMs === null; })
+          : symbols;
+        if (dryRun) counts.fills_symbols_left_to_live = symbols.length - polled.length;
+        if (balances !== null && !dryRun) {
           await recordBalanceSnapshots(deps.pool, [...balances].map(([asset, qty]) => ({ asset, qty })), input.balancesAtMs!, input.cycleId);
         }
-        const states = await symbolAccountStates(deps.pool, symbols);
         const positionsBefore = await listPositions(deps.pool);
-        const plans = await Promise.all(symbols.map((s) => planWindows(s, states.get(s)!, polledUntilMs)));
+        const plans = await Promise.all(polled.map((s) => planWindows(s, states.get(s)!, polledUntilMs)));
         const allowed = allocateWindows(plans.map((p) => [p.symbol, p.windows.length] as const));
         // Each symbol is ingested as soon as its own fetch is done: an attempt that runs out of time
         // keeps what it ingested, and its retry goes on from there.
@@ -116,7 +144,8 @@ export function accountingActivities(deps: ActivityDeps) {
       // the fill, so configuring the symbol again meets it again).
       const configured = new Set(config.symbols);
       const allQuarantines = await listQuarantines(deps.pool);
-      for (const s of await liftQuarantines(deps.pool, allQuarantines.filter((q) => !configured.has(q.symbol)).map((q) => q.symbol))) {
+      const unconfigured = allQuarantines.filter((q) => !configured.has(q.symbol)).map((q) => q.symbol);
+      for (const s of dryRun ? [] : await liftQuarantines(deps.pool, unconfigured)) {
         notes.push(`quarantine_lifted:${s}:not_configured`);
       }
       const quarantined = allQuarantines.filter((q) => configured.has(q.symbol));
@@ -130,6 +159,14 @@ export function accountingActivities(deps: ActivityDeps) {
 
       const positions = await listPositions(deps.pool);
       await driftChecks(positions, new Set([...sitOut, ...quarantined.map((q) => q.symbol)]));
+      if (dryRun) {
+        // The real account's books, as they stand; the dry run's own PnL is the paper ledger's.
+        return {
+          counts, failedSymbols: [...sitOut].sort(), quarantinedSymbols: quarantined.map((q) => q.symbol), reduceOnly: [], heldBuys: [],
+          failures, notes, positions: positions.map(positionToWire), pnl: null,
+          riskPnl: { realizedTodayTry: '0', drawdownPct: '0' },
+        };
+      }
 
       const dayStart = dayStartMs(input.nowMs, config.dayBoundaryOffsetMinutes);
       const baseline = selectDayBaseline(await realizedPointsBefore(deps.pool, input.accountId, input.mode, dayStart), dayStart);
@@ -183,7 +220,7 @@ export function accountingActivities(deps: ActivityDeps) {
             { inferOpenings: config.inferOpeningPositions, backlogFits: plan.caughtUp },
           ) && (await restartFillsWindow(deps.pool, symbol, input.nowMs));
         if (restarted) plan = fillsWindows(fillsPollSinceMs(input.nowMs, lookback, untilMs), untilMs);
-        return { symbol, state, hadCursor: !ensured.created, windows: plan.windows, caughtUp: plan.caughtUp, restarted };
+        return { symbol, state, hadCursor: !ensured.created, cursorMs: ensured.cursorMs, windows: plan.windows, caughtUp: plan.caughtUp, restarted };
       }
 
       async function fetchAndIngest(
@@ -219,6 +256,19 @@ export function accountingActivities(deps: ActivityDeps) {
 
         const decision = await holdingsFor(plan, windows[0]!.startMs, settledThrough, positionsBefore);
         if ('wait' in decision) return { plan, windows: windows.length, kind: 'deferred', note: `opening_deferred:${symbol}:${decision.wait}` };
+        // A dry run writes only what the account really did: a poll that fits one fills window and
+        // shows no unstored fill leaves every row (the cursor too) as it was. A longer span (the
+        // cursor over ~6 h back) is ingested, moving the cursor: a dry-run stretch on an idle account
+        // then polls one window per cycle, as a live cycle does, at one cursor write per ~6 h.
+        const untouched =
+          dryRun && caughtUp && plan.windows.length === 1 && plan.hadCursor &&
+          decision.request === null && unreadable.length === 0 && !(await hasUnstoredFills(deps.pool, fills));
+        if (untouched) {
+          return {
+            plan, windows: windows.length, kind: 'ingested', fetched: fills.length, caughtUp, polledUntilMs: lastEnd, settledThroughMs: settledThrough,
+            notes: decision.notes, result: unchangedIngest(plan, fills.length, positionsBefore),
+          };
+        }
         const result = await ingestFills(deps.pool, {
           symbol, fills, unreadable, marks, cycleId: input.cycleId, settledThroughMs: settledThrough, holdings: decision.request,
         });
@@ -320,7 +370,8 @@ export function accountingActivities(deps: ActivityDeps) {
       async function driftChecks(positions: readonly Position[], notCurrent: ReadonlySet<PairSymbol>): Promise<void> {
         const configuredBases = new Set(config.symbols.map(baseOf));
         const previous = await loadDriftStates(deps.pool);
-        for (const asset of await dropDriftStates(deps.pool, [...previous.keys()].filter((a) => !configuredBases.has(a)))) {
+        const notConfigured = [...previous.keys()].filter((a) => !configuredBases.has(a));
+        for (const asset of dryRun ? [] : await dropDriftStates(deps.pool, notConfigured)) {
           notes.push(`balance_drift_dropped:${asset}:not_configured`);
           previous.delete(asset);
         }
@@ -351,7 +402,8 @@ export function accountingActivities(deps: ActivityDeps) {
           });
         }
         const result = checkDrift(assets, previous, config.balanceDriftCycles);
-        for (const state of result.checked) await saveDriftState(deps.pool, state, input.cycleId);
+        // A dry run checks nothing (no observations), so it has nothing to save: raised drift is only shown.
+        if (!dryRun) for (const state of result.checked) await saveDriftState(deps.pool, state, input.cycleId);
         notes.push(...result.resolved.map((asset) => `balance_drift_resolved:${asset}`));
         for (const { state, symbols: drifting } of result.raised) {
           counts.balance_drift_assets! += 1;

@@ -2,6 +2,7 @@
 import type { Env } from '../domain/config.js';
 import type { Exchange } from '../exchange/port.js';
 import type { Logger } from '../observability/logger.js';
+import type { Notifier } from '../observability/notifier.js';
 import type { Pool } from '../store/db.js';
 
 export interface ActivityDeps {
@@ -15,6 +16,10 @@ export interface ActivityDeps {
   accountId?: string;
   /** Structured logger for the per-cycle line; none in tests that do not look at logs. */
   logger?: Logger;
+  /** Whether the process exports metrics: gauges are read from the database only then. Default false. */
+  metrics?: boolean;
+  /** Alert channels (webhook, Telegram); none: no alerts are queued or sent. */
+  notifier?: Notifier;
   /** Clock for cache ages and lease times; activities take cycle time from their input. */
   now?: () => number;
 }

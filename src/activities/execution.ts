@@ -147,8 +147,11 @@ export function executionActivities(deps: ActivityDeps) {
     }
 
     const control = mode === 'live' ? writeControl(`submit ${a.clientOrderId}`, true, startedAtMs) : null;
+    // A paper order rests from when it is placed, by the worker's clock, not from the cycle's start:
+    // the paper fill model counts only public trades after it (a trade in between never reached it).
+    const placedAtMs = mode === 'dry_run' ? wall() : nowMs;
     const { created, order } = await recordPendingSubmit(deps.pool, {
-      clientOrderId: a.clientOrderId, symbol: a.symbol, side: a.side, price: a.price, qty: a.qty, mode, cycleId, nowMs,
+      clientOrderId: a.clientOrderId, symbol: a.symbol, side: a.side, price: a.price, qty: a.qty, mode, cycleId, nowMs: placedAtMs,
       ...(control?.notAfterMs !== undefined ? { sendDeadlineMs: control.notAfterMs } : {}),
     });
     beat('submit_recorded', { client_order_id: a.clientOrderId, created });
@@ -158,14 +161,14 @@ export function executionActivities(deps: ActivityDeps) {
       }
       // An earlier attempt recorded it and may have sent it before dying: resolve, never resend.
       if (order.mode === 'dry_run') {
-        await applyOrderEvent(deps.pool, a.clientOrderId, 'submit_acknowledged', { exchangeOrderId: asExchangeOrderId(`sim-${a.clientOrderId}`), nowMs });
+        await applyOrderEvent(deps.pool, a.clientOrderId, 'submit_acknowledged', { exchangeOrderId: asExchangeOrderId(`sim-${a.clientOrderId}`), nowMs: placedAtMs });
         return { outcome: 'simulated', clientOrderId: a.clientOrderId, detail: null };
       }
       return resolveSubmit(a, nowMs, `retry_attempt_${activityInfo().attempt}`, null);
     }
 
     if (control === null) {
-      await applyOrderEvent(deps.pool, a.clientOrderId, 'submit_acknowledged', { exchangeOrderId: asExchangeOrderId(`sim-${a.clientOrderId}`), nowMs });
+      await applyOrderEvent(deps.pool, a.clientOrderId, 'submit_acknowledged', { exchangeOrderId: asExchangeOrderId(`sim-${a.clientOrderId}`), nowMs: placedAtMs });
       return { outcome: 'simulated', clientOrderId: a.clientOrderId, detail: null };
     }
 

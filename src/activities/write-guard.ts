@@ -10,6 +10,7 @@ import { refuseCancel, refuseSubmit, type WriteRefusal } from '../domain/write-g
 import type { PlannedAction } from '../domain/lifecycle.js';
 import { listPositions } from '../store/fills.js';
 import { getOrderByRef } from '../store/orders.js';
+import { listPaperPositions } from '../store/paper.js';
 import type { ExecuteInput, ExecuteResult } from '../workflows/types.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -33,7 +34,9 @@ export function guardWrites<T extends WriteActivities>(activities: T, deps: Acti
       return { action, refusal: refuseCancel(action, own) };
     }
     const config = parseTradingConfig(deps.env ?? {});
-    const position = action.side === 'sell' ? ((await listPositions(deps.pool)).find((p) => p.symbol === action.symbol) ?? null) : null;
+    // A dry-run sell is held against the paper position, a live one against the live position.
+    const held = input.mode === 'dry_run' ? listPaperPositions : listPositions;
+    const position = action.side === 'sell' ? ((await held(deps.pool)).find((p) => p.symbol === action.symbol) ?? null) : null;
     return { action, refusal: refuseSubmit(action, { symbols: config.symbols, limits: riskLimits(config) }, position) };
   }
 

@@ -9,7 +9,9 @@ import {
   TRADING_CONFIG_VARIABLES,
   type TradingConfigVariable,
 } from '../domain/config.js';
+import { DEFAULT_TELEGRAM_API_URL } from '../observability/notifier.js';
 import { redactUrl } from '../redaction.js';
+import { SECRET_VARIABLES } from '../secrets.js';
 import { maskKey } from './doctor.js';
 import { describeProblems, type LoadedEnvFile } from './env-file.js';
 import { EXIT } from './errors.js';
@@ -47,6 +49,12 @@ export const PROCESS_VARIABLES: readonly VariableInfo[] = [
   { name: 'BTCTURK_API_SECRET', default: '(none)', mask: 'secret' },
   { name: 'BTCBOT_PAYLOAD_KEY', default: '(none: payloads unencrypted)', mask: 'secret' },
   { name: 'BTCBOT_PAYLOAD_KEY_ID', default: 'k1' },
+  // A webhook URL often carries its token in the path: shown as set, never in part.
+  { name: 'BTCBOT_ALERT_WEBHOOK_URL', default: '(none: no webhook alerts)', mask: 'secret' },
+  { name: 'BTCBOT_TELEGRAM_BOT_TOKEN', default: '(none: no Telegram alerts)', mask: 'secret' },
+  { name: 'BTCBOT_TELEGRAM_CHAT_ID', default: '(none)' },
+  { name: 'BTCBOT_TELEGRAM_API_URL', default: DEFAULT_TELEGRAM_API_URL },
+  { name: 'BTCBOT_CODEC_TOKEN', default: '(none: the codec server stays on loopback)', mask: 'secret' },
   { name: 'LOG_LEVEL', default: 'info (worker), warn (up)' },
   { name: 'BTCBOT_SDK_LOG_LEVEL', default: 'warn' },
   { name: 'BTCBOT_METRICS_ADDRESS', default: 'off' },
@@ -116,7 +124,7 @@ export function configReport(env: NodeJS.ProcessEnv, sources: ConfigSources) {
     problems.push(...err.problems.filter((p) => !TRADING_CONFIG_VARIABLES.some((v) => p.startsWith(`${v}:`))));
   }
   const hash = parsed ? tradingConfigHash(parsed) : null;
-  const known = new Set<string>([...TRADING_CONFIG_VARIABLES, ...PROCESS_VARIABLES.map((v) => v.name)]);
+  const known = new Set<string>([...TRADING_CONFIG_VARIABLES, ...PROCESS_VARIABLES.map((v) => v.name), ...SECRET_VARIABLES.map((v) => `${v}_FILE`)]);
   const notRead = sources.envFile.applied.concat(sources.envFile.shadowed).filter((n) => !known.has(n)).sort();
   return { groups, problems, hash, notRead, envFileProblems: sources.envFile.problems.length > 0 ? describeProblems(sources.envFile) : null };
 }

@@ -28,6 +28,8 @@ import { uncertainNames } from './env-file.js';
 import { loadCycleSettings } from './cycle-settings.js';
 import { EXIT } from './errors.js';
 import { printable } from './printable.js';
+import { alertOperator } from './operator-alerts.js';
+import { haltAlert, resumeAlert } from '../domain/alerts.js';
 
 /** How long `--cancel-open` waits for the exchange to list none of our orders. */
 const CANCEL_WAIT_SECONDS = 90;
@@ -122,6 +124,8 @@ export async function halt(
         ['persisted', 'yes: later cycles are blocked until `btcbot resume`'],
       );
       stored = true;
+      // Sent alongside the signals below (never delaying them); main waits for it before exiting.
+      if (fresh) alertOperator(haltAlert(state, cancelOpen));
     } finally {
       await pool.end();
     }
@@ -264,6 +268,7 @@ export async function resume(): Promise<number> {
       console.log('trading was not halted; nothing to resume');
     } else {
       console.log(`halt lifted (was halted ${describeHalt(lifted)})`);
+      alertOperator(resumeAlert(lifted, operator(), new Date().toISOString()));
       console.log('  Later cycles run normally; cycles that received the halt signal stay halted.');
     }
     console.log(`  database  ${redactUrl(url)}`);

@@ -7,13 +7,17 @@ import { startSimulator } from '../simulator/server.js';
 import { migrate } from '../store/migrations.js';
 import { showConfig, type ConfigSources, type ValueSource } from './config.js';
 import { log, openDatabase, projectRoot } from './context.js';
+import { codecServer } from './codec-server.js';
+import { cycleShow } from './cycle-show.js';
 import { doctor } from './doctor.js';
+import { orders, pnlDaily, trades } from './history.js';
 import { describeProblems, extractEnvFileOption, loadEnvFile, type LoadedEnvFile } from './env-file.js';
 import { EXIT, UsageError } from './errors.js';
 import { halt, resume } from './halt.js';
+import { settleOperatorAlerts } from './operator-alerts.js';
 import { hasControlCharacters } from './printable.js';
 import { DEFAULT_SCHEDULE_ID, parseEvery, schedule, validateScheduleId } from './schedule.js';
-import { adopt, operatorName, parseAdoptSymbol, positions } from './positions.js';
+import { adopt, operatorName, parseAdoptSymbol, positions, positionsMode } from './positions.js';
 import { stage4Run } from './stage4-run.js';
 import { status } from './status.js';
 import { up } from './up.js';
@@ -46,6 +50,26 @@ interface Command {
 }
 
 const SCHEDULE_ID_HELP: [string, string] = ['--id ID', `the schedule (default ${DEFAULT_SCHEDULE_ID})`];
+
+const HISTORY_OPTIONS: Options = { since: { type: 'string' }, symbol: { type: 'string' }, mode: { type: 'string' }, csv: { type: 'boolean' } };
+
+function historyOptions(v: Values): { since: string | undefined; symbol: string | undefined; mode: string | undefined; csv: boolean } {
+  return { since: v.since as string | undefined, symbol: v.symbol as string | undefined, mode: v.mode as string | undefined, csv: (v.csv as boolean | undefined) ?? false };
+}
+
+/** trades / orders: the history commands' shared options (--since 2026-12-01 | 2026-12-01T09:30:00Z | 24h | 7d). */
+function historyCommand(name: 'trades' | 'orders' | 'pnl', modes: string, summary: string, help: string): Command {
+  return {
+    args: `[--since S] [--symbol S] [--mode ${modes}] [--csv]`, summary, help,
+    options: HISTORY_OPTIONS,
+    optionHelp: [
+      ['--since S', 'from 2026-12-01, 2026-12-01T09:30:00Z, or 24h / 7d ago'], ['--symbol S', 'one pair, e.g. BTC_TRY'],
+      ['--mode M', `${modes} (default all)`], ['--csv', 'RFC 4180 CSV, decimals as text'],
+    ],
+    envFile: 'strict', stack: true,
+    run: (v) => (name === 'trades' ? trades(historyOptions(v)) : orders(historyOptions(v))),
+  };
+}
 
 function scheduleCommand(sub: 'describe' | 'pause' | 'unpause' | 'delete', summary: string, help: string): Command {
   return {
@@ -197,14 +221,39 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   positions: {
-    args: '[--json]', summary: 'positions with how each began (inferred opening), quarantines, balance drift',
+    args: '[--mode live|dry_run] [--json]', summary: 'positions with how each began (inferred opening), quarantines, balance drift; or the paper ledger',
     help:
       'Show each position with how it began (an opening inferred from the exchange balance, or zero),\n' +
       'quarantined symbols with the fill that stopped them, and balance drift. `positions adopt SYMBOL`\n' +
-      're-bases a symbol on the exchange balance (the way out of a quarantine).',
-    options: { json: { type: 'boolean' } }, optionHelp: [['--json', 'one JSON object (decimal strings)']],
+      're-bases a symbol on the exchange balance (the way out of a quarantine). With --mode dry_run: the\n' +
+      "paper ledger's positions and cash (what dry-run cycles traded on paper).",
+    options: { json: { type: 'boolean' }, mode: { type: 'string' } },
+    optionHelp: [['--mode M', 'live (the account, default) or dry_run (the paper ledger)'], ['--json', 'one JSON object (decimal strings)']],
     envFile: 'strict', stack: true,
-    run: (v) => positions({ json: (v.json as boolean | undefined) ?? false }),
+    run: (v) => positions({ json: (v.json as boolean | undefined) ?? false, mode: positionsMode(v.mode as string | undefined) }),
+  },
+  trades: historyCommand('trades', 'live|dry_run|all', 'fills with fee and tax apart',
+    'The fills of a ledger (live: the account; dry_run: the paper ledger), oldest first, with fee and tax\napart (Turkish tax reporting needs both).'),
+  orders: historyCommand('orders', 'live|dry_run|external|all', "the bot's orders (and imported external ones)",
+    "The bot's orders, live and dry-run, and the imported external ones, oldest first."),
+  pnl: {
+    ...historyCommand('pnl', 'live|dry_run|all', 'realized PnL per trading day (DAY_BOUNDARY_TZ) and equity',
+      'Realized PnL per trading day (days start at DAY_BOUNDARY_TZ) and the last equity of each day.'),
+    args: '--daily [--since S] [--symbol S] [--mode live|dry_run|all] [--csv]',
+    options: { ...HISTORY_OPTIONS, daily: { type: 'boolean' } },
+    run: (v) => {
+      if (v.daily !== true) throw new UsageError('pnl needs --daily');
+      return pnlDaily(historyOptions(v));
+    },
+  },
+  'codec-server': {
+    args: '[--port 8888] [--host 127.0.0.1] [--ui-origin http://127.0.0.1:8233]',
+    summary: 'decode encrypted payloads for the Temporal UI (needs BTCBOT_PAYLOAD_KEY)',
+    help: 'Serve the payload codec for the Temporal UI: decode only, on loopback, for the UI origin given.',
+    options: { port: { type: 'string' }, host: { type: 'string' }, 'ui-origin': { type: 'string' } },
+    optionHelp: [['--port N', 'default 8888'], ['--host H', 'default 127.0.0.1 (loopback only)'], ['--ui-origin URL', 'the UI allowed to call it']],
+    envFile: 'strict', stack: false, longRunning: true,
+    run: (v) => codecServer({ port: v.port as string | undefined, host: v.host as string | undefined, uiOrigin: v['ui-origin'] as string | undefined }),
   },
   doctor: {
     args: '', summary: 'check config, gates, symbols, Postgres, Temporal, worker, exchange',
@@ -269,6 +318,18 @@ const SCHEDULE: Record<string, Command> = {
   },
 };
 
+const CYCLE_SHOW: Command = {
+  args: '<id|latest> [--json]', summary: 'the story of one cycle: gates, per symbol what was planned and why not, actions, alerts, error',
+  help: 'Tell one cycle\'s story from its audit row: gates and mode, per symbol what was planned and why not\n(canary skips, risk rejections with the limit that hit, quarantines), each action and its outcome,\nalerts, and the error with its step. `latest` is the newest cycle.',
+  options: { json: { type: 'boolean' } }, optionHelp: [['--json', 'one JSON object']],
+  envFile: 'strict', stack: true, positional: 'ID',
+  run: (v) => {
+    const id = v._ as string | undefined;
+    if (id === undefined) throw new UsageError('cycle show needs a cycle id or `latest`');
+    return cycleShow({ cycleId: id, json: (v.json as boolean | undefined) ?? false });
+  },
+};
+
 const POSITIONS_ADOPT: Command = {
   args: 'SYMBOL [--cancel]', summary: 'ask the next cycle to re-base SYMBOL on the exchange balance (ends a quarantine)',
   help:
@@ -302,6 +363,12 @@ ${table(Object.entries(SCHEDULE).map(([n, c]) => [`schedule ${n} ${c.args}`.trim
 ${table(['halt', 'resume', 'status', 'positions'].map((n) => [`${n} ${COMMANDS[n]!.args}`.trim(), COMMANDS[n]!.summary]))}
 ${table([[`positions adopt ${POSITIONS_ADOPT.args}`, POSITIONS_ADOPT.summary]])}
 ${table(['doctor'].map((n) => [`${n} ${COMMANDS[n]!.args}`.trim(), COMMANDS[n]!.summary]))}
+${table([[`cycle show ${CYCLE_SHOW.args}`, CYCLE_SHOW.summary]])}
+
+history:
+${table(['trades', 'orders', 'pnl'].map((n) => [`${n} ${COMMANDS[n]!.args}`.trim(), COMMANDS[n]!.summary]))}
+
+${table(['codec-server'].map((n) => [`${n} ${COMMANDS[n]!.args}`.trim(), COMMANDS[n]!.summary]))}
 
 ${table([...GLOBAL_HELP, ['--version', 'the version and build']])}
 `;
@@ -341,6 +408,10 @@ function resolveCommand(argv: string[]): { name: string; command: Command; args:
       throw new UsageError(`schedule needs one of ${Object.keys(SCHEDULE).join(', ')}${sub === undefined ? '' : `, got ${JSON.stringify(sub)}`}`);
     }
     return { name: `schedule ${sub}`, command, args };
+  }
+  if (first === 'cycle') {
+    if (rest[0] !== 'show') throw new UsageError(`cycle needs show${rest[0] === undefined ? '' : `, got ${JSON.stringify(rest[0])}`}`);
+    return { name: 'cycle show', command: CYCLE_SHOW, args: rest.slice(1) };
   }
   if (first === 'positions' && rest[0] === 'adopt') return { name: 'positions adopt', command: POSITIONS_ADOPT, args: rest.slice(1) };
   const command = first === undefined ? undefined : COMMANDS[first];
@@ -426,8 +497,12 @@ function stopWhenNpmParentExits(): void {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
+  async (code) => {
+    await settleOperatorAlerts(); // halt and resume alerts still on their way
+    process.exit(code);
+  },
+  async (err: unknown) => {
+    await settleOperatorAlerts();
     if (err instanceof UsageError) {
       console.error(`btcbot: ${err.message}\n\n${current ? helpOf(current.name, current.command) : USAGE}`);
       process.exit(EXIT.blocked);

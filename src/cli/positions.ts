@@ -12,6 +12,10 @@ import { toPairSymbol, InvalidSymbolError, type PairSymbol } from '../domain/typ
 import { cancelAdoption, listAdjustments, listAdoptionRequests, listQuarantines, listRaisedDrift, requestAdoption } from '../store/account.js';
 import type { Pool } from '../store/db.js';
 import { readPositions } from '../store/fills.js';
+import { getPaperAccount, listPaperPositions, paperCashTry } from '../store/paper.js';
+import { listOrders } from '../store/orders.js';
+import { LIVE_STATES } from '../domain/lifecycle.js';
+import { paperTryBalance } from '../domain/risk.js';
 import { table } from './table.js';
 import { openDatabase } from './context.js';
 import { EXIT, UsageError } from './errors.js';
@@ -108,9 +112,59 @@ export function formatAccount(a: AccountView): string[] {
   return out;
 }
 
-export async function positions({ json }: { json: boolean }): Promise<number> {
+/** The ledger `positions --mode` shows: the account's (live) or the paper ledger (dry_run). */
+export function positionsMode(raw: string | undefined): 'live' | 'dry_run' {
+  if (raw === undefined || raw === 'live') return 'live';
+  if (raw === 'dry_run') return 'dry_run';
+  throw new UsageError(`--mode ${JSON.stringify(raw)}: give live or dry_run`);
+}
+
+export interface PaperView {
+  /** Null until a dry-run cycle started the paper ledger. */
+  cash: null | { startTry: string; source: string; startedAt: string; cashTry: string; heldByBuysTry: string };
+  positions: Array<{ symbol: string; qty: string; costBasisTry: string; avgCostTry: string | null; realizedPnlTry: string; lastFillAt: string | null }>;
+}
+
+export async function readPaperAccount(pool: Pool): Promise<PaperView> {
+  const [account, held, working] = await Promise.all([
+    getPaperAccount(pool), listPaperPositions(pool), listOrders(pool, { modes: ['dry_run'], states: [...LIVE_STATES] }),
+  ]);
+  const cash = account === null ? null : await paperCashTry(pool, account);
+  return {
+    cash: account === null || cash === null ? null : {
+      startTry: dec(account.startTry), source: account.source, startedAt: new Date(account.startedAtMs).toISOString(),
+      cashTry: dec(cash), heldByBuysTry: dec(paperTryBalance(cash, working).locked),
+    },
+    positions: held.map((p) => ({
+      symbol: p.symbol, qty: dec(p.qty), costBasisTry: dec(p.costBasisTry),
+      avgCostTry: p.qty.isZero() ? null : dec(p.costBasisTry.div(p.qty).toDecimalPlaces(8)),
+      realizedPnlTry: dec(p.realizedPnlTry), lastFillAt: iso(p.lastFillTsMs),
+    })),
+  };
+}
+
+export function formatPaper(v: PaperView): string[] {
+  if (v.cash === null) return ['  none: no dry-run cycle has started the paper ledger yet'];
+  const held = v.cash.heldByBuysTry === '0' ? '' : `, of which ${v.cash.heldByBuysTry} TRY held by working paper buys`;
+  const out = [`  cash ${v.cash.cashTry} TRY${held} (started with ${v.cash.startTry} TRY, ${v.cash.source === 'snapshot' ? 'a snapshot of the real TRY balance' : 'DRY_RUN_TRY_BALANCE'}, at ${v.cash.startedAt})`];
+  if (v.positions.length === 0) out.push('  no paper positions');
+  else {
+    out.push(...table([
+      ['symbol', 'qty', 'cost basis TRY', 'avg cost TRY', 'realized TRY', 'last fill'],
+      ...v.positions.map((p) => [p.symbol, p.qty, p.costBasisTry, p.avgCostTry ?? '-', p.realizedPnlTry, p.lastFillAt ?? '-']),
+    ]));
+  }
+  return out;
+}
+
+export async function positions({ json, mode = 'live' }: { json: boolean; mode?: 'live' | 'dry_run' }): Promise<number> {
   const { pool } = await openDatabase();
   try {
+    if (mode === 'dry_run') {
+      const paper = await readPaperAccount(pool);
+      console.log(json ? JSON.stringify({ mode, ...paper }, null, 2) : ['paper positions (dry_run ledger)', ...formatPaper(paper)].join('\n'));
+      return EXIT.ok;
+    }
     const view = await readAccount(pool);
     console.log(json ? JSON.stringify(view, null, 2) : ['positions', ...formatAccount(view)].join('\n'));
     return EXIT.ok;

@@ -2,7 +2,7 @@
 // of record (Postgres) plus the schedule's state from Temporal. Temporal being unreachable never
 // hides the database state: it is reported as one line (or `temporal.reachable: false`).
 import { ScheduleNotFoundError, type ScheduleDescription } from '@temporalio/client';
-import { toDecimalString, type Decimal } from '../domain/decimal.js';
+import { Decimal, toDecimalString } from '../domain/decimal.js';
 import type { TradingMode } from '../domain/gates.js';
 import { LIVE_STATES } from '../domain/lifecycle.js';
 import { listCycleAudits } from '../store/audit.js';
@@ -14,7 +14,12 @@ import { EXIT } from './errors.js';
 import { printable, terminalJson } from './printable.js';
 import { formatAccount, readAccount, type AccountView } from './positions.js';
 import { scheduleStateLine } from './schedule.js';
+import { formatEquity, formatLastOk, formatUndeliveredAlerts, formatWhyNotTrading, readOperatorView, type OperatorView } from './status-operator.js';
+import { integrityAlerts } from '../domain/cycle-story.js';
 import { table } from './table.js';
+
+/** A percentage for reading: 4 decimals (the stored value, in --json, keeps every digit). */
+const pct = (raw: string): string => new Decimal(raw).toDecimalPlaces(4).toFixed();
 
 /** The account every store row belongs to until multi-account support exists. */
 const ACCOUNT_ID = 'default';
@@ -46,6 +51,8 @@ export interface StatusReport {
     finishedAt: string;
     counts: Record<string, number>;
     alerts: string[];
+    /** The alerts that may mean wrong books (integrity, fee conversion, reconcile anomalies, quarantines, drift). */
+    integrity: string[];
     error: string | null;
   }>;
   /** Decimal strings; avgCostTry is null when nothing is held; `opening` says how each began. */
@@ -80,6 +87,8 @@ export interface StatusReport {
     createdAt: string;
     lastError: string | null;
   }>;
+  /** Last good cycle, the bot's equity share, why each symbol is (not) trading. */
+  operator: OperatorView;
 }
 
 export async function status({ json, cycles, scheduleId }: { json: boolean; cycles: number; scheduleId: string }): Promise<number> {
@@ -88,7 +97,7 @@ export async function status({ json, cycles, scheduleId }: { json: boolean; cycl
   const report: StatusReport = {
     halt: db.halt, temporal: temporal.temporal, schedule: temporal.schedule,
     cycles: db.cycles, positions: db.positions, quarantines: db.quarantines, balanceDrift: db.balanceDrift, adoptionsPending: db.adoptionsPending, unreadableRows: db.unreadableRows,
-    pnl: db.pnl, openOrders: db.openOrders,
+    pnl: db.pnl, openOrders: db.openOrders, operator: db.operator,
   };
   console.log(json ? terminalJson(report) : formatStatus(report, cycles));
   return EXIT.ok;
@@ -97,7 +106,8 @@ export async function status({ json, cycles, scheduleId }: { json: boolean; cycl
 async function readDatabase(cycles: number): Promise<Omit<StatusReport, 'temporal' | 'schedule'>> {
   const { pool } = await openDatabase();
   try {
-    const [halt, audits, account, orders, ...snapshots] = await Promise.all([
+    const [operator, halt, audits, account, orders, ...snapshots] = await Promise.all([
+      readOperatorView(pool, process.env, Date.now(), ACCOUNT_ID),
       getHalt(pool),
       listCycleAudits(pool, { limit: cycles }),
       readAccount(pool),
@@ -120,6 +130,7 @@ async function readDatabase(cycles: number): Promise<Omit<StatusReport, 'tempora
     ) as StatusReport['pnl'];
     return {
       halt,
+      operator,
       cycles: audits.map((a) => ({
         cycleId: a.cycleId,
         outcome: a.outcome,
@@ -128,6 +139,7 @@ async function readDatabase(cycles: number): Promise<Omit<StatusReport, 'tempora
         finishedAt: a.finishedAt,
         counts: a.counts,
         alerts: a.alerts,
+        integrity: integrityAlerts(a),
         error: a.errorMessage === null ? null : `${a.errorClass ?? 'Error'}: ${a.errorMessage}`,
       })),
       ...account,
@@ -207,15 +219,22 @@ export function formatStatus(r: StatusReport, cycles: number): string {
         : `schedule ${s.id}: ${s.summary}${s.running.length ? `; running ${s.running.join(', ')}` : ''}`,
   );
 
+  out.push(formatLastOk(r.operator));
+  const undelivered = formatUndeliveredAlerts(r.operator);
+  if (undelivered !== null) out.push(undelivered);
+
   out.push('', `cycles (last ${cycles})`);
   if (r.cycles.length === 0) out.push('  none');
   else {
-    out.push(...table(r.cycles.map((c) => [
+    out.push(...table([['finished', 'outcome', 'mode', 'cycle', 'what happened (non-zero counts; `btcbot cycle show <cycle>` tells the story)'], ...r.cycles.map((c) => [
       c.finishedAt, c.outcome, c.mode, c.cycleId,
       // Non-zero counts only: what happened, not every counter the cycle keeps (all are in --json).
       [Object.entries(c.counts).filter(([, v]) => v !== 0).map(([k, v]) => `${k}=${v}`).join(' '), c.error ?? ''].filter(Boolean).join('  '),
-    ])));
+    ])]));
   }
+
+  out.push('', 'trading per symbol');
+  out.push(...formatWhyNotTrading(r.operator, Date.now()));
 
   out.push('', 'positions');
   out.push(...formatAccount(r));
@@ -226,18 +245,23 @@ export function formatStatus(r: StatusReport, cycles: number): string {
     out.push(
       p
         ? `  ${mode.padEnd(7)}  equity ${p.totalEquityTry} TRY  realized today ${p.realizedTodayTry}  total ${p.realizedTotalTry}` +
-            `  drawdown ${p.drawdownPct}%  high-water mark ${p.highWaterMarkTry}  (at ${p.at}${p.cycleId ? `, ${p.cycleId}` : ''})`
+            `  drawdown ${pct(p.drawdownPct)}%  high-water mark ${p.highWaterMarkTry}  (at ${p.at}${p.cycleId ? `, ${p.cycleId}` : ''})`
         : `  ${mode.padEnd(7)}  no snapshot yet`,
     );
+    const share = formatEquity(r.operator, mode);
+    if (share) out.push(`  ${''.padEnd(7)}  ${share}`);
   }
+  out.push(`  bot equity = ${r.operator.botEquityDefinition}`);
 
   out.push('', `open orders (${r.openOrders.length})`);
   if (r.openOrders.length === 0) out.push('  none');
   else {
-    out.push(...table(r.openOrders.map((o) => [
-      o.symbol, o.side, `${o.leftQty}/${o.qty} @ ${o.price}`, o.state, o.mode,
-      o.clientOrderId ?? '-', o.exchangeOrderId ? `exchange ${o.exchangeOrderId}` : 'no exchange id', o.lastError ?? '',
-    ])));
+    out.push(...table([
+      ['symbol', 'side', 'left qty', 'qty', 'price', 'state', 'mode', 'client order id', 'exchange order id', 'last error'],
+      ...r.openOrders.map((o) => [
+        o.symbol, o.side, o.leftQty, o.qty, o.price, o.state, o.mode, o.clientOrderId ?? '-', o.exchangeOrderId ?? '-', o.lastError ?? '',
+      ]),
+    ]));
   }
   // Halt reasons, error messages and notes are stored text: never raw control characters.
   return out.map(printable).join('\n');

@@ -29,6 +29,7 @@ import {
   ActivityTracker, assessHealth, startHealthServer, TEMPORAL_PROBE_INTERVAL_MS, TEMPORAL_PROBE_TIMEOUT_MS, type HealthInput, type WorkerPhase,
 } from '../observability/health.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import { createNotifier, notifierSettingsFromEnv, type NotifierSettings } from '../observability/notifier.js';
 import { installRuntime, metricsAddressFromEnv } from '../observability/runtime.js';
 import { loadInfraSettings, SettingsError, type InfraSettings } from '../settings.js';
 import { createCycleWorker, SHUTDOWN_FORCE_TIME, SHUTDOWN_GRACE_TIME } from '../worker.js';
@@ -59,6 +60,8 @@ export interface WorkerSettings {
   dataConverter: ReturnType<typeof dataConverterFromEnv>;
   /** How to reach Temporal: address, TLS / API key (TEMPORAL_TLS_*, TEMPORAL_API_KEY). */
   temporal: TemporalConnection;
+  /** Alert channels (webhook, Telegram): a bad alert variable stops the start, naming it. */
+  notifier: NotifierSettings;
 }
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
@@ -150,6 +153,7 @@ export function loadWorkerSettings(env: NodeJS.ProcessEnv, { requireExchange = t
     }
   });
   const temporal = infra ? attempt(() => temporalConnection(infra.temporalAddress, env)) : undefined;
+  const notifier = attempt(() => notifierSettingsFromEnv(env));
   if (problems.length > 0) throw new WorkerConfigError(problems);
   return {
     infra: infra as WorkerSettings['infra'],
@@ -161,6 +165,7 @@ export function loadWorkerSettings(env: NodeJS.ProcessEnv, { requireExchange = t
     healthAddress: healthAddress ?? null,
     dataConverter,
     temporal: temporal!,
+    notifier: notifier!,
   };
 }
 
@@ -292,6 +297,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env, { envFiles
   let probe: { stop(): void } | null = null;
   let health: Awaited<ReturnType<typeof startHealthServer>> | null = null;
   const exchange = createBtcturkExchange({ baseUrl: infra.exchangeBaseUrl, ...(infra.credentials ? { credentials: infra.credentials } : {}) });
+  const notifier = createNotifier(settings.notifier);
   try {
     health = settings.healthAddress
       ? await startHealthServer(settings.healthAddress, () =>
@@ -336,7 +342,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env, { envFiles
         connection, namespace: infra.temporalNamespace, taskQueue: infra.taskQueue, dataConverter: settings.dataConverter,
         identity: `${process.pid}@${hostname()} btcbot/${packageVersion()} cfg:${settings.configHash}`,
         activityTracker: tracker,
-        deps: { pool, exchange, env, hasCredentials: infra.credentials !== null, logger },
+        deps: { pool, exchange, env, hasCredentials: infra.credentials !== null, logger, notifier, metrics: settings.metricsAddress !== null },
       });
     } catch (err) {
       throw namespaceMissing(err, infra.temporalNamespace, infra.temporalAddress) ?? err;
@@ -350,7 +356,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env, { envFiles
     probe = probeTemporal(connection, temporal);
     const ready = {
       task_queue: infra.taskQueue, temporal: infra.temporalAddress, temporal_security: settings.temporal.security, exchange: redactUrl(infra.exchangeBaseUrl),
-      metrics: settings.metricsAddress, health: health?.url ?? null, config_hash: settings.configHash,
+      metrics: settings.metricsAddress, health: health?.url ?? null, config_hash: settings.configHash, alerts: notifier.channels,
     };
     logger.info({ event: 'worker_ready', ...ready }, 'worker ready');
     log(`worker ready: task queue ${infra.taskQueue} on ${infra.temporalAddress}, exchange ${ready.exchange}, trading configuration ${settings.configHash}` +
@@ -364,7 +370,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env, { envFiles
   } finally {
     phase = 'stopping';
     probe?.stop();
-    await Promise.allSettled([exchange.close(), pool?.end(), health?.close()]);
+    await Promise.allSettled([exchange.close(), pool?.end(), health?.close(), notifier.close()]);
     await connection?.close();
     signals.dispose();
   }

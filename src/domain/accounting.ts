@@ -118,6 +118,28 @@ function conversionMark(asset: string, quote: string, marks: ReadonlyMap<PairSym
 }
 
 /**
+ * Each fill id once: the first of an id stands, a later one is skipped (noted
+ * `duplicate_fill_conflict:<id>` when its fields differ), and so is an id already applied.
+ */
+export function dedupeFills<F extends FillReport>(
+  fills: readonly F[], appliedFillIds: ReadonlySet<FillId> = new Set(),
+): { fills: F[]; skipped: FillId[]; notes: string[] } {
+  const firstById = new Map<FillId, F>();
+  const skipped: FillId[] = [];
+  const notes: string[] = [];
+  for (const f of fills) {
+    const seen = firstById.get(f.fillId);
+    if (seen !== undefined || appliedFillIds.has(f.fillId)) {
+      skipped.push(f.fillId);
+      if (seen !== undefined && fillFingerprint(seen) !== fillFingerprint(f)) notes.push(`duplicate_fill_conflict:${f.fillId}`);
+      continue;
+    }
+    firstById.set(f.fillId, f);
+  }
+  return { fills: [...firstById.values()], skipped, notes };
+}
+
+/**
  * Apply fills to positions with weighted-average cost.
  * - Fills are deduped by fill id (first wins; a same-id fill with different fields is noted) and
  *   applied in chronological order (defect 4: API order can put a sell before its buy).
@@ -137,21 +159,8 @@ export function applyFills(
   const book = new Map<PairSymbol, Position>();
   for (const p of positions) book.set(p.symbol, p);
 
-  const firstById = new Map<FillId, FillReport>();
-  const skipped: FillId[] = [];
-  const notes: string[] = [];
-  for (const f of fills) {
-    const seen = firstById.get(f.fillId);
-    if (seen !== undefined || ctx.appliedFillIds?.has(f.fillId)) {
-      skipped.push(f.fillId);
-      if (seen !== undefined && fillFingerprint(seen) !== fillFingerprint(f)) {
-        notes.push(`duplicate_fill_conflict:${f.fillId}`);
-      }
-      continue;
-    }
-    firstById.set(f.fillId, f);
-  }
-  const ordered = [...firstById.values()].sort(compareFills);
+  const { fills: unique, skipped, notes } = dedupeFills(fills, ctx.appliedFillIds);
+  const ordered = [...unique].sort(compareFills);
 
   const applied: AppliedFill[] = [];
   const covered: CoveredShortfall[] = [];

@@ -35,6 +35,7 @@ export interface TradingConfig {
   readonly bootstrapIntents: boolean; // STAGE4_BOOTSTRAP_INTENTS
   readonly bootstrapBudgetTry: Decimal; // STAGE4_BOOTSTRAP_BUDGET_TRY, sized up to the exchange minimum
   readonly dryRunTryBalance: Decimal; // DRY_RUN_TRY_BALANCE: the simulated balance, dry-run only
+  readonly paperStart: PaperStart; // PAPER_START: where the paper ledger's cash starts
   readonly dayBoundaryTz: string; // DAY_BOUNDARY_TZ as given
   readonly dayBoundaryOffsetMinutes: number; // its fixed UTC offset
   readonly inferOpeningPositions: boolean; // INFER_OPENING_POSITIONS, default true
@@ -110,6 +111,8 @@ function dec(
     if (e instanceof DecimalParseError) throw new ConfigError(name, `expected a decimal number, got ${shown(v ?? '')}`);
     throw e;
   }
+  // `-0` is zero: without this it passes `>= 0` yet reads as negative (Decimal keeps the sign).
+  if (d.isZero()) d = new Decimal(0);
   if (range.min !== undefined) {
     const tooLow = range.minExclusive === true ? d.lte(range.min) : d.lt(range.min);
     if (tooLow) throw new ConfigError(name, `must be ${range.minExclusive === true ? '>' : '>='} ${String(range.min)}, got ${d.toFixed()}`);
@@ -149,17 +152,32 @@ export function parseSymbols(raw: string | undefined): PairSymbol[] {
   }
 }
 
+/** Paper cash starts from DRY_RUN_TRY_BALANCE (`fixed`) or from the real TRY balance, read once (`snapshot`). */
+export type PaperStart = 'fixed' | 'snapshot';
+
+function paperStart(env: Env): PaperStart {
+  const v = present(env, 'PAPER_START')?.trim().toLowerCase() ?? 'fixed';
+  if (v !== 'fixed' && v !== 'snapshot') throw new ConfigError('PAPER_START', `expected fixed or snapshot, got ${shown(v)}`);
+  return v;
+}
+
+/** DAY_BOUNDARY_TZ (default Europe/Istanbul) and its fixed UTC offset in minutes; a ConfigError when unreadable. */
+export function dayBoundary(env: Env): { tz: string; offset: number } {
+  const tz = present(env, 'DAY_BOUNDARY_TZ') ?? 'Europe/Istanbul';
+  const offset = parseUtcOffset(tz);
+  if (offset === null) {
+    throw new ConfigError('DAY_BOUNDARY_TZ', `expected UTC, Europe/Istanbul or a fixed offset like +03:00, got ${shown(tz)}`);
+  }
+  return { tz, offset };
+}
+
 export function parseTradingConfig(env: Env): TradingConfig {
   const tryCashTarget = dec(env, 'TRY_CASH_TARGET', '300', { min: 0 });
   const tryCashMax = dec(env, 'TRY_CASH_MAX', '600', { min: 0 });
   if (tryCashMax.lt(tryCashTarget)) {
     throw new ConfigError('TRY_CASH_MAX', `must be >= TRY_CASH_TARGET (${tryCashTarget.toFixed()}), got ${tryCashMax.toFixed()}`);
   }
-  const tz = present(env, 'DAY_BOUNDARY_TZ') ?? 'Europe/Istanbul';
-  const offset = parseUtcOffset(tz);
-  if (offset === null) {
-    throw new ConfigError('DAY_BOUNDARY_TZ', `expected UTC, Europe/Istanbul or a fixed offset like +03:00, got ${shown(tz)}`);
-  }
+  const { tz, offset } = dayBoundary(env);
   // The ack is compared exactly by the gates, so it is kept verbatim (no trimming); blank means unset.
   const rawAck = env.LIVE_TRADING_ACK;
   const ack = rawAck === undefined || rawAck.trim() === '' ? null : rawAck;
@@ -191,6 +209,7 @@ export function parseTradingConfig(env: Env): TradingConfig {
     bootstrapIntents: bool(env, 'STAGE4_BOOTSTRAP_INTENTS', true),
     bootstrapBudgetTry: dec(env, 'STAGE4_BOOTSTRAP_BUDGET_TRY', '50', { min: 0, minExclusive: true }),
     dryRunTryBalance: dec(env, 'DRY_RUN_TRY_BALANCE', '1000', { min: 0 }),
+    paperStart: paperStart(env),
     dayBoundaryTz: tz,
     dayBoundaryOffsetMinutes: offset,
     inferOpeningPositions: bool(env, 'INFER_OPENING_POSITIONS', true),
@@ -220,7 +239,7 @@ export const TRADING_CONFIG_VARIABLES = [
   'MAX_POSITION_NOTIONAL_TRY', 'MAX_DAILY_LOSS_TRY', 'MAX_DRAWDOWN_PCT', 'FEE_BPS_MAKER', 'FEE_BPS_TAKER',
   'SLIPPAGE_BPS_BUFFER', 'MIN_PROFIT_BPS', 'TRY_CASH_TARGET', 'TRY_CASH_MAX', 'RULES_CACHE_TTL_SEC',
   'FILLS_POLL_LOOKBACK_MINUTES', 'TTL_SECONDS', 'STALE_DRIFT_BPS', 'ORDER_ABSENCE_WINDOW_SEC', 'ORDER_RECOVERY_WINDOW_SEC',
-  'STAGE4_BOOTSTRAP_INTENTS', 'STAGE4_BOOTSTRAP_BUDGET_TRY', 'DRY_RUN_TRY_BALANCE', 'DAY_BOUNDARY_TZ', 'INFER_OPENING_POSITIONS',
+  'STAGE4_BOOTSTRAP_INTENTS', 'STAGE4_BOOTSTRAP_BUDGET_TRY', 'DRY_RUN_TRY_BALANCE', 'PAPER_START', 'DAY_BOUNDARY_TZ', 'INFER_OPENING_POSITIONS',
   'BALANCE_DRIFT_CYCLES', 'FILLS_SETTLE_SECONDS',
 ] as const;
 
@@ -253,6 +272,7 @@ const SHOWN: Record<TradingConfigVariable, (c: TradingConfig) => string> = {
   STAGE4_BOOTSTRAP_INTENTS: (c) => String(c.bootstrapIntents),
   STAGE4_BOOTSTRAP_BUDGET_TRY: (c) => plain(c.bootstrapBudgetTry),
   DRY_RUN_TRY_BALANCE: (c) => plain(c.dryRunTryBalance),
+  PAPER_START: (c) => c.paperStart,
   DAY_BOUNDARY_TZ: (c) => c.dayBoundaryTz,
   INFER_OPENING_POSITIONS: (c) => String(c.inferOpeningPositions),
   BALANCE_DRIFT_CYCLES: (c) => String(c.balanceDriftCycles),

@@ -5,7 +5,7 @@ import type { TradingConfig } from './config.js';
 import { Decimal } from './decimal.js';
 import { formatReason } from './errors.js';
 import type { TradingMode } from './gates.js';
-import { formatLifecycleDecision, LIVE_STATES, lifecycleParams, planLifecycle, type PlannedAction, type TrackedOrder } from './lifecycle.js';
+import { describeAction, formatLifecycleDecision, LIVE_STATES, lifecycleParams, planLifecycle, type PlannedAction, type TrackedOrder } from './lifecycle.js';
 import { evaluateRisk, formatRiskDecision, riskLimits, type SymbolLimit, type TradingState } from './risk.js';
 import { buildCanaryIntents } from './strategy.js';
 import type { ExchangeRules, PairSymbol } from './types.js';
@@ -40,7 +40,7 @@ export interface CyclePlanInput {
 
 export interface CyclePlan {
   accepted: PlannedAction[];
-  /** Audit strings: canary skips, lifecycle decisions, `risk:<cid>:<reason>` per risk decision. */
+  /** Audit strings: canary skips, lifecycle decisions, each planned action, `risk:<cid>:<reason> k=v` per risk decision. */
   decisions: string[];
   tradingState: TradingState;
   counts: {
@@ -106,6 +106,7 @@ export function planCycle(input: CyclePlanInput): CyclePlan {
       ...(input.config.bootstrapIntents && tryBalance === null ? ['canary_skip:*:balance_unavailable'] : []),
       ...canary.skipped.map((s) => `canary_skip:${s.symbol}:${formatReason(s.reason, s.detail)}`),
       ...lifecycle.decisions.map(formatLifecycleDecision),
+      ...planned.map(describeAction),
       ...risk.decisions.map(formatRiskDecision),
     ],
     tradingState: risk.tradingState,

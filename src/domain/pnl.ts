@@ -116,3 +116,12 @@ export function computePnlSnapshot(input: PnlSnapshotInput): PnlSnapshot {
     unmarkedSymbols: unmarked.sort(),
   };
 }
+
+/**
+ * The bot's own equity: the TRY it treats as its own (free + locked, at most TRY_CASH_MAX, as risk
+ * does) plus the positions it tracks (its configured pairs) at mark. Total equity counts every TRY
+ * in the account, which is the drawdown basis; this is the share the bot may trade with.
+ */
+export function botEquityTry(parts: { readonly tryCashTry: Decimal; readonly positionsValueTry: Decimal }, tryCashMax: Decimal): Decimal {
+  return Decimal.min(parts.tryCashTry, tryCashMax).add(parts.positionsValueTry);
+}

@@ -4,7 +4,7 @@
 // (BTCTurk cancels are asynchronous and the order may still fill), so a replace never double-counts room.
 import { avgCostTry, type Position } from './accounting.js';
 import { Decimal, toDecimalString, ZERO } from './decimal.js';
-import type { Detail } from './errors.js';
+import { formatReason, type Detail } from './errors.js';
 import { LIVE_STATES, type PlannedAction, type TrackedOrder } from './lifecycle.js';
 import { buyCost } from './rules.js';
 import type { PairSymbol } from './types.js';
@@ -167,9 +167,9 @@ export function countDecisions(decisions: readonly RiskDecision[]): RiskCounts {
   return { accepted, rejected: decisions.length - accepted, byReason };
 }
 
-/** `risk:<cid|missing>:<reason>`, the original's audit string. */
+/** `risk:<cid|missing>:<reason>`, the original's audit string, with the limit that hit (`open=5 limit=5`). */
 export function formatRiskDecision(d: RiskDecision): string {
-  return `risk:${d.action.clientOrderId ?? 'missing'}:${d.reason}`;
+  return formatReason(`risk:${d.action.clientOrderId ?? 'missing'}:${d.reason}`, d.detail);
 }
 
 /** Exposure now: positions at mark (cost when unmarked) plus the rest of every working buy order. */

@@ -55,6 +55,7 @@ export function createDryRunExchange(inner: Exchange, options: { now?: () => num
     getOrderBook: (symbol, limit) => inner.getOrderBook(symbol, limit),
     getQuote: (symbol) => inner.getQuote(symbol),
     getTickerQuotes: () => inner.getTickerQuotes(),
+    getPublicTrades: (symbol, last) => inner.getPublicTrades(symbol, last),
     getBalances: () => inner.getBalances(),
     getOpenOrders: (symbol) => inner.getOpenOrders(symbol),
     getAllOrders: (symbol, query) => inner.getAllOrders(symbol, query),

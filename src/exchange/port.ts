@@ -3,6 +3,7 @@
 // classes in ./errors.ts. Implementations: BTCTurk over HTTP (./btcturk/client.ts) and the dry-run
 // wrapper (./dry-run.ts: real reads, simulated writes).
 import type { Decimal } from '../domain/decimal.js';
+import type { PublicTrade } from '../domain/paper-fills.js';
 import type {
   BalanceReport,
   ClientOrderId,
@@ -16,6 +17,9 @@ import type {
 } from '../domain/types.js';
 
 export type ExchangeMode = 'live' | 'dry_run';
+
+/** The most rows `/api/v2/trades` returns (reference §5.5, §12). */
+export const PUBLIC_TRADES_LIMIT = 50;
 
 export interface OrderBookLevel {
   readonly price: Decimal;
@@ -122,6 +126,11 @@ export interface Exchange {
   getQuote(symbol: PairSymbol): Promise<MarketQuote>;
   /** Ticker bid/ask for every pair, one request (public). */
   getTickerQuotes(): Promise<MarketQuote[]>;
+  /**
+   * The newest public trades of one pair (`/api/v2/trades`, public), oldest first. BTCTurk returns
+   * at most PUBLIC_TRADES_LIMIT rows: older trades are simply not in the answer.
+   */
+  getPublicTrades(symbol: PairSymbol, last?: number): Promise<PublicTrade[]>;
 
   /** Every asset's free and locked balance. */
   getBalances(): Promise<BalanceReport[]>;

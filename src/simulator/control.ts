@@ -56,6 +56,10 @@ export class SimulatorControl {
   setPrice(symbol: string, price: string): Promise<unknown> {
     return this.call('POST', '/__sim/price', { symbol, price });
   }
+  /** Print a market trade on the public tape (`side` is the taker's). */
+  async printTrade(symbol: string, price: string, qty: string, side: 'buy' | 'sell' = 'sell'): Promise<string> {
+    return (await this.call<{ tid: string }>('POST', '/__sim/trades', { symbol, price, qty, side })).tid;
+  }
   setBook(symbol: string, bids: Array<[string, string]>, asks: Array<[string, string]>): Promise<unknown> {
     return this.call('POST', '/__sim/book', { symbol, bids, asks });
   }

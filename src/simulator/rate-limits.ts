@@ -27,6 +27,8 @@ export const SIM_RATE_LIMITS: Readonly<Record<string, readonly SimLimit[]>> = {
   'GET /api/v1/users/transactions/trade': [{ limit: 120, periodMs: 60_000, blockMs: 60_000 }],
   'GET /api/v2/ticker': [{ limit: 600, periodMs: 60_000, blockMs: 60_000 }],
   'GET /api/v2/orderbook': [{ limit: 180, periodMs: 60_000, blockMs: 60_000 }],
+  // Unpublished for /api/v2/trades; the v1 twin is listed at 90/min (reference §7).
+  'GET /api/v2/trades': [{ limit: 90, periodMs: 60_000, blockMs: 60_000 }],
 };
 
 interface WindowState {

@@ -99,6 +99,7 @@ const ROUTES: readonly Route[] = [
   { key: 'GET /api/v2/server/exchangeinfo', method: 'GET', pattern: /^\/api\/v2\/server\/exchangeinfo$/, auth: null },
   { key: 'GET /api/v2/ticker', method: 'GET', pattern: /^\/api\/v2\/ticker$/, auth: null },
   { key: 'GET /api/v2/orderbook', method: 'GET', pattern: /^\/api\/v2\/orderbook$/, auth: null },
+  { key: 'GET /api/v2/trades', method: 'GET', pattern: /^\/api\/v2\/trades$/, auth: null },
   { key: 'GET /api/v1/users/balances', method: 'GET', pattern: /^\/api\/v1\/users\/balances$/, auth: 'funds' },
   { key: 'GET /api/v1/openOrders', method: 'GET', pattern: /^\/api\/v1\/openorders$/, auth: 'trade' },
   { key: 'GET /api/v1/allOrders', method: 'GET', pattern: /^\/api\/v1\/allorders$/, auth: 'trade' },
@@ -109,6 +110,8 @@ const ROUTES: readonly Route[] = [
 ];
 
 const THIRTY_DAYS_MS = 30 * 24 * 3600 * 1000;
+/** The public trades endpoint returns at most this many rows (reference §5.5, §12: "≤ 50"). */
+const PUBLIC_TRADES_MAX = 50;
 
 interface Reply {
   status: number;
@@ -390,6 +393,8 @@ class ApiHandlers {
         return { status: 200, body: ok(this.ticker(q.get('pairSymbol') ?? q.get('pairsymbol'))) };
       case 'GET /api/v2/orderbook':
         return this.orderBook(q);
+      case 'GET /api/v2/trades':
+        return this.publicTrades(q);
       case 'GET /api/v1/users/balances':
         return { status: 200, body: ok(this.balances()) };
       case 'GET /api/v1/openOrders':
@@ -457,6 +462,19 @@ class ApiHandlers {
         asks: view.asks.slice(0, limit).map(level),
       }),
     };
+  }
+
+  /** Public trades, newest first, at most 50 (`last`, default 50; reference §5.5). */
+  private publicTrades(q: URLSearchParams): Reply {
+    const symbol = q.get('pairSymbol') ?? q.get('pairsymbol');
+    const pair = symbol === null ? undefined : this.engine.pair(symbol);
+    if (pair === undefined) return { status: 400, body: errorBody('FAILED_ORDER_PARAMETER') };
+    const last = Math.min(PUBLIC_TRADES_MAX, Math.max(1, Number(q.get('last') ?? PUBLIC_TRADES_MAX) || PUBLIC_TRADES_MAX));
+    const rows = this.engine.publicTrades(pairName(pair), last).map((t) => ({
+      pair: pairName(pair), pairNormalized: `${pair.base}_${pair.quote}`, numerator: pair.base, denominator: pair.quote,
+      date: t.tsMs, tid: t.tid.toString(), price: t.price.toFixed(pair.denominatorScale), amount: t.qty.toFixed(pair.numeratorScale), side: t.side,
+    }));
+    return { status: 200, body: ok(rows) };
   }
 
   private balances(): unknown[] {
@@ -730,6 +748,11 @@ class ControlHandlers {
       case 'POST /__sim/price':
         e.setMid(String(b['symbol']), new Decimal(String(b['price'])));
         return done();
+      case 'POST /__sim/trades': {
+        const side = b['side'] === 'buy' ? 'buy' : 'sell';
+        const print = e.printTrade(String(b['symbol']), new Decimal(String(b['price'])), new Decimal(String(b['qty'])), side);
+        return done({ tid: print.tid.toString() });
+      }
       case 'POST /__sim/book':
         e.setBook(String(b['symbol']), (b['bids'] ?? []) as Array<[string, string]>, (b['asks'] ?? []) as Array<[string, string]>);
         return done();

@@ -50,6 +50,17 @@ export interface SimFill {
   readonly liquidity: 'maker' | 'taker';
 }
 
+/** One print on the public trades tape (`GET /api/v2/trades`): the market's and ours alike. */
+export interface PublicPrint {
+  readonly tid: bigint;
+  readonly symbol: string;
+  readonly price: Decimal;
+  readonly qty: Decimal;
+  /** The taker's side. */
+  readonly side: Side;
+  readonly tsMs: number;
+}
+
 export interface SimBalance {
   free: Decimal;
   locked: Decimal;
@@ -126,6 +137,8 @@ export interface ManualTrade {
 
 const FIRST_ORDER_ID = 31500000000n;
 const FIRST_TRADE_ID = 1190000000000000001n;
+/** Public trade ids (`tid`) live in their own id space (reference §5.5). */
+const FIRST_PUBLIC_TRADE_ID = 638681219990000001n;
 const REQUEST_DECIMAL = /^\d{0,12}(\.\d{1,16})?$/;
 const ZERO = new Decimal(0);
 
@@ -138,11 +151,13 @@ export class SimulatorEngine {
   private readonly orders = new Map<bigint, SimOrder>();
   private readonly fills: SimFill[] = [];
   private readonly wireOrderTypes = new Map<bigint, string>();
+  private readonly tape: PublicPrint[] = [];
   private readonly books = new Map<string, MarketBook>();
   private readonly mids = new Map<string, Decimal>();
   private readonly paths = new Map<string, { path: PricePath; cursor: number }>();
   private nextOrderId = FIRST_ORDER_ID;
   private nextTradeId = FIRST_TRADE_ID;
+  private nextPublicTradeId = FIRST_PUBLIC_TRADE_ID;
   private lastTickMs: number;
   /** Exchangeinfo entries served broken, by pair name (listed pairs, or extra unlisted names). */
   private readonly malformed = new Map<string, MalformedPairKind>();
@@ -179,8 +194,10 @@ export class SimulatorEngine {
     this.balances.clear();
     this.orders.clear();
     this.fills.length = 0;
+    this.tape.length = 0;
     this.nextOrderId = FIRST_ORDER_ID;
     this.nextTradeId = FIRST_TRADE_ID;
+    this.nextPublicTradeId = FIRST_PUBLIC_TRADE_ID;
     for (const [asset, amount] of Object.entries(this.options.balances)) this.setBalance(asset, amount);
     for (const pair of this.pairs.values()) this.setMid(pairName(pair), new Decimal(pair.price), false);
     this.paths.clear();
@@ -246,8 +263,13 @@ export class SimulatorEngine {
     }
   }
 
-  /** Set the mid price: a fresh book of 5 levels a side at `spreadBps`, then match resting orders. */
+  /**
+   * Set the mid price: a fresh book of 5 levels a side at `spreadBps`, then match resting orders.
+   * A move is a trade: the market prints one level's quantity where it moved to (a fall sells into
+   * the new best bid, a rise buys the new best ask).
+   */
   setMid(symbol: string, mid: Decimal, match = true): void {
+    const previous = this.mids.get(normaliseSymbol(symbol));
     const pair = this.requirePair(symbol);
     const tick = pairTick(pair);
     const half = mid.mul(this.config.spreadBps).div(20_000);
@@ -265,7 +287,26 @@ export class SimulatorEngine {
     }
     this.mids.set(normaliseSymbol(symbol), mid);
     this.books.set(normaliseSymbol(symbol), { bids, asks });
+    if (match && previous !== undefined && !previous.eq(mid)) {
+      const fell = mid.lt(previous);
+      this.printTrade(symbol, fell ? bestBid : bestAsk, levelQty, fell ? 'sell' : 'buy');
+    }
     if (match) this.matchResting(normaliseSymbol(symbol));
+  }
+
+  /** Print a market trade on the public tape (others trading; the bot's orders are not touched). */
+  printTrade(symbol: string, price: Decimal, qty: Decimal, side: Side): PublicPrint {
+    this.requirePair(symbol);
+    if (!price.gt(0) || !qty.gt(0)) throw new Error('a public trade needs a positive price and quantity');
+    const print: PublicPrint = { tid: this.nextPublicTradeId++, symbol: normaliseSymbol(symbol), price, qty, side, tsMs: this.clock.now() };
+    this.tape.push(print);
+    return print;
+  }
+
+  /** The newest `last` public trades of `symbol`, newest first. */
+  publicTrades(symbol: string, last: number): PublicPrint[] {
+    const key = normaliseSymbol(symbol);
+    return this.tape.filter((t) => t.symbol === key).slice(-last).reverse();
   }
 
   /** Set explicit market levels (the bot's own orders are not part of these). */
@@ -685,6 +726,9 @@ export class SimulatorEngine {
       liquidity,
     };
     this.fills.push(fill);
+    // Our fill is a public trade too; the taker is the other side when we rested.
+    const taker: Side = liquidity === 'taker' ? order.side : order.side === 'buy' ? 'sell' : 'buy';
+    this.tape.push({ tid: this.nextPublicTradeId++, symbol: order.symbol, price, qty, side: taker, tsMs: now });
     return fill;
   }
 

@@ -329,7 +329,8 @@ async function matchAcrossIdForms(client: PoolClient, symbol: PairSymbol, fills:
   }
 }
 
-interface PositionRow {
+/** A positions row as read (stage4_positions, and the paper ledger's paper_positions). */
+export interface PositionRow {
   symbol: string;
   qty: string;
   cost_basis_try: string;
@@ -337,7 +338,7 @@ interface PositionRow {
   last_fill_ts_ms: string | null;
 }
 
-function positionFromRow(row: PositionRow): Position {
+export function positionFromRow(row: PositionRow, table = 'stage4_positions'): Position {
   try {
     return {
       symbol: toPairSymbol(row.symbol),
@@ -347,7 +348,7 @@ function positionFromRow(row: PositionRow): Position {
       lastFillTsMs: row.last_fill_ts_ms === null ? null : Number(row.last_fill_ts_ms),
     };
   } catch (err) {
-    throw new CorruptRowError(`stage4_positions row ${row.symbol}: ${(err as Error).message}`);
+    throw new CorruptRowError(`${table} row ${row.symbol}: ${(err as Error).message}`);
   }
 }
 
@@ -370,7 +371,7 @@ const positionRows = async (pool: Pool): Promise<PositionRow[]> =>
   (await pool.query<PositionRow>('SELECT * FROM stage4_positions ORDER BY symbol')).rows;
 
 export async function listPositions(pool: Pool): Promise<Position[]> {
-  return (await positionRows(pool)).map(positionFromRow);
+  return (await positionRows(pool)).map((r) => positionFromRow(r));
 }
 
 /** Every position row that can be read, and why each other one cannot: for operator views, which must never fail on one bad row. */
@@ -413,11 +414,29 @@ export async function ensureFillsCursor(pool: Pool, symbol: PairSymbol, nowMs: n
     [key, nowMs],
   );
   if (ins.rows[0]) return { cursorMs: Number(ins.rows[0].value_ms), created: true };
-  const res = await pool.query<{ value_ms: string }>(
-    'UPDATE cursors SET value_ms = COALESCE(value_ms, $2), updated_at = now() WHERE key = $1 RETURNING value_ms',
+  // A cursor that holds a value is left as it is (updated_at too): only a row an ingest left empty gets the window start.
+  const set = await pool.query<{ value_ms: string }>(
+    'UPDATE cursors SET value_ms = $2, updated_at = now() WHERE key = $1 AND value_ms IS NULL RETURNING value_ms',
     [key, nowMs],
   );
+  if (set.rows[0]) return { cursorMs: Number(set.rows[0].value_ms), created: false };
+  const res = await pool.query<{ value_ms: string }>('SELECT value_ms FROM cursors WHERE key = $1', [key]);
   return { cursorMs: Number(res.rows[0]!.value_ms), created: false };
+}
+
+/**
+ * Whether any of these polled fills would change the ledger: an id not stored yet, or a stored fill
+ * without an order id that this poll's row has. (A fill stored under the other id form counts as
+ * unstored here; its ingest then finds it by natural key.)
+ */
+export async function hasUnstoredFills(pool: Queryable, fills: readonly FillReport[]): Promise<boolean> {
+  if (fills.length === 0) return false;
+  const res = await pool.query<{ fill_id: string; has_order: boolean }>(
+    'SELECT fill_id, exchange_order_id IS NOT NULL AS has_order FROM stage4_fills WHERE fill_id = ANY($1::text[])',
+    [[...new Set(fills.map((f) => f.fillId as string))]],
+  );
+  const stored = new Map(res.rows.map((r) => [r.fill_id, r.has_order]));
+  return fills.some((f) => !stored.has(f.fillId) || (f.exchangeOrderId !== null && stored.get(f.fillId) === false));
 }
 
 /**

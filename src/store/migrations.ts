@@ -270,6 +270,91 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'operator view: alert outbox, snapshot cash and positions value, history indexes',
+    sql: `
+      -- One row per alert and channel, written with the cycle's audit row (never twice: the key),
+      -- then delivered at most once: a row is claimed (sending) before the request leaves.
+      CREATE TABLE alerts_sent (
+        source_id   text NOT NULL,
+        kind        text NOT NULL,
+        channel     text NOT NULL CHECK (channel IN ('webhook', 'telegram')),
+        status      text NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'rejected', 'unknown')),
+        attempts    integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        payload     jsonb NOT NULL,
+        last_error  text,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        updated_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (source_id, kind, channel)
+      );
+      CREATE INDEX alerts_sent_status_idx ON alerts_sent (status) WHERE status <> 'sent';
+
+      -- The parts of total equity, so the bot's own share (TRY up to TRY_CASH_MAX plus positions)
+      -- can be told from the whole account's. NULL on snapshots taken before this migration.
+      ALTER TABLE pnl_snapshots ADD COLUMN try_cash_try numeric, ADD COLUMN positions_value_try numeric;
+
+      -- btcbot trades/orders --since, and the last cycle per mode.
+      CREATE INDEX stage4_fills_ts_idx ON stage4_fills (ts_ms);
+      CREATE INDEX stage4_orders_created_at_idx ON stage4_orders (created_at);
+      CREATE INDEX cycle_audit_mode_finished_at_idx ON cycle_audit (mode, finished_at DESC);
+    `,
+  },
+  {
+    version: 8,
+    name: 'paper ledger: fills, positions, public-trades cursors and cash of dry-run orders',
+    sql: `
+      -- The dry-run (paper) ledger, apart from the live one (stage4_fills, stage4_positions, cursors):
+      -- the same shape, so the same accounting applies, and nothing paper can reach a live row.
+      CREATE TABLE paper_fills (
+        fill_id            text PRIMARY KEY,
+        exchange_order_id  text NOT NULL,
+        client_order_id    text NOT NULL,
+        symbol             text NOT NULL,
+        side               text NOT NULL CHECK (side IN ('buy', 'sell')),
+        price              numeric NOT NULL CHECK (price > 0),
+        qty                numeric NOT NULL CHECK (qty > 0),
+        fee                numeric NOT NULL CHECK (fee >= 0),
+        tax                numeric NOT NULL CHECK (tax >= 0),
+        fee_asset          text NOT NULL,
+        ts_ms              bigint NOT NULL,
+        fee_try            numeric NOT NULL,
+        realized_pnl_delta_try numeric NOT NULL,
+        public_trade_id    text NOT NULL,
+        cycle_id           text,
+        applied_at         timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX paper_fills_symbol_ts_idx ON paper_fills (symbol, ts_ms);
+      CREATE INDEX paper_fills_client_order_id_idx ON paper_fills (client_order_id);
+
+      CREATE TABLE paper_positions (
+        symbol            text PRIMARY KEY,
+        qty               numeric NOT NULL CHECK (qty >= 0),
+        cost_basis_try    numeric NOT NULL CHECK (cost_basis_try >= 0),
+        realized_pnl_try  numeric NOT NULL,
+        last_fill_ts_ms   bigint,
+        updated_at        timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- The newest public trade already looked at, per symbol: each trade fills paper orders once.
+      CREATE TABLE paper_trade_cursors (
+        symbol         text PRIMARY KEY,
+        last_ts_ms     bigint NOT NULL,
+        last_trade_id  text NOT NULL,
+        -- The last cycle whose page of public trades (50 rows at most) may have missed trades.
+        gap_cycle_id   text,
+        updated_at     timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- Where paper cash started; cash now = start + the paper fills' cash flows (never stored twice).
+      CREATE TABLE paper_account (
+        id          boolean PRIMARY KEY DEFAULT true CHECK (id),
+        start_try   numeric NOT NULL CHECK (start_try >= 0),
+        source      text NOT NULL CHECK (source IN ('fixed', 'snapshot')),
+        started_at  timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 export interface MigrationReport {

@@ -58,3 +58,17 @@ export interface CancelOwnOrdersResult extends CancelOwnOrdersProgress {
    */
   done: boolean;
 }
+
+/** Delivers a cycle's queued alerts (started by the cycle as an abandoned child). */
+export const DELIVER_ALERTS_WORKFLOW = 'deliverCycleAlerts';
+
+export interface DeliverAlertsInput {
+  /** The cycle id the alerts were queued under. */
+  sourceId: string;
+}
+
+export interface DeliverAlertsResult {
+  sent: number;
+  /** Refused by the receiver, or of unknown fate (a timeout after sending): not sent again. */
+  notSent: number;
+}

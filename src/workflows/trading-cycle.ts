@@ -13,18 +13,20 @@ import { planCycle } from '../domain/plan.js';
 import { configuredSymbols } from '../domain/symbols.js';
 import { toPairSymbol } from '../domain/types.js';
 import { ACTIVITY_HEARTBEAT_TIMEOUT, NON_RETRYABLE_ERROR_TYPES as NON_RETRYABLE, SA_MODE, SA_OUTCOME, SA_SYMBOLS } from '../shared.js';
+import { startAlertDelivery } from './cycle-alerts.js';
 import { CycleReport } from './cycle-report.js';
 import { haltSignal, progressQuery, type HaltRequest } from './definitions.js';
-import type { CycleInput, CycleOutcome, CycleResult } from './types.js';
+import type { CycleInput, CycleOutcome, CycleResult, ExecuteInput } from './types.js';
+import { executeSummary, resultDetails, showingSteps } from './ui.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { prepareCycle, fetchMarket, reconcileOrders, syncFillsAndPnl } = wf.proxyActivities<Activities>({
+const { prepareCycle, fetchMarket, reconcileOrders, syncFillsAndPnl } = showingSteps(wf.proxyActivities<Activities>({
   startToCloseTimeout: '60s',
   heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '3m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
-});
+}));
 
 // Retries are safe: a retried submit finds its pending row and resolves by client id, never resends.
 // Each attempt sends nothing after its own deadline (this start-to-close, see activities/execution.ts).
@@ -38,18 +40,23 @@ const EXECUTE_OPTIONS: wf.ActivityOptions = {
   scheduleToCloseTimeout: '2m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 };
-const { executeAction: executeActionWaitingOnCancel } = wf.proxyActivities<Activities>(EXECUTE_OPTIONS);
-// Cycles started before that change abandoned a cancelled submit (TRY_CANCEL); they replay as they ran.
-const { executeAction: executeActionBeforeWaitPatch } = wf.proxyActivities<Activities>({ ...EXECUTE_OPTIONS, cancellationType: wf.ActivityCancellationType.TRY_CANCEL });
+// One proxy per action, so each executeAction bar in the UI names its side, symbol and price.
+// Cycles started before the wait for cancelled writes abandoned a cancelled submit (TRY_CANCEL);
+// they replay as they ran.
 const WAIT_FOR_CANCELLED_WRITES = 'wait-for-cancelled-writes';
+const executeAction = (input: ExecuteInput, waitForCancelled: boolean) => {
+  wf.setCurrentDetails(`**running** · execute: ${executeSummary(input.action)}`);
+  const cancellation = waitForCancelled ? {} : { cancellationType: wf.ActivityCancellationType.TRY_CANCEL };
+  return wf.proxyActivities<Activities>({ ...EXECUTE_OPTIONS, ...cancellation, summary: executeSummary(input.action) }).executeAction(input);
+};
 
 // The audit must land even when everything else failed: retried generously, idempotent.
-const { recordAudit } = wf.proxyActivities<Activities>({
+const { recordAudit } = showingSteps(wf.proxyActivities<Activities>({
   startToCloseTimeout: '15s',
   heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '5m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-});
+}));
 
 export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
   const { workflowId: cycleId, runId } = wf.workflowInfo();
@@ -73,7 +80,7 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
   const finish = async (outcome: CycleOutcome, extra: { message?: string; errorClass?: string } = {}): Promise<CycleResult> => {
     step = 'audit';
     wf.upsertSearchAttributes([{ key: SA_OUTCOME, value: outcome }]);
-    const { inserted } = await recordAudit({
+    const { inserted, alertsPending } = await recordAudit({
       cycleId, workflowId: cycleId, runId, mode, outcome,
       startedAt: new Date(nowMs).toISOString(), finishedAt: new Date().toISOString(),
       counts: report.counts, decisions: report.decisions, alerts: report.alerts,
@@ -84,11 +91,14 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
       },
       errorClass: extra.errorClass ?? null, errorMessage: extra.message ?? null,
     });
+    if (alertsPending > 0) await startAlertDelivery(cycleId);
     step = 'done';
-    return {
+    const result: CycleResult = {
       cycleId, mode, outcome, blockReason: gate.outcome === 'blocked' ? gate.reason : null,
       message: extra.message ?? null, counts: report.counts, notes: report.alerts, symbolFailures: report.failures, auditRecorded: inserted,
     };
+    wf.setCurrentDetails(resultDetails(result));
+    return result;
   };
 
   // 1. Gate: the starter's four gates, pure, before any I/O.
@@ -191,9 +201,9 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
 
     // 7. Execute, one activity per action. A halt stops every further submit at once.
     step = 'execute';
-    const executeAction = wf.patched(WAIT_FOR_CANCELLED_WRITES) ? executeActionWaitingOnCancel : executeActionBeforeWaitPatch;
+    const waitForCancelled = wf.patched(WAIT_FOR_CANCELLED_WRITES);
     for (const action of plan.accepted) {
-      const execute = () => executeAction({ cycleId, mode, nowMs, action: plannedActionToWire(action) });
+      const execute = () => executeAction({ cycleId, mode, nowMs, action: plannedActionToWire(action) }, waitForCancelled);
       if (action.kind === 'cancel') {
         report.execution(await execute()); // cancels always run, halted or not
       } else if (halt !== null) {
@@ -219,6 +229,7 @@ export async function tradingCycle(input: CycleInput): Promise<CycleResult> {
     const message = (cause as Error).message;
     const failedAt = step;
     if (errorClass === 'AccountingIntegrityError') report.alerts.push(`integrity:${message}`);
+    report.decisions.push(`failed_at:${failedAt}`);
     await finish('failed', { errorClass, message });
     throw wf.ApplicationFailure.nonRetryable(`cycle failed at ${failedAt}: ${message}`, errorClass);
   }

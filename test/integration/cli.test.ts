@@ -53,6 +53,18 @@ describe('btcbot stage4-run', () => {
     expect(await listCycleAudits(db.pool, { cycleId })).toHaveLength(1);
   });
 
+  test('with no worker on its task queue, stage4-run says so after 10 s and what to start, instead of waiting in silence', async () => {
+    const lonely = uniqueId('no-worker');
+    const proc = btcbot(['stage4-run', '--dry-run'], { ...clientEnv(), BTCBOT_TASK_QUEUE: lonely });
+    try {
+      await proc.waitFor(`none is polling task queue ${lonely}?`);
+    } finally {
+      proc.kill('SIGINT');
+    }
+    const exit = await proc.exited;
+    expect(exit.stderr).toMatch(/no worker has picked up cycle cycle-manual-\S+ in 10 s: .* Start `btcbot worker` \(or `btcbot up`, the local sandbox\)/);
+  });
+
   test('a halt row stored by an older version with control characters is printed escaped by stage4-run, halt and resume', async () => {
     const RAW = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
     const escaped = 'by old\\u000dversion: drift\\u001b[2J\\u001b[Hhalt: not halted\\u2028\\u200bx';

@@ -359,7 +359,7 @@ describe('btcbot status', () => {
     const snapshot: PnlSnapshot = {
       tsMs: now - 1000, tryCashTry: d('1000'), positionsValueTry: d('234.5'), totalEquityTry: d('1234.5'),
       unrealizedTry: d('0'), realizedTotalTry: d('7.5'), realizedTodayTry: d('1.25'), baselineRealizedTry: d('6.25'),
-      dayStartMs: now - 3_600_000, highWaterMarkTry: d('1240.70'), drawdownPct: d('0.5'), unmarkedSymbols: [],
+      dayStartMs: now - 3_600_000, highWaterMarkTry: d('1240.70'), drawdownPct: d('0.49962925696594427244582043343653250773993808049536'), unmarkedSymbols: [],
     };
     await recordSnapshot(pool, 'default', 'dry_run', 'cycle-status-1', snapshot);
     await recordPendingSubmit(pool, {
@@ -384,8 +384,9 @@ describe('btcbot status', () => {
       expect(human.stdout).toContain(`schedule ${scheduleId}: not found`);
       expect(human.stdout).toMatch(/cycle-status-1\s+orders_planned=2/);
       expect(human.stdout).toMatch(/BTCTRY\s+0\.5\s+50010\s+100020\s+0/); // qty, cost basis (fee included), avg cost, realized
-      expect(human.stdout).toContain('equity 1234.5 TRY  realized today 1.25  total 7.5  drawdown 0.5%  high-water mark 1240.7');
-      expect(human.stdout).toMatch(/open orders \(1\)\n\s+BTCTRY\s+buy\s+0\.001\/0\.001 @ 99000\s+pending_submit\s+live\s+s4-status-buy-1/);
+      expect(human.stdout).toContain('equity 1234.5 TRY  realized today 1.25  total 7.5  drawdown 0.4996%  high-water mark 1240.7');
+      // Labelled columns: left qty and qty apart, not an unlabelled `0.001/0.001`.
+      expect(human.stdout).toMatch(/open orders \(1\)\n\s+symbol\s+side\s+left qty\s+qty\s+price\s+state\s+mode\s+client order id[^\n]*\n\s+BTCTRY\s+buy\s+0\.001\s+0\.001\s+99000\s+pending_submit\s+live\s+s4-status-buy-1/);
 
       const json = await btcbot(['status', '--json', '--schedule-id', scheduleId], env).exited;
       expect(json.code, json.stderr).toBe(0);
@@ -400,7 +401,7 @@ describe('btcbot status', () => {
       expect(report).toMatchObject({ quarantines: [], balanceDrift: [], adoptionsPending: [] });
       expect(report.pnl.live).toBeNull();
       expect(report.pnl.dry_run).toMatchObject({
-        totalEquityTry: '1234.5', realizedTodayTry: '1.25', realizedTotalTry: '7.5', drawdownPct: '0.5', highWaterMarkTry: '1240.7',
+        totalEquityTry: '1234.5', realizedTodayTry: '1.25', realizedTotalTry: '7.5', drawdownPct: '0.49962925696594427244582043343653250773993808049536', highWaterMarkTry: '1240.7',
       });
       expect(report.openOrders).toEqual([
         expect.objectContaining({ symbol: 'BTCTRY', side: 'buy', price: '99000', qty: '0.001', leftQty: '0.001', state: 'pending_submit', mode: 'live' }),

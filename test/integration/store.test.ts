@@ -24,6 +24,11 @@ import {
   noteAbsence, recordPendingSubmit, trackExchangeOrder, type NewOrder,
 } from '../../src/store/orders.js';
 import type { OrderStatusReport } from '../../src/domain/types.js';
+import { cycleAlerts } from '../../src/domain/alerts.js';
+import { alertPayload } from '../../src/observability/notifier.js';
+import { claimAlert, listAlerts, settleAlert, settleInterrupted } from '../../src/store/alerts.js';
+import { readOperatorState } from '../../src/store/operator-state.js';
+import { listCycleAudits, recordCycleAudit, type CycleAuditRecord } from '../../src/store/audit.js';
 import { createTestDatabase } from './harness.js';
 
 const BTC = toPairSymbol('BTCTRY');
@@ -450,5 +455,51 @@ describe('migrations', () => {
       await Promise.all(pools.map((p) => p.end()));
       await fresh.drop();
     }
+  });
+});
+
+describe('cycle audit and its alerts', () => {
+  const failed = (cycleId: string, errorMessage: string): CycleAuditRecord => ({
+    cycleId, workflowId: cycleId, runId: 'r', mode: 'live', outcome: 'failed',
+    startedAt: new Date(1_000).toISOString(), finishedAt: new Date(2_000).toISOString(),
+    counts: {}, decisions: ['failed_at:market'], alerts: [], envelope: {}, errorClass: 'MalformedResponseError', errorMessage,
+  });
+
+  test('a failed cycle whose long error holds an emoji wherever the text is cut records its audit row and queues its alert', async () => {
+    for (let pad = 1_800; pad < 2_000; pad++) {
+      const record = failed(`emoji-${pad}`, `${'x'.repeat(pad)}\u{1F680} rest of the message`);
+      const alerts = cycleAlerts(record, null).map((a) => ({ kind: a.kind, channel: 'webhook' as const, payload: alertPayload(a, 'default') }));
+      expect(alerts).toHaveLength(1);
+      await expect(recordCycleAudit(db.pool, record, alerts)).resolves.toEqual({ inserted: true });
+      expect(await listAlerts(db.pool, record.cycleId)).toHaveLength(1);
+    }
+  });
+
+  test('alerts the outbox refuses are not queued and the failure is reported, but the audit row still lands', async () => {
+    const record = failed('refused-alert', 'boom');
+    const [alert] = cycleAlerts(record, null);
+    // Half a surrogate pair: jsonb refuses the row.
+    const bad = { kind: alert!.kind, channel: 'webhook' as const, payload: { ...alertPayload(alert!, 'default'), text: 'cut \uD83D' } };
+    const result = await recordCycleAudit(db.pool, record, [bad]);
+    expect(result.inserted).toBe(true);
+    expect(result.alertsNotQueued).toMatch(/json|unicode|escape/i);
+    expect((await listCycleAudits(db.pool, { cycleId: 'refused-alert' })).map((r) => r.outcome)).toEqual(['failed']);
+    expect(await listAlerts(db.pool, 'refused-alert')).toEqual([]);
+  });
+
+  test('alerts that reached no channel are counted for status and the gauges: failed after every attempt, unknown after a stop mid-send', async () => {
+    const record = failed('undelivered-alerts', 'boom');
+    const [alert] = cycleAlerts(record, null);
+    const rows = (['webhook', 'telegram'] as const).map((channel) => ({ kind: alert!.kind, channel, payload: alertPayload(alert!, 'default') }));
+    await recordCycleAudit(db.pool, record, rows);
+    // Webhook: claimed, refused with a 500 (and retries run out: it stays failed). Telegram: claimed, then the worker died mid-send.
+    await claimAlert(db.pool, record.cycleId, alert!.kind, 'webhook');
+    await settleAlert(db.pool, record.cycleId, alert!.kind, 'webhook', { status: 'failed', error: 'the webhook answered HTTP 500' });
+    await claimAlert(db.pool, record.cycleId, alert!.kind, 'telegram');
+    await settleInterrupted(db.pool, record.cycleId);
+    const state = await readOperatorState(db.pool, 'default');
+    expect(state.alertsUndelivered).toMatchObject({ failed: 1, unknown: 1, newest: { sourceId: 'undelivered-alerts', kind: alert!.kind } });
+    await settleAlert(db.pool, record.cycleId, alert!.kind, 'webhook', { status: 'sent' });
+    expect((await readOperatorState(db.pool, 'default')).alertsUndelivered).toMatchObject({ failed: 0, unknown: 1 });
   });
 });

@@ -85,6 +85,15 @@ describe('redaction', () => {
     expect(out).not.toContain(apiSecret.slice(0, 8));
     expect(out.endsWith('…[truncated]')).toBe(true);
   });
+
+  it('cuts between characters: an emoji at the limit is kept or dropped whole, never half (jsonb refuses half a pair)', () => {
+    const lone = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+    for (const pad of [1_998, 1_999, 2_000]) {
+      const out = redact(`${'x'.repeat(pad)}\u{1F680}${'y'.repeat(100)}`);
+      expect(out.endsWith('…[truncated]')).toBe(true);
+      expect(out).not.toMatch(lone);
+    }
+  });
 });
 
 describe('redactUrl', () => {

@@ -1,5 +1,6 @@
 // The BTCTurk implementation of the Exchange port over undici.
 import { toDecimalString } from '../../domain/decimal.js';
+import type { PublicTrade } from '../../domain/paper-fills.js';
 import {
   asExchangeOrderId,
   type BalanceReport,
@@ -11,16 +12,17 @@ import {
   type PairSymbol,
 } from '../../domain/types.js';
 import { AmbiguousWriteError, ExchangeConfigError, InvalidOrderError, LookupIncompleteError, MalformedResponseError, UnreadableTradeRowsError } from '../errors.js';
-import type {
-  AllOrdersQuery,
-  CancelAck,
-  Exchange,
-  ExchangeRulesReport,
-  OrderBookSnapshot,
-  SubmitAck,
-  SubmitLimitOrderRequest,
-  TimeWindow,
-  WriteControl,
+import {
+  PUBLIC_TRADES_LIMIT,
+  type AllOrdersQuery,
+  type CancelAck,
+  type Exchange,
+  type ExchangeRulesReport,
+  type OrderBookSnapshot,
+  type SubmitAck,
+  type SubmitLimitOrderRequest,
+  type TimeWindow,
+  type WriteControl,
 } from '../port.js';
 import { RateLimiter, realSleep, type LimiterRule, type Sleep } from '../rate-limits.js';
 import { readUserTrades } from '../trades.js';
@@ -33,6 +35,7 @@ import {
   parseExchangeInfo,
   parseOpenOrders,
   parseOrderBook,
+  parsePublicTrades,
   parseSingleOrder,
   parseSubmitAck,
   parseTicker,
@@ -155,6 +158,21 @@ export class BtcturkExchange implements Exchange {
   async getQuote(symbol: PairSymbol): Promise<MarketQuote> {
     const book = await this.getOrderBook(symbol, Math.min(this.orderBookLimit, 5));
     return { symbol, bid: book.bids[0]?.price ?? null, ask: book.asks[0]?.price ?? null, tsMs: book.tsMs };
+  }
+
+  async getPublicTrades(symbol: PairSymbol, last = PUBLIC_TRADES_LIMIT): Promise<PublicTrade[]> {
+    const data = await this.http.call({
+      endpoint: 'GET /api/v2/trades',
+      method: 'GET',
+      path: PATHS.publicTrades,
+      query: [
+        ['pairSymbol', symbol],
+        ['last', String(Math.min(PUBLIC_TRADES_LIMIT, Math.max(1, last)))],
+      ],
+      auth: false,
+      operation: 'read',
+    });
+    return parsePublicTrades(symbol, data);
   }
 
   async getTickerQuotes(): Promise<MarketQuote[]> {

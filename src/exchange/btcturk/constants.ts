@@ -8,6 +8,7 @@ export const PATHS = {
   exchangeInfo: '/api/v2/server/exchangeinfo',
   ticker: '/api/v2/ticker',
   orderBook: '/api/v2/orderbook',
+  publicTrades: '/api/v2/trades',
   balances: '/api/v1/users/balances',
   openOrders: '/api/v1/openOrders',
   allOrders: '/api/v1/allOrders',
@@ -24,6 +25,7 @@ export type EndpointKey =
   | 'GET /api/v2/server/exchangeinfo'
   | 'GET /api/v2/ticker'
   | 'GET /api/v2/orderbook'
+  | 'GET /api/v2/trades'
   | 'GET /api/v1/users/balances'
   | 'GET /api/v1/openOrders'
   | 'GET /api/v1/allOrders'
@@ -46,6 +48,8 @@ export const RATE_LIMITS: Readonly<Record<EndpointKey, readonly RateLimitRule[]>
   'GET /api/v2/server/exchangeinfo': [{ limit: 60, periodMs: 60_000 }],
   'GET /api/v2/ticker': [{ limit: 600, periodMs: 60_000 }],
   'GET /api/v2/orderbook': [{ limit: 180, periodMs: 60_000 }],
+  // Unpublished; budgeted like its v1 twin's 90/min (reference §7).
+  'GET /api/v2/trades': [{ limit: 90, periodMs: 60_000 }],
   'GET /api/v1/users/balances': [{ limit: 120, periodMs: 60_000 }],
   'GET /api/v1/openOrders': [{ limit: 300, periodMs: 60_000 }],
   'GET /api/v1/allOrders': [{ limit: 300, periodMs: 60_000 }],

@@ -17,6 +17,7 @@ import {
 import { MalformedResponseError } from '../errors.js';
 import { PayloadReader, field, type JsonObject } from '../json.js';
 import type { ExchangeRulesReport, MalformedPair, OrderBookLevel, OrderBookSnapshot } from '../port.js';
+import { compareTrades, type PublicTrade } from '../../domain/paper-fills.js';
 
 // ---------------------------------------------------------------------------------------------
 // Exchange info
@@ -238,6 +239,26 @@ export function parseOrderBook(symbol: PairSymbol, data: unknown): OrderBookSnap
   const bids = levels('bids').sort((a, b) => b.price.comparedTo(a.price));
   const asks = levels('asks').sort((a, b) => a.price.comparedTo(b.price));
   return { symbol, bids, asks, tsMs: r.optionalInteger(o['timestamp'], 'data.timestamp') ?? 0 };
+}
+
+/**
+ * Public trades (`/api/v2/trades`, reference §5.5), oldest first (ts, then tid). `tid` stays a
+ * string (its own id space, possibly above 2^53); `side` is the taker's. A row of another pair is
+ * a malformed answer, not something to skip.
+ */
+export function parsePublicTrades(symbol: PairSymbol, data: unknown): PublicTrade[] {
+  const r = new PayloadReader('public trades');
+  if (data === null || data === undefined) return [];
+  const rows = r.array(data, 'data').map((row, i): PublicTrade => {
+    const t = r.object(row, `data[${i}]`);
+    const pair = t['pair'] ?? t['pairNormalized'];
+    if (pair !== undefined && safeSymbol(r, r.string(pair, `data[${i}].pair`), `data[${i}].pair`) !== symbol) r.fail(`data[${i}] is not a ${symbol} trade`);
+    const price = r.decimal(t['price'], `data[${i}].price`);
+    const qty = r.decimal(t['amount'], `data[${i}].amount`);
+    if (price.lte(0) || qty.lte(0)) r.fail(`data[${i}]: price and amount must be positive`);
+    return { tradeId: r.id(t['tid'], `data[${i}].tid`), tsMs: r.integer(t['date'], `data[${i}].date`), price, qty, side: parseSide(r, t['side'], `data[${i}].side`) };
+  });
+  return rows.sort(compareTrades);
 }
 
 export function parseTicker(data: unknown): MarketQuote[] {

@@ -14,6 +14,11 @@ function configError(env: Record<string, string>): ConfigError {
 }
 
 describe('config', () => {
+  it('-0 is read as 0, not as a negative amount (found by config-fuzz: TRY_CASH_TARGET=-0)', () => {
+    const c = parseTradingConfig({ TRY_CASH_TARGET: '-0', TRY_CASH_MAX: '-0.000' });
+    expect(c.tryCashTarget.isNeg()).toBe(false);
+    expect(c.tryCashMax.isNeg()).toBe(false);
+  });
   it('defaults are production-safe: kill on, dry on, live off, no ack, so no live write', () => {
     const c = parseTradingConfig({});
     expect([c.killSwitch, c.dryRun, c.liveTrading, c.liveTradingAck]).toEqual([true, true, false, null]);

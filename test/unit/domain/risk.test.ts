@@ -218,7 +218,7 @@ describe('risk: counting', () => {
     const r = run([submit('a', 'buy', '100', '1'), submit('b', 'buy', '100', '1')], { limits: { ...limits, maxOpenOrders: 1 } });
     expect(r.counts).toEqual({ accepted: 1, rejected: 1, byReason: { accepted: 1, max_open_orders: 1 } });
     expect(countDecisions(r.decisions)).toEqual(r.counts);
-    expect(r.decisions.map(formatRiskDecision)).toEqual(['risk:a:accepted', 'risk:b:max_open_orders']);
+    expect(r.decisions.map(formatRiskDecision)).toEqual(['risk:a:accepted', 'risk:b:max_open_orders open=1 limit=1']);
   });
 });
 
