@@ -12,13 +12,14 @@
 //
 // A dry run with credentials takes the same path for the real account (its fills are the
 // account's truth, and reading them is what the dry-run check verifies), narrowed to ingesting
-// new real fills: it polls only symbols a live cycle has established and nothing holds (no
-// quarantine, no adoption asked), so openings, adoptions and quarantine lifts stay with live
-// cycles; a poll within one fills window that shows no fill the ledger lacks writes nothing at
-// all (no cursor move, no position write), so the live ledger stays byte-for-byte as it was unless
-// the account traded; it records no balance read, writes no drift state, and takes no PnL
-// snapshot here (its snapshot is the paper ledger's, ./paper.ts). A real fill it cannot apply
-// quarantines the symbol as in a live cycle: the account's books are one.
+// new real fills: it polls only symbols nothing holds (no quarantine, no adoption asked), so
+// adoptions and quarantine lifts stay with live cycles; a symbol's opening is recorded at its
+// first sight as in a live cycle (with the balance read it needs); a poll within one fills window
+// that shows no fill the ledger lacks writes nothing at all (no cursor move, no position write),
+// so the live ledger stays byte-for-byte as it was unless the account traded; it writes no drift
+// state, and takes no PnL snapshot here (its snapshot is the paper ledger's, ./paper.ts). A real
+// fill it cannot apply quarantines the symbol as in a live cycle (the account's books are one),
+// and that cycle's integrity alert says so.
 //
 // One symbol's trouble stays that symbol's: a fetch that fails makes it sit the cycle out; a fill
 // that cannot be applied (an oversell, an unreadable trade row) quarantines it: the fills before
@@ -113,14 +114,16 @@ export function accountingActivities(deps: ActivityDeps) {
         const polledUntilMs = now();
         const settleMs = config.fillsSettleSeconds * 1000;
         const states = await symbolAccountStates(deps.pool, symbols);
-        // A dry run polls only symbols a live cycle has established and nothing holds (no quarantine,
-        // no adoption asked): openings, adoptions and quarantines stay the live cycles' work, and it
-        // needs no balance read (it infers and adopts nothing).
+        // A dry run polls only symbols nothing holds (no quarantine, no adoption asked): adoptions and
+        // quarantine lifts stay the live cycles' work. It records an opening at a symbol's first
+        // sight as a live cycle does (so a dry run before any live one still ingests the account's
+        // real fills), and so a balance read only while some symbol it polls has none yet.
         const polled = dryRun
-          ? symbols.filter((s) => { const st = states.get(s)!; return st.established && st.quarantine === null && st.adoptionRequestedAtMs === null; })
+          ? symbols.filter((s) => { const st = states.get(s)!; return st.quarantine === null && st.adoptionRequestedAtMs === null; })
           : symbols;
         if (dryRun) counts.fills_symbols_left_to_live = symbols.length - polled.length;
-        if (balances !== null && !dryRun) {
+        const needsBalance = !dryRun || polled.some((s) => !states.get(s)!.established);
+        if (balances !== null && needsBalance) {
           await recordBalanceSnapshots(deps.pool, [...balances].map(([asset, qty]) => ({ asset, qty })), input.balancesAtMs!, input.cycleId);
         }
         const positionsBefore = await listPositions(deps.pool);

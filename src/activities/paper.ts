@@ -44,6 +44,9 @@ interface Steps {
   syncFillsAndPnl(input: AccountingInput): Promise<AccountingResult>;
 }
 
+/** A real-account note a dry run reports: what its own ingest did, not the ledger's standing state. */
+const isNewsOfThisIngest = (note: string): boolean => /^(integrity|fee_conversion_missing|opening_inferred|opening_zero|duplicate_fill_conflict):/.test(note);
+
 /** The market and accounting activities, taking the paper path in dry runs. */
 export function paperActivities(deps: ActivityDeps, live: Steps): Steps {
   const now = deps.now ?? Date.now;
@@ -145,11 +148,13 @@ export function paperActivities(deps: ActivityDeps, live: Steps): Steps {
         quarantinedSymbols: [],
         reduceOnly: [],
         heldBuys: [],
-        // The real account's notes (quarantines, drift, failed polls) are the live ledger's story,
-        // told by live cycles, `status` and `positions`: here they would read as why a paper
-        // symbol did (not) trade, and re-send the live integrity alerts every dry run.
-        failures: [],
-        notes: summary.gapSymbols.map((s) => `paper_trades_gap:${s}`),
+        // The real account's standing notes (quarantines, drift, failed polls) are the live ledger's
+        // story, told by live cycles, `status` and `positions`: here they would read as why a paper
+        // symbol did (not) trade, and re-send live alerts every dry run. What this dry run's own
+        // ingest found (a fill it could not apply, which quarantined the symbol just now; an openings
+        // record) is news of this cycle, and stays.
+        failures: (real?.failures ?? []).filter((f) => f.step === 'accounting'),
+        notes: [...(real?.notes ?? []).filter(isNewsOfThisIngest), ...summary.gapSymbols.map((s) => `paper_trades_gap:${s}`)],
         positions: positions.map(positionToWire),
       };
       if (input.tryBalance === null) {

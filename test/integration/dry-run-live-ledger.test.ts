@@ -9,7 +9,10 @@ import { tradingConfigToWire } from '../../src/domain/wire.js';
 import { createBtcturkExchange } from '../../src/exchange/btcturk/client.js';
 import type { Exchange } from '../../src/exchange/port.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/server.js';
+import { cycleAlerts } from '../../src/domain/alerts.js';
+import type { AuditView } from '../../src/domain/cycle-story.js';
 import { listQuarantines } from '../../src/store/account.js';
+import { listPositions } from '../../src/store/fills.js';
 import type { AccountingInput, AccountingResult } from '../../src/workflows/types.js';
 import { createTestDatabase } from './harness.js';
 
@@ -107,3 +110,37 @@ describe('a quarantined symbol in a dry run', () => {
     expect(await listQuarantines(db.pool)).toEqual([]);
   });
 });
+
+describe('a dry run that meets a real fill it cannot apply', () => {
+  test('quarantines the symbol as a live cycle would, and its own cycle raises the integrity alert', async () => {
+    expect((await cycle('c0', 'live', OFF)).quarantinedSymbols).toEqual([]); // a zero opening: established
+    advance(MIN);
+    // Someone sells on the account by hand: more than the bot's (zero) position.
+    await sim.control.manualTrade({ symbol: 'BTCTRY', side: 'sell', qty: '0.005', price: '3400000', atMs: sim.engine.now() - 10_000 });
+    advance(MIN);
+    const dry = await cycle('d1', 'dry_run', OFF);
+    expect((await listQuarantines(db.pool)).map((q) => q.symbol)).toEqual([BTCTRY]);
+    const audit: AuditView = {
+      cycleId: 'd1', mode: 'dry_run', outcome: 'ok', alerts: dry.notes, decisions: [], counts: dry.counts, envelope: {},
+      errorClass: null, errorMessage: null, startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(),
+    };
+    expect(cycleAlerts(audit, null).map((a) => a.kind)).toContain('integrity');
+    // The paper side is not held by it: the dry-run plan gets no quarantined symbol.
+    expect(dry.quarantinedSymbols).toEqual([]);
+  });
+});
+
+describe('a deployment that runs dry before any live cycle', () => {
+  test("records each opening at first sight and ingests the account's real fills, as a live cycle would", async () => {
+    const first = await cycle('d1', 'dry_run');
+    expect(first.counts).toMatchObject({ openings_recorded: 1 });
+    advance(MIN);
+    const { fillId } = await sim.control.manualTrade({ symbol: 'BTCTRY', side: 'buy', qty: '0.001', price: '3400000', atMs: sim.engine.now() - 1_000 });
+    advance(MIN);
+    expect((await cycle('d2', 'dry_run')).counts).toMatchObject({ fills_applied: 1 });
+    const [pos] = await listPositions(db.pool);
+    expect([pos!.symbol, pos!.qty.toFixed()]).toEqual([BTCTRY, '0.011']); // the inferred 0.01 and the hand buy
+    expect((await db.pool.query<{ fill_id: string }>('SELECT fill_id FROM stage4_fills')).rows.map((r) => r.fill_id)).toEqual([fillId]);
+  });
+});
+
