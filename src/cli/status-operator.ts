@@ -7,7 +7,7 @@ import { toDecimalString } from '../domain/decimal.js';
 import type { TradingMode } from '../domain/gates.js';
 import { botEquityTry } from '../domain/pnl.js';
 import type { Pool } from '../store/db.js';
-import { readOperatorState, TRADING_MODES, type OperatorState } from '../store/operator-state.js';
+import { readOperatorState, TRADING_MODES, UNDELIVERED_WINDOW_HOURS, type OperatorState } from '../store/operator-state.js';
 import { table } from './table.js';
 
 export const BOT_EQUITY_DEFINITION =
@@ -68,17 +68,18 @@ export function formatAge(seconds: number): string {
   return `${Math.floor(seconds / 86_400)}d ${Math.floor((seconds % 86_400) / 3600)}h`;
 }
 
-/** Null when every alert reached its channels (or none was sent). */
+/** Null when every alert of the window reached its channels (or none was sent). */
 export function formatUndeliveredAlerts(v: OperatorView): string | null {
   const a = v.alertsUndelivered;
-  if (a.failed + a.unknown === 0) return null;
+  if (a.failed + a.rejected + a.unknown === 0) return null;
   const parts = [
-    a.failed > 0 ? `${a.failed} failed (every delivery attempt failed; not sent again)` : null,
+    a.failed > 0 ? `${a.failed} failed (not delivered; retried for about 5 minutes, then left)` : null,
+    a.rejected > 0 ? `${a.rejected} rejected (the receiver refused it: check the chat id, token or URL)` : null,
     a.unknown > 0 ? `${a.unknown} unknown (an attempt stopped while sending; it may have arrived)` : null,
   ].filter((p): p is string => p !== null);
   const n = a.newest;
-  const newest = n ? `; newest: ${n.kind} on ${n.channel} at ${n.at}${n.error ? `: ${n.error}` : ''} (\`btcbot cycle show ${n.sourceId}\`)` : '';
-  return `ALERTS NOT DELIVERED: ${parts.join(', ')}${newest}`;
+  const newest = n ? `; newest: ${n.kind} on ${n.channel} at ${n.at}, ${n.status}${n.error ? `: ${n.error}` : ''} (\`btcbot cycle show ${n.sourceId}\`)` : '';
+  return `ALERTS NOT DELIVERED in the last ${UNDELIVERED_WINDOW_HOURS} h: ${parts.join(', ')}${newest}`;
 }
 
 export function formatLastOk(v: OperatorView): string {

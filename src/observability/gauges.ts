@@ -20,7 +20,7 @@ export const GAUGES = {
   btcbot_drawdown_pct: 'Drawdown from the high-water mark in percent, latest snapshot',
   btcbot_position_notional_try: 'Value of the positions at mark in TRY, latest snapshot',
   btcbot_position_qty: 'Quantity held per symbol (base asset) and mode (live: the account; dry_run: the paper ledger)',
-  btcbot_alerts_undelivered: 'Alerts that reached no channel, by status: failed (every attempt failed) or unknown (an attempt stopped mid-send)',
+  btcbot_alerts_undelivered: 'Alerts of the last 24 h that reached no channel, by status: failed (not delivered), rejected (refused by the receiver) or unknown (an attempt stopped mid-send)',
   btcbot_open_orders: 'Orders in a working state (pending_submit, unknown, open, partial, cancel_requested) per mode',
   btcbot_last_success_timestamp_seconds: 'When the last cycle with outcome ok finished (Unix seconds)',
   btcbot_state_read_timestamp_seconds: 'When this worker last read the database state behind these gauges (Unix seconds)',
@@ -63,6 +63,5 @@ export function recordStateGauges(
   for (const mode of ORDER_MODES) gauge('btcbot_open_orders').set(state.openOrders[mode], { account, mode });
   for (const p of state.positions) gauge('btcbot_position_qty').set(num(p.qty), { account, mode: 'live', symbol: p.symbol });
   for (const p of state.paperPositions) gauge('btcbot_position_qty').set(num(p.qty), { account, mode: 'dry_run', symbol: p.symbol });
-  gauge('btcbot_alerts_undelivered').set(state.alertsUndelivered.failed, { account, status: 'failed' });
-  gauge('btcbot_alerts_undelivered').set(state.alertsUndelivered.unknown, { account, status: 'unknown' });
+  for (const status of ['failed', 'rejected', 'unknown'] as const) gauge('btcbot_alerts_undelivered').set(state.alertsUndelivered[status], { account, status });
 }

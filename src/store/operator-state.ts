@@ -24,13 +24,41 @@ export interface OperatorState {
   /** The paper ledger's positions (dry runs). */
   readonly paperPositions: readonly Position[];
   /**
-   * Alerts that did not reach a channel: `failed` (every delivery attempt failed; they are not sent
-   * again), `unknown` (an attempt stopped mid-send: it may have arrived). The newest of them.
+   * Alerts of the last UNDELIVERED_WINDOW_HOURS that reached no channel: `failed` (not delivered;
+   * the delivery retries for about 5 minutes, then leaves it), `rejected` (the receiver refused it:
+   * a wrong chat id, token or URL), `unknown` (an attempt stopped mid-send: it may have arrived).
+   * Older ones age out, so one outage does not stay on the board for good. The newest of them.
    */
-  readonly alertsUndelivered: { readonly failed: number; readonly unknown: number; readonly newest: null | { sourceId: string; kind: string; channel: string; error: string | null; at: string } };
+  readonly alertsUndelivered: {
+    readonly failed: number; readonly rejected: number; readonly unknown: number;
+    readonly newest: null | { sourceId: string; kind: string; channel: string; status: string; error: string | null; at: string };
+  };
   readonly lastOk: Readonly<Record<TradingMode, { cycleId: string; finishedAt: string } | null>>;
   /** The newest cycle of each mode that was not skipped. */
   readonly latestCycles: Readonly<Record<TradingMode, CycleAuditRow | null>>;
+}
+
+export const UNDELIVERED_WINDOW_HOURS = 24;
+
+async function undeliveredAlerts(pool: Pool): Promise<OperatorState['alertsUndelivered']> {
+  const since = `now() - interval '${UNDELIVERED_WINDOW_HOURS} hours'`;
+  const [counts, newest] = await Promise.all([
+    pool.query<{ failed: string; rejected: string; unknown: string }>(
+      `SELECT count(*) FILTER (WHERE status = 'failed') AS failed, count(*) FILTER (WHERE status = 'rejected') AS rejected,
+              count(*) FILTER (WHERE status = 'unknown') AS unknown
+       FROM alerts_sent WHERE status IN ('failed', 'rejected', 'unknown') AND updated_at > ${since}`,
+    ),
+    pool.query<{ source_id: string; kind: string; channel: string; status: string; last_error: string | null; updated_at: Date }>(
+      `SELECT source_id, kind, channel, status, last_error, updated_at FROM alerts_sent
+       WHERE status IN ('failed', 'rejected', 'unknown') AND updated_at > ${since} ORDER BY updated_at DESC LIMIT 1`,
+    ),
+  ]);
+  const c = counts.rows[0]!;
+  const n = newest.rows[0];
+  return {
+    failed: Number(c.failed), rejected: Number(c.rejected), unknown: Number(c.unknown),
+    newest: n === undefined ? null : { sourceId: n.source_id, kind: n.kind, channel: n.channel, status: n.status, error: n.last_error, at: n.updated_at.toISOString() },
+  };
 }
 
 export async function readOperatorState(pool: Pool, accountId: string): Promise<OperatorState> {
@@ -43,11 +71,8 @@ export async function readOperatorState(pool: Pool, accountId: string): Promise<
     lastOkByMode(pool),
     latestCyclesByMode(pool),
     listPaperPositions(pool),
-    pool.query<{ source_id: string; kind: string; channel: string; status: string; last_error: string | null; updated_at: Date }>(
-      "SELECT source_id, kind, channel, status, last_error, updated_at FROM alerts_sent WHERE status IN ('failed', 'unknown') ORDER BY updated_at DESC",
-    ),
+    undeliveredAlerts(pool),
   ]);
-  const newest = undelivered.rows[0];
   const byMode = <T>(rows: T[], mode: (r: T) => string, m: TradingMode): T | null => rows.find((r) => mode(r) === m) ?? null;
   return {
     halt,
@@ -55,11 +80,7 @@ export async function readOperatorState(pool: Pool, accountId: string): Promise<
     openOrders: Object.fromEntries(ORDER_MODES.map((m) => [m, Number(open.rows.find((r) => r.mode === m)?.n ?? 0)])) as Record<OrderMode, number>,
     positions,
     paperPositions,
-    alertsUndelivered: {
-      failed: undelivered.rows.filter((r) => r.status === 'failed').length,
-      unknown: undelivered.rows.filter((r) => r.status === 'unknown').length,
-      newest: newest === undefined ? null : { sourceId: newest.source_id, kind: newest.kind, channel: newest.channel, error: newest.last_error, at: newest.updated_at.toISOString() },
-    },
+    alertsUndelivered: undelivered,
     lastOk: Object.fromEntries(TRADING_MODES.map((m) => [m, byMode(lastOk, (r) => r.mode, m)])) as OperatorState['lastOk'],
     latestCycles: Object.fromEntries(TRADING_MODES.map((m) => [m, byMode(latest, (r) => r.mode, m)])) as OperatorState['latestCycles'],
   };

@@ -498,8 +498,12 @@ describe('cycle audit and its alerts', () => {
     await claimAlert(db.pool, record.cycleId, alert!.kind, 'telegram');
     await settleInterrupted(db.pool, record.cycleId);
     const state = await readOperatorState(db.pool, 'default');
-    expect(state.alertsUndelivered).toMatchObject({ failed: 1, unknown: 1, newest: { sourceId: 'undelivered-alerts', kind: alert!.kind } });
-    await settleAlert(db.pool, record.cycleId, alert!.kind, 'webhook', { status: 'sent' });
-    expect((await readOperatorState(db.pool, 'default')).alertsUndelivered).toMatchObject({ failed: 0, unknown: 1 });
+    expect(state.alertsUndelivered).toMatchObject({ failed: 1, rejected: 0, unknown: 1, newest: { sourceId: 'undelivered-alerts', kind: alert!.kind } });
+    // The receiver refusing it (a wrong chat id: HTTP 400) is undelivered too.
+    await settleAlert(db.pool, record.cycleId, alert!.kind, 'webhook', { status: 'rejected', error: 'the webhook answered HTTP 400' });
+    expect((await readOperatorState(db.pool, 'default')).alertsUndelivered).toMatchObject({ failed: 0, rejected: 1, unknown: 1 });
+    // An outage of long ago ages out of the window: it does not stay on the board for good.
+    await db.pool.query("UPDATE alerts_sent SET updated_at = now() - interval '30 days' WHERE source_id = $1", [record.cycleId]);
+    expect((await readOperatorState(db.pool, 'default')).alertsUndelivered).toEqual({ failed: 0, rejected: 0, unknown: 0, newest: null });
   });
 });

@@ -7,16 +7,18 @@ const view = (alertsUndelivered: OperatorView['alertsUndelivered']): OperatorVie
 });
 
 describe('status: undelivered alerts', () => {
-  test('nothing to say when every alert was delivered', () => {
-    expect(formatUndeliveredAlerts(view({ failed: 0, unknown: 0, newest: null }))).toBeNull();
+  test('nothing to say when every alert of the window was delivered', () => {
+    expect(formatUndeliveredAlerts(view({ failed: 0, rejected: 0, unknown: 0, newest: null }))).toBeNull();
   });
 
-  test('failed and unknown told apart, with the newest and its cycle', () => {
+  test('failed, rejected and unknown told apart, with the newest and its cycle', () => {
     expect(formatUndeliveredAlerts(view({
-      failed: 2, unknown: 1, newest: { sourceId: 'cycle-7', kind: 'cycle_failed', channel: 'webhook', error: 'HTTP 500', at: '2026-12-02T10:00:00.000Z' },
+      failed: 2, rejected: 1, unknown: 1,
+      newest: { sourceId: 'cycle-7', kind: 'cycle_failed', channel: 'telegram', status: 'rejected', error: 'HTTP 400', at: '2026-12-02T10:00:00.000Z' },
     }))).toBe(
-      'ALERTS NOT DELIVERED: 2 failed (every delivery attempt failed; not sent again), 1 unknown (an attempt stopped while sending; it may have arrived); ' +
-        'newest: cycle_failed on webhook at 2026-12-02T10:00:00.000Z: HTTP 500 (`btcbot cycle show cycle-7`)',
+      'ALERTS NOT DELIVERED in the last 24 h: 2 failed (not delivered; retried for about 5 minutes, then left), ' +
+        '1 rejected (the receiver refused it: check the chat id, token or URL), 1 unknown (an attempt stopped while sending; it may have arrived); ' +
+        'newest: cycle_failed on telegram at 2026-12-02T10:00:00.000Z, rejected: HTTP 400 (`btcbot cycle show cycle-7`)',
     );
   });
 });

@@ -29,7 +29,7 @@ const state: OperatorState = {
   openOrders: { live: 2, dry_run: 0, external: 1 },
   positions: [{ symbol: toPairSymbol('BTCTRY'), qty: new Decimal('0.01'), costBasisTry: new Decimal('34000'), realizedPnlTry: new Decimal('0'), lastFillTsMs: null }],
   paperPositions: [{ symbol: toPairSymbol('BTCTRY'), qty: new Decimal('0.0003'), costBasisTry: new Decimal('1020'), realizedPnlTry: new Decimal('0'), lastFillTsMs: null }],
-  alertsUndelivered: { failed: 2, unknown: 1, newest: { sourceId: 'c2', kind: 'cycle_failed', channel: 'webhook', error: 'HTTP 500', at: '2026-12-02T10:00:02.000Z' } },
+  alertsUndelivered: { failed: 2, rejected: 3, unknown: 1, newest: { sourceId: 'c2', kind: 'cycle_failed', channel: 'webhook', status: 'failed', error: 'HTTP 500', at: '2026-12-02T10:00:02.000Z' } },
   lastOk: { live: { cycleId: 'c1', finishedAt: '2026-12-02T09:59:00.000Z' }, dry_run: null },
   latestCycles: {
     live: { cycleId: 'c2', workflowId: 'c2', runId: 'r', mode: 'live', outcome: 'ok', startedAt: '2026-12-02T10:00:00.000Z', finishedAt: '2026-12-02T10:00:01.000Z',
@@ -58,6 +58,7 @@ describe('state gauges', () => {
     expect(get('btcbot_position_qty', { account: 'acct', mode: 'live', symbol: 'BTCTRY' })).toBe(0.01);
     expect(get('btcbot_position_qty', { account: 'acct', mode: 'dry_run', symbol: 'BTCTRY' })).toBe(0.0003);
     expect(get('btcbot_alerts_undelivered', { account: 'acct', status: 'failed' })).toBe(2);
+    expect(get('btcbot_alerts_undelivered', { account: 'acct', status: 'rejected' })).toBe(3);
     expect(get('btcbot_alerts_undelivered', { account: 'acct', status: 'unknown' })).toBe(1);
   });
 
