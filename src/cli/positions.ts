@@ -145,7 +145,7 @@ export async function readPaperAccount(pool: Pool): Promise<PaperView> {
 
 export function formatPaper(v: PaperView): string[] {
   if (v.cash === null) return ['  none: no dry-run cycle has started the paper ledger yet'];
-  const held = v.cash.heldByBuysTry === '0' ? '' : `, of which ${v.cash.heldByBuysTry} TRY held by working paper buys`;
+  const held = v.cash.heldByBuysTry === '0' ? '' : `, of which ${v.cash.heldByBuysTry} TRY held by working paper buys (price × quantity left)`;
   const out = [`  cash ${v.cash.cashTry} TRY${held} (started with ${v.cash.startTry} TRY, ${v.cash.source === 'snapshot' ? 'a snapshot of the real TRY balance' : 'DRY_RUN_TRY_BALANCE'}, at ${v.cash.startedAt})`];
   if (v.positions.length === 0) out.push('  no paper positions');
   else {
