@@ -12,7 +12,12 @@
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { Client as HttpClient } from 'undici';
+import { createActivities } from '../src/activities/index.js';
 import { runCycle } from '../src/cli/cycles.js';
+import { parseTradingConfig } from '../src/domain/config.js';
+import { tradingConfigToWire } from '../src/domain/wire.js';
+import type { Exchange } from '../src/exchange/port.js';
+import type { Pool } from '../src/store/db.js';
 import { Decimal } from '../src/domain/decimal.js';
 import type { GateSettings } from '../src/domain/gates.js';
 import { asClientOrderId, toPairSymbol } from '../src/domain/types.js';
@@ -102,6 +107,22 @@ interface CycleSample {
 }
 
 /** A worker, simulator and database for one variant; `cycle()` runs one timed dry-run cycle. */
+/**
+ * As on a deployment where live cycles have run: each symbol's opening recorded by a live
+ * accounting step (in-process, no orders), so the dry-run cycles measured below poll the
+ * account's fills as a dry run does there (a dry run leaves openings to live cycles).
+ */
+async function establishSymbols(pool: Pool, exchange: Exchange, symbols: { env: string; input: string[] }): Promise<void> {
+  const acts = createActivities({ pool, exchange, hasCredentials: true });
+  const config = tradingConfigToWire(parseTradingConfig({ SYMBOLS: symbols.env, FILLS_SETTLE_SECONDS: '0' }));
+  const market = await acts.fetchMarket({ symbols: symbols.input, mode: 'live', config, hasCredentials: true });
+  const acct = await acts.syncFillsAndPnl({
+    cycleId: 'bench-establish', mode: 'live', accountId: 'default', nowMs: Date.now(), rules: market.rules, quotes: market.quotes,
+    tryBalance: market.tryBalance, baseBalances: market.baseBalances, balancesAtMs: market.balancesAtMs, config, fetchFills: true,
+  });
+  if ((acct.counts['openings_recorded'] ?? 0) !== symbols.input.length) throw new Error(`bench: openings not recorded: ${JSON.stringify(acct.notes)}`);
+}
+
 async function variantWorld(stack: BenchStack, v: Variant) {
   const pairs = benchPairs(v.symbols);
   const symbols = symbolLists(pairs);
@@ -117,6 +138,7 @@ async function variantWorld(stack: BenchStack, v: Variant) {
     },
   });
   const running = worker.run();
+  await establishSymbols(db.pool, exchange, symbols);
   let seq = 0;
   return {
     sim, exchange, symbols,
