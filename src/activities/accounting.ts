@@ -33,9 +33,8 @@ import { Decimal, toDecimalString, ZERO } from '../domain/decimal.js';
 import type { SymbolFailure } from '../domain/failures.js';
 import { checkDrift, formatAdjustment, formatDrift, holdingsStep, restartsWindow, type BalanceState, type DriftAsset } from '../domain/holdings.js';
 import { markFromQuote } from '../domain/market.js';
-import { computePnlSnapshot, dayStartMs, selectDayBaseline } from '../domain/pnl.js';
 import { splitPair } from '../domain/symbols.js';
-import { balanceFromWire, pnlSnapshotToWire, positionToWire, quoteFromWire, rulesFromWire, tradingConfigFromWire } from '../domain/wire.js';
+import { balanceFromWire, positionToWire, quoteFromWire, rulesFromWire, tradingConfigFromWire } from '../domain/wire.js';
 import type { ExchangeRules, FillReport, PairSymbol, UnreadableTradeReport } from '../domain/types.js';
 import { AuthenticationError, ExchangeConfigError, UnreadableTradeRowsError } from '../exchange/errors.js';
 import {
@@ -45,10 +44,10 @@ import {
 import {
   ensureFillsCursor, hasUnstoredFills, ingestFills, listPositions, netOfFillsAfter, restartFillsWindow, type HoldingsRequest, type IngestFillsResult,
 } from '../store/fills.js';
-import { getHighWaterMark, latestSnapshot, realizedPointsBefore, recordSnapshot } from '../store/pnl.js';
 import type { AccountingInput, AccountingResult } from '../workflows/types.js';
 import type { ActivityDeps } from './deps.js';
 import { symbolFailure } from './errors.js';
+import { snapshotPnl } from './pnl-snapshot.js';
 
 /** One symbol's windows for this cycle, before the cycle-wide budget cuts them. */
 interface WindowPlan {
@@ -171,31 +170,8 @@ export function accountingActivities(deps: ActivityDeps) {
         };
       }
 
-      const dayStart = dayStartMs(input.nowMs, config.dayBoundaryOffsetMinutes);
-      const baseline = selectDayBaseline(await realizedPointsBefore(deps.pool, input.accountId, input.mode, dayStart), dayStart);
-      let pnl: AccountingResult['pnl'] = null;
-      let riskPnl: AccountingResult['riskPnl'];
-      if (input.tryBalance !== null) {
-        const snapshot = computePnlSnapshot({
-          nowMs: input.nowMs,
-          positions,
-          marks,
-          tryBalance: balanceFromWire(input.tryBalance),
-          baselineRealizedTry: baseline,
-          previousHighWaterMarkTry: await getHighWaterMark(deps.pool, input.accountId, input.mode),
-          utcOffsetMinutes: config.dayBoundaryOffsetMinutes,
-        });
-        await recordSnapshot(deps.pool, input.accountId, input.mode, input.cycleId, snapshot);
-        pnl = pnlSnapshotToWire(snapshot);
-        riskPnl = { realizedTodayTry: pnl.realizedTodayTry, drawdownPct: pnl.drawdownPct };
-      } else {
-        // Never a snapshot from a partial balance. Realized PnL needs no balance; the drawdown stays
-        // what the last snapshot measured.
-        const realized = positions.reduce((sum, p) => sum.add(p.realizedPnlTry), ZERO);
-        const last = await latestSnapshot(deps.pool, input.accountId, input.mode);
-        riskPnl = { realizedTodayTry: toDecimalString(realized.sub(baseline ?? ZERO)), drawdownPct: toDecimalString(last?.drawdownPct ?? ZERO) };
-        notes.push('pnl_snapshot_skipped:balance_unavailable');
-      }
+      const { pnl, riskPnl, note } = await snapshotPnl(deps.pool, input, config, positions, marks);
+      if (note !== null) notes.push(note);
 
       return {
         counts,

@@ -21,13 +21,12 @@
 import { activityInfo } from '@temporalio/activity';
 import type { TradingConfig } from '../domain/config.js';
 import { AccountingIntegrityError, ConfigError } from '../domain/errors.js';
-import { Decimal, toDecimalString, ZERO } from '../domain/decimal.js';
+import { Decimal, ZERO } from '../domain/decimal.js';
 import { LIVE_STATES } from '../domain/lifecycle.js';
 import { markFromQuote } from '../domain/market.js';
 import { simulatePaperFills, type PaperFees } from '../domain/paper-fills.js';
-import { computePnlSnapshot, dayStartMs, selectDayBaseline } from '../domain/pnl.js';
 import { DEFAULT_FEE_TAX_RATE, paperTryBalance } from '../domain/risk.js';
-import { balanceFromWire, balanceToWire, pnlSnapshotToWire, positionToWire, quoteFromWire, tradingConfigFromWire } from '../domain/wire.js';
+import { balanceToWire, positionToWire, quoteFromWire, tradingConfigFromWire } from '../domain/wire.js';
 import { toPairSymbol, type PairSymbol } from '../domain/types.js';
 import { PUBLIC_TRADES_LIMIT } from '../exchange/port.js';
 import { listOrders } from '../store/orders.js';
@@ -35,9 +34,9 @@ import {
   getPaperAccount, getPaperCursor, ingestPaperFills, listPaperPositions, paperCashTry, paperCycleSummary, startPaperAccount,
   type PaperAccount,
 } from '../store/paper.js';
-import { getHighWaterMark, latestSnapshot, realizedPointsBefore, recordSnapshot } from '../store/pnl.js';
 import type { AccountingInput, AccountingResult, MarketInput, MarketSnapshot, SymbolOpenOrdersWire } from '../workflows/types.js';
 import type { ActivityDeps } from './deps.js';
+import { snapshotPnl } from './pnl-snapshot.js';
 
 interface Steps {
   fetchMarket(input: MarketInput): Promise<MarketSnapshot>;
@@ -139,8 +138,6 @@ export function paperActivities(deps: ActivityDeps, live: Steps): Steps {
       }
       const config = tradingConfigFromWire(input.config);
       const positions = await listPaperPositions(deps.pool);
-      const dayStart = dayStartMs(input.nowMs, config.dayBoundaryOffsetMinutes);
-      const baseline = selectDayBaseline(await realizedPointsBefore(deps.pool, input.accountId, 'dry_run', dayStart), dayStart);
       const summary = await paperCycleSummary(deps.pool, input.cycleId);
       const result = {
         counts: { ...real?.counts, paper_fills_applied: summary.fills, paper_trades_gaps: summary.gapSymbols.length },
@@ -157,28 +154,9 @@ export function paperActivities(deps: ActivityDeps, live: Steps): Steps {
         notes: [...(real?.notes ?? []).filter(isNewsOfThisIngest), ...summary.gapSymbols.map((s) => `paper_trades_gap:${s}`)],
         positions: positions.map(positionToWire),
       };
-      if (input.tryBalance === null) {
-        // The market step could not read the paper cash: no snapshot from a partial balance.
-        const realized = positions.reduce((sum, p) => sum.add(p.realizedPnlTry), ZERO);
-        const last = await latestSnapshot(deps.pool, input.accountId, 'dry_run');
-        return {
-          ...result, notes: [...result.notes, 'pnl_snapshot_skipped:balance_unavailable'], pnl: null,
-          riskPnl: { realizedTodayTry: toDecimalString(realized.sub(baseline ?? 0)), drawdownPct: toDecimalString(last?.drawdownPct ?? ZERO) },
-        };
-      }
-      const snapshot = computePnlSnapshot({
-        nowMs: input.nowMs,
-        positions,
-        marks,
-        // The market step's paper balance: paper cash after this cycle's paper fills.
-        tryBalance: balanceFromWire(input.tryBalance),
-        baselineRealizedTry: baseline,
-        previousHighWaterMarkTry: await getHighWaterMark(deps.pool, input.accountId, 'dry_run'),
-        utcOffsetMinutes: config.dayBoundaryOffsetMinutes,
-      });
-      await recordSnapshot(deps.pool, input.accountId, 'dry_run', input.cycleId, snapshot);
-      const pnl = pnlSnapshotToWire(snapshot);
-      return { ...result, pnl, riskPnl: { realizedTodayTry: pnl.realizedTodayTry, drawdownPct: pnl.drawdownPct } };
+      // The market step's paper balance (paper cash after this cycle's paper fills); without it, no snapshot.
+      const { pnl, riskPnl, note } = await snapshotPnl(deps.pool, { ...input, mode: 'dry_run' }, config, positions, marks);
+      return { ...result, notes: note === null ? result.notes : [...result.notes, note], pnl, riskPnl };
     },
   };
 }
