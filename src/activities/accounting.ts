@@ -68,6 +68,7 @@ type SymbolOutcome = { plan: WindowPlan; windows: number } & (
 );
 
 const baseOf = (symbol: PairSymbol): string | null => splitPair(symbol)?.base ?? null;
+const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** What an ingest that had nothing to write reports: every polled fill a duplicate, the cursor where it stood. */
 function unchangedIngest(plan: WindowPlan, polled: number, positions: readonly Position[]): IngestFillsResult {
@@ -77,7 +78,6 @@ function unchangedIngest(plan: WindowPlan, polled: number, positions: readonly P
     notes: [], reduceOnly: false, adjustments: [], holdingsSkipped: false, adoptionBlockedBy: null, held: null, quarantineCleared: false, orderIdsFilledIn: 0,
   };
 }
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 export function accountingActivities(deps: ActivityDeps) {
   const now = deps.now ?? Date.now;

@@ -16,8 +16,10 @@
 // they were unless the account really traded. Then the paper positions and a PnL snapshot of the
 // paper ledger, under mode dry_run (its own high-water mark): the live high-water mark and the
 // live PnL snapshots are never written by a dry run. The plan sees the paper positions; the real
-// account's ingest shows in the counts (fills_*), and its quarantines, drift and failed polls stay
-// the live cycles' story (status, positions): they block no paper order.
+// account's ingest shows in the counts (fills_*) and in what it found this cycle (an opening, a
+// fill it could not apply: a new quarantine and its integrity alert); the live ledger's standing
+// quarantines, drift and failed polls stay the live cycles' story (status, positions) and block
+// no paper order.
 import { activityInfo } from '@temporalio/activity';
 import type { TradingConfig } from '../domain/config.js';
 import { AccountingIntegrityError, ConfigError } from '../domain/errors.js';
