@@ -41,16 +41,17 @@ export interface OperatorState {
 export const UNDELIVERED_WINDOW_HOURS = 24;
 
 async function undeliveredAlerts(pool: Pool): Promise<OperatorState['alertsUndelivered']> {
-  const since = `now() - interval '${UNDELIVERED_WINDOW_HOURS} hours'`;
+  const recent = "status IN ('failed', 'rejected', 'unknown') AND updated_at > now() - make_interval(hours => $1)";
   const [counts, newest] = await Promise.all([
     pool.query<{ failed: string; rejected: string; unknown: string }>(
       `SELECT count(*) FILTER (WHERE status = 'failed') AS failed, count(*) FILTER (WHERE status = 'rejected') AS rejected,
               count(*) FILTER (WHERE status = 'unknown') AS unknown
-       FROM alerts_sent WHERE status IN ('failed', 'rejected', 'unknown') AND updated_at > ${since}`,
+       FROM alerts_sent WHERE ${recent}`,
+      [UNDELIVERED_WINDOW_HOURS],
     ),
     pool.query<{ source_id: string; kind: string; channel: string; status: string; last_error: string | null; updated_at: Date }>(
-      `SELECT source_id, kind, channel, status, last_error, updated_at FROM alerts_sent
-       WHERE status IN ('failed', 'rejected', 'unknown') AND updated_at > ${since} ORDER BY updated_at DESC LIMIT 1`,
+      `SELECT source_id, kind, channel, status, last_error, updated_at FROM alerts_sent WHERE ${recent} ORDER BY updated_at DESC LIMIT 1`,
+      [UNDELIVERED_WINDOW_HOURS],
     ),
   ]);
   const c = counts.rows[0]!;
