@@ -14,9 +14,9 @@
 // account's truth, and reading them is what the dry-run check verifies), narrowed to ingesting
 // new real fills: it polls only symbols nothing holds (no quarantine, no adoption asked), so
 // adoptions and quarantine lifts stay with live cycles; a symbol's opening is recorded at its
-// first sight as in a live cycle (with the balance read it needs); a poll within one fills window
-// that shows no fill the ledger lacks writes nothing at all (no cursor move, no position write),
-// so the live ledger stays byte-for-byte as it was unless the account traded; it writes no drift
+// first sight as in a live cycle (with the balance read it needs); within one fills window its
+// cursor moves only to the newest fill it applied, and the store writes only what changed, so
+// the live ledger stays byte-for-byte as it was unless the account traded; it writes no drift
 // state, and takes no PnL snapshot here (its snapshot is the paper ledger's, ./paper.ts). A real
 // fill it cannot apply quarantines the symbol as in a live cycle (the account's books are one),
 // and that cycle's integrity alert says so.
@@ -27,7 +27,7 @@
 // until it applies or the operator adopts the holdings. Neither fails the cycle; a rejected
 // credential (not a symbol's problem) and infrastructure errors (Postgres) still fail the activity.
 import {
-  allocateWindows, emptyPosition, fillsPollSinceMs, fillsWindows, settledThroughMs, type FillsWindow, type Position,
+  allocateWindows, fillsPollSinceMs, fillsWindows, settledThroughMs, type FillsWindow, type Position,
 } from '../domain/accounting.js';
 import { Decimal, toDecimalString, ZERO } from '../domain/decimal.js';
 import type { SymbolFailure } from '../domain/failures.js';
@@ -42,7 +42,7 @@ import {
   saveDriftState, symbolAccountStates, type SymbolAccountState,
 } from '../store/account.js';
 import {
-  ensureFillsCursor, hasUnstoredFills, ingestFills, listPositions, netOfFillsAfter, restartFillsWindow, type HoldingsRequest, type IngestFillsResult,
+  ensureFillsCursor, ingestFills, listPositions, netOfFillsAfter, restartFillsWindow, type HoldingsRequest, type IngestFillsResult,
 } from '../store/fills.js';
 import type { AccountingInput, AccountingResult } from '../workflows/types.js';
 import type { ActivityDeps } from './deps.js';
@@ -54,7 +54,6 @@ interface WindowPlan {
   symbol: PairSymbol;
   state: SymbolAccountState;
   hadCursor: boolean;
-  cursorMs: number;
   windows: FillsWindow[];
   caughtUp: boolean;
   restarted: boolean;
@@ -69,15 +68,6 @@ type SymbolOutcome = { plan: WindowPlan; windows: number } & (
 
 const baseOf = (symbol: PairSymbol): string | null => splitPair(symbol)?.base ?? null;
 const iso = (ms: number): string => new Date(ms).toISOString();
-
-/** What an ingest that had nothing to write reports: every polled fill a duplicate, the cursor where it stood. */
-function unchangedIngest(plan: WindowPlan, polled: number, positions: readonly Position[]): IngestFillsResult {
-  return {
-    applied: 0, duplicates: polled, cursorBeforeMs: plan.cursorMs, cursorAfterMs: plan.cursorMs,
-    position: positions.find((p) => p.symbol === plan.symbol) ?? emptyPosition(plan.symbol),
-    notes: [], reduceOnly: false, adjustments: [], holdingsSkipped: false, adoptionBlockedBy: null, held: null, quarantineCleared: false, orderIdsFilledIn: 0,
-  };
-}
 
 export function accountingActivities(deps: ActivityDeps) {
   const now = deps.now ?? Date.now;
@@ -199,7 +189,7 @@ export function accountingActivities(deps: ActivityDeps) {
             { inferOpenings: config.inferOpeningPositions, backlogFits: plan.caughtUp },
           ) && (await restartFillsWindow(deps.pool, symbol, input.nowMs));
         if (restarted) plan = fillsWindows(fillsPollSinceMs(input.nowMs, lookback, untilMs), untilMs);
-        return { symbol, state, hadCursor: !ensured.created, cursorMs: ensured.cursorMs, windows: plan.windows, caughtUp: plan.caughtUp, restarted };
+        return { symbol, state, hadCursor: !ensured.created, windows: plan.windows, caughtUp: plan.caughtUp, restarted };
       }
 
       async function fetchAndIngest(
@@ -235,21 +225,15 @@ export function accountingActivities(deps: ActivityDeps) {
 
         const decision = await holdingsFor(plan, windows[0]!.startMs, settledThrough, positionsBefore);
         if ('wait' in decision) return { plan, windows: windows.length, kind: 'deferred', note: `opening_deferred:${symbol}:${decision.wait}` };
-        // A dry run writes only what the account really did: a poll that fits one fills window and
-        // shows no unstored fill leaves every row (the cursor too) as it was. A longer span (the
-        // cursor over ~6 h back) is ingested, moving the cursor: a dry-run stretch on an idle account
-        // then polls one window per cycle, as a live cycle does, at one cursor write per ~6 h.
-        const untouched =
-          dryRun && caughtUp && plan.windows.length === 1 && plan.hadCursor &&
-          decision.request === null && unreadable.length === 0 && !(await hasUnstoredFills(deps.pool, fills));
-        if (untouched) {
-          return {
-            plan, windows: windows.length, kind: 'ingested', fetched: fills.length, caughtUp, polledUntilMs: lastEnd, settledThroughMs: settledThrough,
-            notes: decision.notes, result: unchangedIngest(plan, fills.length, positionsBefore),
-          };
-        }
+        // The store writes only what changed. A dry run writes only what the account really did: a
+        // poll within one fills window moves the cursor no further than the newest fill it applied
+        // (none: not at all), so the live rows stay as they were; a longer span (the cursor over ~6 h
+        // back) moves it to the settled point, so an idle dry-run stretch polls one window per cycle,
+        // as a live cycle does, at one cursor write per ~6 h.
+        const cursorToSettled = !dryRun || plan.windows.length > 1;
         const result = await ingestFills(deps.pool, {
-          symbol, fills, unreadable, marks, cycleId: input.cycleId, settledThroughMs: settledThrough, holdings: decision.request,
+          symbol, fills, unreadable, marks, cycleId: input.cycleId, holdings: decision.request,
+          ...(cursorToSettled ? { settledThroughMs: settledThrough } : {}),
         });
         return {
           plan, windows: windows.length, kind: 'ingested', result, fetched: fills.length, caughtUp, polledUntilMs: lastEnd, settledThroughMs: settledThrough,

@@ -170,8 +170,10 @@ export async function ingestFills(pool: Pool, input: IngestFillsInput): Promise<
       if (plan.held !== null) cursorAfterMs = Math.min(cursorAfterMs ?? Infinity, plan.held.fromTsMs - 1);
       if (cursorAfterMs !== null && Number.isFinite(cursorAfterMs)) {
         await client.query(
-          // GREATEST keeps the cursor monotonic: a late fill, or a poll that ended earlier, never moves it back.
-          'UPDATE cursors SET value_ms = GREATEST(COALESCE(value_ms, $2), $2), updated_at = now() WHERE key = $1',
+          // GREATEST keeps the cursor monotonic: a late fill, or a poll that ended earlier, never moves
+          // it back. A cursor that does not move is not written (updated_at stays).
+          `UPDATE cursors SET value_ms = GREATEST(COALESCE(value_ms, $2), $2), updated_at = now()
+           WHERE key = $1 AND value_ms IS DISTINCT FROM GREATEST(COALESCE(value_ms, $2), $2)`,
           [key, cursorAfterMs],
         );
       }
@@ -352,17 +354,23 @@ export function positionFromRow(row: PositionRow, table = 'stage4_positions'): P
   }
 }
 
-async function readPositionForUpdate(client: PoolClient, symbol: PairSymbol): Promise<Position> {
-  const res = await client.query<PositionRow>('SELECT * FROM stage4_positions WHERE symbol = $1 FOR UPDATE', [symbol]);
-  return res.rows[0] ? positionFromRow(res.rows[0]) : emptyPosition(symbol);
+/** The two ledgers' positions tables (the live account's, and the paper ledger's): the same columns. */
+export type PositionsTable = 'stage4_positions' | 'paper_positions';
+
+export async function readPositionForUpdate(client: PoolClient, symbol: PairSymbol, table: PositionsTable = 'stage4_positions'): Promise<Position> {
+  const res = await client.query<PositionRow>(`SELECT * FROM ${table} WHERE symbol = $1 FOR UPDATE`, [symbol]);
+  return res.rows[0] ? positionFromRow(res.rows[0], table) : emptyPosition(symbol);
 }
 
-async function writePosition(client: PoolClient, p: Position): Promise<void> {
+export async function writePosition(client: PoolClient, p: Position, table: PositionsTable = 'stage4_positions'): Promise<void> {
   await client.query(
-    `INSERT INTO stage4_positions (symbol, qty, cost_basis_try, realized_pnl_try, last_fill_ts_ms, updated_at)
+    `INSERT INTO ${table} AS t (symbol, qty, cost_basis_try, realized_pnl_try, last_fill_ts_ms, updated_at)
      VALUES ($1, $2, $3, $4, $5, now())
      ON CONFLICT (symbol) DO UPDATE SET qty = EXCLUDED.qty, cost_basis_try = EXCLUDED.cost_basis_try,
-       realized_pnl_try = EXCLUDED.realized_pnl_try, last_fill_ts_ms = EXCLUDED.last_fill_ts_ms, updated_at = now()`,
+       realized_pnl_try = EXCLUDED.realized_pnl_try, last_fill_ts_ms = EXCLUDED.last_fill_ts_ms, updated_at = now()
+     -- A position that did not change is not written (updated_at stays).
+     WHERE (t.qty, t.cost_basis_try, t.realized_pnl_try, t.last_fill_ts_ms)
+       IS DISTINCT FROM (EXCLUDED.qty, EXCLUDED.cost_basis_try, EXCLUDED.realized_pnl_try, EXCLUDED.last_fill_ts_ms)`,
     [p.symbol, toDecimalString(p.qty), toDecimalString(p.costBasisTry), toDecimalString(p.realizedPnlTry), p.lastFillTsMs],
   );
 }
@@ -422,21 +430,6 @@ export async function ensureFillsCursor(pool: Pool, symbol: PairSymbol, nowMs: n
   if (set.rows[0]) return { cursorMs: Number(set.rows[0].value_ms), created: false };
   const res = await pool.query<{ value_ms: string }>('SELECT value_ms FROM cursors WHERE key = $1', [key]);
   return { cursorMs: Number(res.rows[0]!.value_ms), created: false };
-}
-
-/**
- * Whether any of these polled fills would change the ledger: an id not stored yet, or a stored fill
- * without an order id that this poll's row has. (A fill stored under the other id form counts as
- * unstored here; its ingest then finds it by natural key.)
- */
-export async function hasUnstoredFills(pool: Queryable, fills: readonly FillReport[]): Promise<boolean> {
-  if (fills.length === 0) return false;
-  const res = await pool.query<{ fill_id: string; has_order: boolean }>(
-    'SELECT fill_id, exchange_order_id IS NOT NULL AS has_order FROM stage4_fills WHERE fill_id = ANY($1::text[])',
-    [[...new Set(fills.map((f) => f.fillId as string))]],
-  );
-  const stored = new Map(res.rows.map((r) => [r.fill_id, r.has_order]));
-  return fills.some((f) => !stored.has(f.fillId) || (f.exchangeOrderId !== null && stored.get(f.fillId) === false));
 }
 
 /**

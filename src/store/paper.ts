@@ -2,7 +2,7 @@
 // Apart from the live ledger: nothing here reads or writes stage4_fills, stage4_positions, cursors
 // or a live high-water mark. The one shared table is stage4_orders, whose dry-run rows move
 // (partial, filled) in the same transaction as the paper fills that move them.
-import { applyFills, dedupeFills, emptyPosition, type Position } from '../domain/accounting.js';
+import { applyFills, dedupeFills, type Position } from '../domain/accounting.js';
 import type { PaperStart } from '../domain/config.js';
 import { Decimal, parseDecimal, toDecimalString } from '../domain/decimal.js';
 import { transition, type OrderState } from '../domain/lifecycle.js';
@@ -10,7 +10,7 @@ import { boundPaperFills, compareTrades, type PaperFees, type PaperFill, type Tr
 import { asFillId, toPairSymbol, type FillId, type PairSymbol } from '../domain/types.js';
 import { inTransaction, type Pool, type PoolClient } from './db.js';
 import { CorruptRowError, translatePgError } from './errors.js';
-import { positionFromRow, type PositionRow } from './fills.js';
+import { positionFromRow, readPositionForUpdate, writePosition, type PositionRow } from './fills.js';
 
 export interface PaperAccount {
   readonly startTry: Decimal;
@@ -125,7 +125,7 @@ export async function ingestPaperFills(pool: Pool, input: IngestPaperFillsInput)
       const unique = dedupeFills(usable, known);
       // ...held against the ledger as stored now, not as the look read it.
       const bounded = boundPaperFills(unique.fills, { cursor: await readCursor(client, input.symbol), leftQty: await leftQtyOf(client, [...working.values()]) }, input.fees);
-      const before = await readPositionForUpdate(client, input.symbol);
+      const before = await readPositionForUpdate(client, input.symbol, 'paper_positions');
       const result = applyFills([before], bounded.fills, { marks: input.marks });
       const after = result.positions.find((p) => p.symbol === input.symbol) ?? before;
       const byId = new Map(bounded.fills.map((f) => [f.fillId as string, f]));
@@ -142,7 +142,7 @@ export async function ingestPaperFills(pool: Pool, input: IngestPaperFillsInput)
           ],
         );
       }
-      if (result.applied.length > 0) await writePosition(client, after);
+      if (result.applied.length > 0) await writePosition(client, after, 'paper_positions');
 
       const moved: Array<{ clientOrderId: string; from: OrderState; to: OrderState; leftQty: Decimal }> = [];
       for (const cid of new Set(result.applied.map((a) => a.fill.clientOrderId as string))) {
@@ -189,22 +189,6 @@ export async function ingestPaperFills(pool: Pool, input: IngestPaperFillsInput)
 }
 
 const paperPosition = (row: PositionRow): Position => positionFromRow(row, 'paper_positions');
-const POSITION_COLUMNS = 'symbol, qty::text AS qty, cost_basis_try::text AS cost_basis_try, realized_pnl_try::text AS realized_pnl_try, last_fill_ts_ms';
-
-async function readPositionForUpdate(client: PoolClient, symbol: PairSymbol): Promise<Position> {
-  const res = await client.query<PositionRow>(`SELECT ${POSITION_COLUMNS} FROM paper_positions WHERE symbol = $1 FOR UPDATE`, [symbol]);
-  return res.rows[0] ? paperPosition(res.rows[0]) : emptyPosition(symbol);
-}
-
-async function writePosition(client: PoolClient, p: Position): Promise<void> {
-  await client.query(
-    `INSERT INTO paper_positions (symbol, qty, cost_basis_try, realized_pnl_try, last_fill_ts_ms, updated_at)
-     VALUES ($1, $2, $3, $4, $5, now())
-     ON CONFLICT (symbol) DO UPDATE SET qty = EXCLUDED.qty, cost_basis_try = EXCLUDED.cost_basis_try,
-       realized_pnl_try = EXCLUDED.realized_pnl_try, last_fill_ts_ms = EXCLUDED.last_fill_ts_ms, updated_at = now()`,
-    [p.symbol, toDecimalString(p.qty), toDecimalString(p.costBasisTry), toDecimalString(p.realizedPnlTry), p.lastFillTsMs],
-  );
-}
 
 /** What a cycle's paper step did: fills it applied, and symbols whose page of trades had a gap. */
 export async function paperCycleSummary(pool: Pool, cycleId: string): Promise<{ fills: number; gapSymbols: string[] }> {
@@ -216,6 +200,6 @@ export async function paperCycleSummary(pool: Pool, cycleId: string): Promise<{ 
 }
 
 export async function listPaperPositions(pool: Pool): Promise<Position[]> {
-  const res = await pool.query<PositionRow>(`SELECT ${POSITION_COLUMNS} FROM paper_positions ORDER BY symbol`);
+  const res = await pool.query<PositionRow>('SELECT * FROM paper_positions ORDER BY symbol');
   return res.rows.map(paperPosition);
 }
