@@ -62,7 +62,16 @@ export function paperActivities(deps: ActivityDeps, live: Steps): Steps {
       const row = (await deps.exchange.getBalances()).find((b) => b.asset.toUpperCase() === 'TRY');
       startTry = (row?.free ?? ZERO).add(row?.locked ?? ZERO);
     }
-    return (await startPaperAccount(deps.pool, { startTry, source: config.paperStart, nowMs: now() })).account;
+    // Two workers starting it at once: the first start stands (never replaced, never mixed); the
+    // other's is dropped, and said so when it differs (another DRY_RUN_TRY_BALANCE or PAPER_START).
+    const { account, created } = await startPaperAccount(deps.pool, { startTry, source: config.paperStart, nowMs: now() });
+    if (!created && (!account.startTry.eq(startTry) || account.source !== config.paperStart)) {
+      deps.logger?.warn(
+        { event: 'paper_start_discarded', kept_start_try: account.startTry.toFixed(), kept_source: account.source, discarded_start_try: startTry.toFixed(), discarded_source: config.paperStart },
+        'paper ledger already started by another worker: its start stands',
+      );
+    }
+    return account;
   }
 
   /**

@@ -23,19 +23,18 @@ export interface AlertRow extends QueuedAlert {
 }
 
 /**
- * Queue alerts, inside the caller's transaction. A row that already exists for the same source,
- * kind and channel stays as it is (it is the same alert, queued once already): counted in `existing`.
+ * Queue alerts, inside the caller's transaction: only with the cycle's first audit insert
+ * (recordCycleAudit), so no row of this source exists yet. A second row for the same source, kind
+ * and channel would be a bug: it is refused (unique key), and recordCycleAudit reports it as
+ * `alertsNotQueued`, which the audit activity logs.
  */
-export async function queueAlerts(client: PoolClient, sourceId: string, alerts: readonly QueuedAlert[]): Promise<{ queued: number; existing: number }> {
-  if (alerts.length === 0) return { queued: 0, existing: 0 };
-  const res = await client.query(
+export async function queueAlerts(client: PoolClient, sourceId: string, alerts: readonly QueuedAlert[]): Promise<void> {
+  if (alerts.length === 0) return;
+  await client.query(
     `INSERT INTO alerts_sent (source_id, kind, channel, status, payload)
-     SELECT $1, k, c, 'pending', p FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS t(k, c, p)
-     ON CONFLICT (source_id, kind, channel) DO NOTHING`,
+     SELECT $1, k, c, 'pending', p FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS t(k, c, p)`,
     [sourceId, alerts.map((a) => a.kind), alerts.map((a) => a.channel), alerts.map((a) => JSON.stringify(a.payload))],
   );
-  const queued = res.rowCount ?? 0;
-  return { queued, existing: alerts.length - queued };
 }
 
 interface Row {
